@@ -1,0 +1,45 @@
+# movierec: `make up` runs the whole system locally, `make test` runs every test. `make help` lists all.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install up down status test lock bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# torch first, as the CPU build (a bare torch requirement would pull a multi-GB CUDA build); then the rest,
+# pinned by constraints.txt; then this project, editable.
+$(STAMP): $(BIN)/python constraints.txt requirements-dev.txt functions/ingest/requirements.txt functions/recommend/requirements.txt pyproject.toml
+	$(BIN)/pip install --quiet --disable-pip-version-check "pip<26.3"
+	$(BIN)/pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -r requirements-dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the pinned dependencies (only when they changed)
+
+up: install ## start the whole local system in the foreground; Ctrl-C stops what it started
+	$(BIN)/movierec up
+
+down: ## stop every local service (moto, tansu, API) left running
+	@if [ -x $(BIN)/movierec ]; then $(BIN)/movierec down; else echo "nothing installed, nothing running"; fi
+
+status: install ## each local component, its address and whether it answers
+	$(BIN)/movierec status
+
+test: install ## install, then run the whole test suite (starts and stops the services it needs)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lock: install ## rewrite constraints.txt from the installed environment
+	@{ head -2 constraints.txt; $(BIN)/pip freeze --exclude-editable | sed 's/^torch==\(.*\)+cpu$$/torch==\1/'; } > constraints.tmp && mv constraints.tmp constraints.txt
+
+clean: down ## remove the run folder, caches and reports (keeps .venv)
+	rm -rf .run .pytest_cache reports htmlcov .coverage

@@ -1,0 +1,75 @@
+"""Idempotent resource bootstrap: DynamoDB tables, the S3 bucket, the Kafka topic.
+
+Every step checks before it creates, so running it twice changes nothing and raises nothing. Names come
+from :class:`~movierec.config.Settings`; table key schemas come from the pynamodb models (the same
+models ``template.yaml`` is checked against).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from movierec import aws
+from movierec.config import Settings
+from movierec.dal import tables
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: str  # "table", "bucket", "topic", ...
+    name: str
+    created: bool
+
+    def __str__(self) -> str:
+        return f"{self.kind:<6} {self.name:<32} {'created' if self.created else 'exists'}"
+
+
+def ensure_tables(settings: Settings) -> list[Outcome]:
+    """Create each DynamoDB table (on-demand billing) that does not exist yet."""
+    tables.bind(settings)
+    out = []
+    for model in tables.ALL_MODELS:
+        exists = model.exists()
+        if not exists:
+            model.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
+        out.append(Outcome("table", model.Meta.table_name, not exists))
+    return out
+
+
+def ensure_bucket(settings: Settings) -> Outcome:
+    """Create the index bucket unless it is there (us-east-1 takes no location constraint)."""
+    s3 = aws.client("s3", settings)
+    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    if settings.bucket in existing:
+        return Outcome("bucket", settings.bucket, False)
+    kwargs = {}
+    if settings.region != "us-east-1":
+        kwargs["CreateBucketConfiguration"] = {"LocationConstraint": settings.region}
+    s3.create_bucket(Bucket=settings.bucket, **kwargs)
+    return Outcome("bucket", settings.bucket, True)
+
+
+def ensure_topic(settings: Settings) -> Outcome:
+    """Create the stream topic with the configured partition count unless it exists."""
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=10_000)
+    try:
+        if settings.kafka_topic in admin.list_topics():
+            return Outcome("topic", settings.kafka_topic, False)
+        try:
+            admin.create_topics(
+                [NewTopic(settings.kafka_topic, num_partitions=settings.kafka_partitions, replication_factor=1)]
+            )
+        except TopicAlreadyExistsError:  # created by someone else between our look and our create
+            return Outcome("topic", settings.kafka_topic, False)
+        return Outcome("topic", settings.kafka_topic, True)
+    finally:
+        admin.close()
+
+
+def bootstrap(settings: Settings) -> list[Outcome]:
+    """All resources of one stack; safe to run any number of times."""
+    return [*ensure_tables(settings), ensure_bucket(settings), ensure_topic(settings)]

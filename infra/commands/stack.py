@@ -1,0 +1,38 @@
+"""``movierec up | down | status``: the local system's life cycle."""
+
+from __future__ import annotations
+
+import argparse
+
+from movierec.config import get_settings
+from infra.stack import Stack, StackError
+
+
+def _up(args: argparse.Namespace) -> int:
+    from infra.up import run_up
+
+    try:
+        return run_up(get_settings())
+    except StackError as exc:
+        print(f"movierec up: {exc}")
+        return 1
+
+
+def _down(args: argparse.Namespace) -> int:
+    stopped = Stack(get_settings()).down()
+    print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    rows = Stack(get_settings()).status()
+    for name, address, pid, ok in rows:
+        print(f"{name:<6} {address:<21} {'pid ' + str(pid) if pid else 'not started by us':<20} "
+              f"{'answers' if ok else 'DOWN'}")
+    return 0 if all(ok for *_, ok in rows) else 1
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    sub.add_parser("up", help="start the local system in the foreground (Ctrl-C stops it)").set_defaults(func=_up)
+    sub.add_parser("down", help="stop every service of the local stack").set_defaults(func=_down)
+    sub.add_parser("status", help="each component, its address and whether it answers").set_defaults(func=_status)

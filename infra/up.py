@@ -1,0 +1,62 @@
+"""``make up`` / ``movierec up``: the whole local system in the foreground until Ctrl-C.
+
+Starts the embedded stack, bootstraps the resources, then starts the components of the main job in
+order and waits. On Ctrl-C (or SIGTERM) it stops the components in reverse order and then only the stack
+services this run started itself, so a stack that was already up before stays up.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Protocol
+
+from movierec.config import Settings
+from infra.bootstrap import bootstrap
+from infra.stack import Stack
+
+
+class Component(Protocol):
+    """A long-running part of the main job (poller, replay, API server, ...)."""
+
+    name: str
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def components(settings: Settings) -> list[Component]:
+    """The main job's parts, in start order. Each later issue plugs its part in here."""
+    return []
+
+
+def run_up(settings: Settings, stop_event: threading.Event | None = None) -> int:
+    """Run the local system until ``stop_event`` is set or the process gets SIGINT/SIGTERM."""
+    stop = stop_event or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+    stack = Stack(settings)
+    started = stack.up()
+    running: list[Component] = []
+    try:
+        for name, address, pid, ok in stack.status():
+            print(f"{name:<6} {address:<21} pid {pid}  {'answers' if ok else 'NOT ANSWERING'}", flush=True)
+        for outcome in bootstrap(settings):
+            print(outcome, flush=True)
+        for component in components(settings):
+            if stop.is_set():
+                break
+            print(f"starting {component.name}", flush=True)
+            component.start()
+            running.append(component)
+        print("movierec is up; Ctrl-C stops everything this run started", flush=True)
+        stop.wait()
+    finally:
+        for component in reversed(running):
+            component.stop()
+        stopped = stack.down(only=started)
+        if stopped:
+            print(f"stopped {', '.join(stopped)}", flush=True)
+    return 0

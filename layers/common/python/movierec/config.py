@@ -1,0 +1,139 @@
+"""The one configuration object of movierec, read from the environment.
+
+Every component (both Lambda functions, the local stack, the CLI, the jobs) takes its names, addresses
+and tunables from :class:`Settings`, so a single set of environment variables describes one deployment.
+Resource names carry a prefix so several stacks can share one endpoint (moto, LocalStack or an AWS
+account). The defaults describe the embedded local stack of ``make up``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+from pathlib import Path
+from typing import Mapping
+
+#: The repository root when running from a checkout (layers/common/python/movierec/config.py); used only
+#: for local defaults (data, run folder). In a deployed layer (/opt/python/movierec) it falls back to cwd.
+_PARENTS = Path(__file__).resolve().parents
+REPO_ROOT = _PARENTS[4] if len(_PARENTS) > 4 else Path.cwd()
+
+#: The DynamoDB tables, by logical name. Physical name: ``<prefix>-<logical>``.
+TABLES = ("history", "movies", "users", "recommendations", "quarantine", "offsets")
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All settings; see README "Configuration" for each variable and its default."""
+
+    prefix: str = "movierec"
+    stage: str = "local"
+    region: str = "us-east-1"
+    #: None means "the real AWS endpoints"; locally http://127.0.0.1:4566 (moto server or LocalStack).
+    aws_endpoint_url: str | None = None
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_topic: str = "movielog"
+    kafka_partitions: int = 4
+    kafka_group: str = "movierec-ingest"
+    #: Like the event source mapping's BatchSize and MaximumBatchingWindowInSeconds.
+    batch_size: int = 500
+    batch_window_s: float = 1.0
+
+    moto_host: str = "127.0.0.1"
+    moto_port: int = 4566
+    kafka_host: str = "127.0.0.1"
+    kafka_port: int = 9092
+    #: tansu storage: memory://tansu/ (default) or s3://<bucket>/ on the local moto server (survives restarts).
+    tansu_storage: str = "memory://tansu/"
+    api_host: str = "127.0.0.1"
+    api_port: int = 8082
+
+    data_dir: Path = field(default_factory=lambda: REPO_ROOT.parent / "shared" / "data")
+    run_dir: Path = field(default_factory=lambda: REPO_ROOT / ".run")
+    index_cache_dir: Path = field(default_factory=lambda: Path("/tmp/movierec-index-cache"))
+    #: How often (seconds) the recommend function checks the index pointer for a new version.
+    index_refresh_s: float = 30.0
+    #: Base URL of the course movie API (``<base>/movie/<id>``); empty = do not fetch.
+    movie_api_url: str = ""
+    #: Retrain after this many minutes of ingest while ``make up`` runs; 0 = never.
+    retrain_every_min: float = 10.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        """Build the settings from ``env`` (default: ``os.environ``); unknown variables are ignored."""
+        env = os.environ if env is None else env
+        d = cls()
+        endpoint = env.get("AWS_ENDPOINT_URL") or None
+        return cls(
+            prefix=env.get("MOVIEREC_PREFIX", d.prefix),
+            stage=env.get("MOVIEREC_STAGE", d.stage),
+            region=env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or d.region,
+            aws_endpoint_url=endpoint,
+            kafka_bootstrap=env.get("KAFKA_BOOTSTRAP_SERVERS")
+            or f"{env.get('MOVIEREC_KAFKA_HOST', d.kafka_host)}:{_int(env, 'MOVIEREC_KAFKA_PORT', d.kafka_port)}",
+            kafka_topic=env.get("MOVIEREC_TOPIC", d.kafka_topic),
+            kafka_partitions=_int(env, "MOVIEREC_PARTITIONS", d.kafka_partitions),
+            kafka_group=env.get("MOVIEREC_GROUP", d.kafka_group),
+            batch_size=_int(env, "MOVIEREC_BATCH_SIZE", d.batch_size),
+            batch_window_s=_float(env, "MOVIEREC_BATCH_WINDOW_S", d.batch_window_s),
+            moto_host=env.get("MOVIEREC_MOTO_HOST", d.moto_host),
+            moto_port=_int(env, "MOVIEREC_MOTO_PORT", d.moto_port),
+            kafka_host=env.get("MOVIEREC_KAFKA_HOST", d.kafka_host),
+            kafka_port=_int(env, "MOVIEREC_KAFKA_PORT", d.kafka_port),
+            tansu_storage=env.get("MOVIEREC_TANSU_STORAGE", d.tansu_storage),
+            api_host=env.get("MOVIEREC_API_HOST", d.api_host),
+            api_port=_int(env, "MOVIEREC_API_PORT", d.api_port),
+            data_dir=Path(env.get("MOVIEREC_DATA_DIR") or d.data_dir),
+            run_dir=Path(env.get("MOVIEREC_RUN_DIR") or d.run_dir),
+            index_cache_dir=Path(env.get("MOVIEREC_INDEX_CACHE") or d.index_cache_dir),
+            index_refresh_s=_float(env, "MOVIEREC_INDEX_REFRESH_S", d.index_refresh_s),
+            movie_api_url=env.get("MOVIEREC_MOVIE_API_URL", d.movie_api_url).rstrip("/"),
+            retrain_every_min=_float(env, "MOVIEREC_RETRAIN_EVERY_MIN", d.retrain_every_min),
+        )
+
+    def table(self, logical: str) -> str:
+        """Physical DynamoDB table name of a logical table (one of :data:`TABLES`)."""
+        if logical not in TABLES:
+            raise KeyError(f"unknown table {logical!r}; known: {', '.join(TABLES)}")
+        return f"{self.prefix}-{logical}"
+
+    @property
+    def bucket(self) -> str:
+        """The S3 bucket holding the LanceDB index versions and their pointer."""
+        return f"{self.prefix}-index"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.api_host}:{self.api_port}"
+
+    def describe(self) -> dict[str, str]:
+        """Every setting as text, for ``movierec status`` and logs."""
+        return {f.name: str(getattr(self, f.name)) for f in fields(self)}
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once (Lambda reads its environment once per container)."""
+    return Settings.from_env()

@@ -1,0 +1,139 @@
+"""DynamoDB tables (pynamodb models), shaped by the reads the service makes.
+
+- ``history``: one item per (user, movie); a single Query on ``user_id`` returns a user's whole history.
+- ``movies``: per-movie aggregates for popularity.
+- ``users``: user profile and activity counters.
+- ``recommendations``: the log of recommendations served or seen in the stream (online evaluation).
+- ``quarantine``: rejected stream lines with their reason and Kafka coordinates.
+- ``offsets``: per topic-partition watermark of applied Kafka offsets (exactly-once in effect).
+
+Table names are not fixed at import: :func:`bind` points every model at the names and endpoint of a
+:class:`~movierec.config.Settings`, so tests and several stacks can share one process or endpoint.
+These models are the one source of truth for the key schemas: the local bootstrap creates the tables
+from them and a test checks ``template.yaml`` against them.
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BinaryAttribute,
+    NumberAttribute,
+    NumberSetAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.models import Model
+
+from movierec.config import Settings, get_settings
+
+
+class _Base(Model):
+    class Meta:
+        table_name = "unbound"
+        region = "us-east-1"
+
+
+class HistoryItem(_Base):
+    """What one user did with one movie. Times are epoch seconds (UTC)."""
+
+    class Meta(_Base.Meta):
+        logical = "history"
+
+    user_id = NumberAttribute(hash_key=True)
+    movie_id = UnicodeAttribute(range_key=True)
+    #: Distinct minutes watched (a set, so re-applying a line changes nothing).
+    minutes = NumberSetAttribute(null=True)
+    max_minute = NumberAttribute(default=0)
+    rating = NumberAttribute(null=True)
+    rated_at = NumberAttribute(null=True)
+    first_seen = NumberAttribute()
+    last_seen = NumberAttribute()
+
+
+class MovieItem(_Base):
+    """Popularity aggregates of one movie, as ingested from the stream."""
+
+    class Meta(_Base.Meta):
+        logical = "movies"
+
+    movie_id = UnicodeAttribute(hash_key=True)
+    watchers = NumberAttribute(default=0)
+    watch_minutes = NumberAttribute(default=0)
+    ratings_count = NumberAttribute(default=0)
+    ratings_sum = NumberAttribute(default=0)
+    last_activity = NumberAttribute(default=0)
+
+
+class UserItem(_Base):
+    """A user: profile fields (from the user API, when known) and activity counters."""
+
+    class Meta(_Base.Meta):
+        logical = "users"
+
+    user_id = NumberAttribute(hash_key=True)
+    age = NumberAttribute(null=True)
+    occupation = UnicodeAttribute(null=True)
+    gender = UnicodeAttribute(null=True)
+    movies = NumberAttribute(default=0)
+    last_seen = NumberAttribute(default=0)
+
+
+class RecommendationItem(_Base):
+    """One recommendation answer: who, when (epoch ms + a discriminator in the range key), what."""
+
+    class Meta(_Base.Meta):
+        logical = "recommendations"
+
+    user_id = NumberAttribute(hash_key=True)
+    #: ``<epoch ms, 13 digits>#<source>#<discriminator>``: sortable by time, unique per answer.
+    request_key = UnicodeAttribute(range_key=True)
+    at = NumberAttribute()
+    source = UnicodeAttribute()  # "api" (served by us) or "stream:<server>"
+    status = NumberAttribute()
+    movie_ids = UnicodeAttribute()  # comma-separated, in ranked order
+    latency_ms = NumberAttribute(null=True)
+    version = UnicodeAttribute(null=True)  # index/model version that produced the answer
+
+
+class QuarantineItem(_Base):
+    """A stream line that failed validation, kept aside with its reason and Kafka coordinates."""
+
+    class Meta(_Base.Meta):
+        logical = "quarantine"
+
+    source = UnicodeAttribute(hash_key=True)  # "<topic>-<partition>" (or "replay:<file>")
+    offset = NumberAttribute(range_key=True)
+    reason = UnicodeAttribute()
+    raw = BinaryAttribute(legacy_encoding=False)
+    timestamp = NumberAttribute(null=True)
+    detail = UnicodeAttribute(null=True)
+
+
+class OffsetItem(_Base):
+    """Next offset to apply for one topic-partition; advanced in the same transaction as the writes."""
+
+    class Meta(_Base.Meta):
+        logical = "offsets"
+
+    source = UnicodeAttribute(hash_key=True)  # "<topic>-<partition>"
+    next_offset = NumberAttribute(default=0)
+
+
+ALL_MODELS: tuple[type[_Base], ...] = (
+    HistoryItem,
+    MovieItem,
+    UserItem,
+    RecommendationItem,
+    QuarantineItem,
+    OffsetItem,
+)
+
+
+def bind(settings: Settings | None = None) -> None:
+    """Point every model at the table names, region and endpoint of ``settings``."""
+    s = settings or get_settings()
+    for model in ALL_MODELS:
+        model.Meta.table_name = s.table(model.Meta.logical)
+        model.Meta.region = s.region
+        model.Meta.host = s.aws_endpoint_url
+        # pynamodb caches its connection per model; drop it so the new endpoint/name take effect.
+        model._connection = None

@@ -1,0 +1,107 @@
+"""The walking skeleton against the real services: stack life cycle, bootstrap, Kafka, S3, DynamoDB."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from kafka import KafkaConsumer, KafkaProducer
+
+from movierec import aws
+from movierec.config import Settings
+from movierec.dal.tables import HistoryItem
+from infra.bootstrap import bootstrap
+from infra.stack import Stack, StackError, free_port
+
+
+def _own_stack(tmp_path: Path) -> Stack:
+    settings = dataclasses.replace(
+        Settings(), moto_port=free_port(), kafka_port=free_port(), run_dir=tmp_path / "run"
+    )
+    return Stack(settings)
+
+
+def test_stack_up_status_down_leaves_nothing(tmp_path: Path) -> None:
+    stack = _own_stack(tmp_path)
+    assert stack.up() == ["moto", "tansu"]
+    try:
+        rows = stack.status()
+        assert [(name, ok) for name, _, _, ok in rows] == [("moto", True), ("tansu", True)]
+        pids = [pid for _, _, pid, _ in rows]
+        assert all(pids)
+        assert (tmp_path / "run" / "logs" / "moto.log").exists()
+        assert stack.up() == []  # already running and answering: nothing new started
+    finally:
+        assert stack.down() == ["tansu", "moto"]
+    for pid in pids:
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split(")")[-1][:3]
+    assert [ok for *_, ok in stack.status()] == [False, False]
+    assert not list((tmp_path / "run").glob("*.pid"))
+
+
+def test_taken_port_is_named_not_hung(tmp_path: Path) -> None:
+    stack = _own_stack(tmp_path)
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", stack.settings.kafka_port))
+        blocker.listen()
+        started = time.monotonic()
+        with pytest.raises(StackError, match=f"port {stack.settings.kafka_port} .*tansu"):
+            stack.up()
+        assert time.monotonic() - started < 15
+    # moto had started before tansu failed: it was stopped again, nothing is left running.
+    assert [pid for _, _, pid, _ in stack.status()] == [None, None]
+
+
+def test_bootstrap_is_idempotent(isolated: Settings) -> None:
+    first = bootstrap(isolated)  # the fixture already ran it once
+    second = bootstrap(isolated)
+    assert first == second
+    assert not any(o.created for o in second)
+    kinds = {(o.kind, o.name) for o in second}
+    assert ("bucket", isolated.bucket) in kinds
+    assert ("topic", isolated.kafka_topic) in kinds
+    assert ("table", isolated.table("history")) in kinds
+
+
+def test_kafka_round_trip_with_consumer_group(isolated: Settings) -> None:
+    producer = KafkaProducer(bootstrap_servers=isolated.kafka_bootstrap, compression_type="gzip")
+    lines = [f"2025-02-01T00:00:{i:02d},{i},GET /data/m/heat+1995/{i}.mpg".encode() for i in range(20)]
+    for line in lines:
+        producer.send(isolated.kafka_topic, line)
+    producer.flush()
+    producer.close()
+    consumer = KafkaConsumer(
+        isolated.kafka_topic,
+        bootstrap_servers=isolated.kafka_bootstrap,
+        group_id=f"g-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=1000,
+    )
+    got: list[bytes] = []
+    deadline = time.monotonic() + 30
+    try:
+        while len(got) < len(lines) and time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=500).values():
+                got.extend(r.value for r in records)
+        consumer.commit()
+        assert sorted(got) == sorted(lines)
+        partitions = consumer.assignment()
+        assert len(partitions) == isolated.kafka_partitions
+        assert sum(consumer.committed(tp) or 0 for tp in partitions) == len(lines)
+    finally:
+        consumer.close()
+
+
+def test_s3_and_dynamodb_round_trip(isolated: Settings) -> None:
+    s3 = aws.client("s3", isolated)
+    s3.put_object(Bucket=isolated.bucket, Key="hello.txt", Body=b"hi")
+    assert s3.get_object(Bucket=isolated.bucket, Key="hello.txt")["Body"].read() == b"hi"
+    HistoryItem(1, "heat+1995", max_minute=3, minutes={1, 2, 3}, first_seen=10, last_seen=20).save()
+    [item] = list(HistoryItem.query(1))
+    assert (item.movie_id, item.max_minute, item.minutes) == ("heat+1995", 3, {1, 2, 3})
