@@ -14,6 +14,7 @@ from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from movierec import aws
+from movierec.alarms import ALARMS
 from movierec.config import Settings
 from movierec.dal import tables
 
@@ -70,6 +71,19 @@ def ensure_topic(settings: Settings) -> Outcome:
         admin.close()
 
 
+def ensure_alarms(settings: Settings) -> list[Outcome]:
+    """Create each CloudWatch alarm of :data:`movierec.alarms.ALARMS` that does not exist yet."""
+    cloudwatch = aws.client("cloudwatch", settings)
+    names = [spec.alarm_name(settings.prefix) for spec in ALARMS]
+    existing = {a["AlarmName"] for a in cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"]}
+    out = []
+    for spec, name in zip(ALARMS, names):
+        if name not in existing:
+            cloudwatch.put_metric_alarm(**spec.properties(settings.prefix, settings.stage))
+        out.append(Outcome("alarm", name, name not in existing))
+    return out
+
+
 def bootstrap(settings: Settings) -> list[Outcome]:
     """All resources of one stack; safe to run any number of times."""
-    return [*ensure_tables(settings), ensure_bucket(settings), ensure_topic(settings)]
+    return [*ensure_tables(settings), ensure_bucket(settings), ensure_topic(settings), *ensure_alarms(settings)]

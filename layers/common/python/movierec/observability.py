@@ -3,18 +3,107 @@
 Metrics use Powertools' CloudWatch Embedded Metric Format (EMF) in namespace ``movierec`` with the
 dimensions ``function`` and ``stage``. On AWS, CloudWatch extracts EMF from the function's log; locally,
 our runners collect the same documents and publish them to the local CloudWatch (see docs/observability.md).
+
+Each metrics object gets its OWN Powertools provider: Powertools' ``Metrics`` otherwise shares its metric
+and dimension sets across every instance in the process, so an ingest and a recommend collector living in
+one process (tests, local tools) would overwrite each other's ``function`` dimension. Every flushed
+document also carries the process's resident memory (:data:`RSS_METRIC`), so the "memory growing" alarm
+watches exactly the processes that serve, on AWS as locally.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import threading
+from typing import Any, Callable
+
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.constants import MAX_METRICS
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from movierec.config import get_settings
 
 NAMESPACE = "movierec"
+#: The dimensions every movierec metric carries (alarms and dashboards select on exactly these).
+DIMENSIONS = ("function", "stage")
+#: Resident set size of the emitting process in megabytes, added to every flushed document.
+RSS_METRIC = "ProcessRSS"
+#: Our cold-start metric: counted with our dimensions (Powertools' own one uses other dimensions).
+COLD_START_METRIC = "ColdStart"
 
-__all__ = ["NAMESPACE", "MetricUnit", "make_logger", "make_metrics"]
+__all__ = [
+    "COLD_START_METRIC",
+    "DIMENSIONS",
+    "NAMESPACE",
+    "RSS_METRIC",
+    "MetricUnit",
+    "emit",
+    "make_logger",
+    "make_metrics",
+    "process_rss_mb",
+    "set_emf_sink",
+]
+
+EmfSink = Callable[[dict[str, Any]], None]
+_sink: EmfSink | None = None
+_sink_lock = threading.Lock()
+
+
+def set_emf_sink(sink: EmfSink | None) -> EmfSink | None:
+    """Send this process's EMF documents to ``sink`` instead of stdout; returns the previous sink.
+
+    A local runner that invokes a function in-process (the ingest poller) installs its collector here; it
+    plays the part CloudWatch Logs plays on AWS. ``None`` restores printing.
+    """
+    global _sink
+    with _sink_lock:
+        previous, _sink = _sink, sink
+    return previous
+
+
+def emit(document: dict[str, Any]) -> None:
+    """Hand one EMF document to the installed sink, or print it as one line (what Lambda logs)."""
+    sink = _sink
+    if sink is not None:
+        sink(document)
+    else:
+        print(json.dumps(document, separators=(",", ":")), flush=True)
+
+
+def process_rss_mb() -> float:
+    """Resident memory of this process in MB, from /proc (Linux, as on Lambda); 0.0 where unavailable."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            resident_pages = int(f.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return resident_pages * os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
+
+
+class _Provider(AmazonCloudWatchEMFProvider):
+    """Powertools' EMF provider with private state, our cold-start metric and one output path (:func:`emit`)."""
+
+    def add_metric(self, name: str, unit: MetricUnit | str, value: float, resolution: int = 60) -> None:
+        # Powertools prints by itself when a document reaches 100 metrics or 100 values; flush through our
+        # path first so that no document bypasses emit().
+        values = self.metric_set.get(name, {}).get("Value", [])
+        if len(values) >= MAX_METRICS - 1 or (name not in self.metric_set and len(self.metric_set) >= MAX_METRICS - 2):
+            self.flush_metrics()
+        super().add_metric(name=name, unit=unit, value=value, resolution=resolution)
+
+    def flush_metrics(self, raise_on_empty_metrics: bool = False) -> None:
+        if not self.metric_set or is_metrics_disabled():
+            super().flush_metrics(raise_on_empty_metrics=raise_on_empty_metrics)  # warns or raises as Powertools does
+            return
+        super().add_metric(name=RSS_METRIC, unit=MetricUnit.Megabytes, value=round(process_rss_mb(), 1))
+        emit(dict(self.serialize_metric_set()))
+        self.clear_metrics()
+
+    def add_cold_start_metric(self, context: Any) -> None:
+        self.add_metric(name=COLD_START_METRIC, unit=MetricUnit.Count, value=1)
 
 
 def make_logger(function: str) -> Logger:
@@ -24,6 +113,13 @@ def make_logger(function: str) -> Logger:
 
 def make_metrics(function: str) -> Metrics:
     """An EMF metrics collector with the ``function`` and ``stage`` dimensions set."""
-    metrics = Metrics(namespace=NAMESPACE, service=function)
-    metrics.set_default_dimensions(function=function, stage=get_settings().stage)
-    return metrics
+    # No Powertools ``service``: it would add a third dimension that alarms and dashboards do not select on.
+    provider = _Provider(
+        namespace=NAMESPACE,
+        service=None,
+        metric_set={},
+        dimension_set={},
+        metadata_set={},
+        default_dimensions={"function": function, "stage": get_settings().stage},
+    )
+    return Metrics(namespace=NAMESPACE, service=function, provider=provider)

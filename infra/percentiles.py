@@ -1,0 +1,137 @@
+"""Raw timing values kept locally so latency percentiles can be computed (moto's CloudWatch has none).
+
+CloudWatch computes ``p50``/``p99`` from every value it received; moto stores the values but answers no
+percentile statistic. So the local metrics publisher keeps, per series and per minute, the count of
+values and a uniform reservoir sample of at most :data:`RESERVOIR` of them, for the last
+:data:`RETENTION_S` seconds. A percentile over any span is the weighted percentile of the samples of its
+minutes (each sample stands for ``count / len(sample)`` values), exact while a minute holds at most
+:data:`RESERVOIR` values. The store is saved as one JSON file in the run folder so that other processes
+(``movierec monitor``) read the same figures as the in-process alarm evaluator.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import threading
+from collections import defaultdict
+from pathlib import Path
+
+RESERVOIR = 500
+RETENTION_S = 3 * 3600
+FILE_NAME = "percentiles.json"
+
+#: (namespace, metric name, ((dimension, value), ...)) -- the identity of a CloudWatch series.
+SeriesKey = tuple[str, str, tuple[tuple[str, str], ...]]
+
+
+def series_key(namespace: str, metric: str, dimensions: dict[str, str]) -> SeriesKey:
+    return namespace, metric, tuple(sorted(dimensions.items()))
+
+
+def _encode(key: SeriesKey) -> str:
+    return json.dumps([key[0], key[1], [list(d) for d in key[2]]])
+
+
+def _decode(text: str) -> SeriesKey:
+    ns, metric, dims = json.loads(text)
+    return ns, metric, tuple((k, v) for k, v in dims)
+
+
+class _Minute:
+    __slots__ = ("count", "sample")
+
+    def __init__(self, count: int = 0, sample: list[float] | None = None) -> None:
+        self.count = count
+        self.sample = sample if sample is not None else []
+
+    def add(self, value: float, rng: random.Random) -> None:
+        self.count += 1
+        if len(self.sample) < RESERVOIR:
+            self.sample.append(value)
+        else:
+            slot = rng.randrange(self.count)
+            if slot < RESERVOIR:
+                self.sample[slot] = value
+
+
+class PercentileStore:
+    """Per-series, per-minute reservoirs of raw values; thread-safe."""
+
+    def __init__(self, path: Path | None = None, seed: int = 0) -> None:
+        self.path = path
+        self._minutes: dict[SeriesKey, dict[int, _Minute]] = defaultdict(dict)
+        self._lock = threading.Lock()
+        self._rng = random.Random(seed)
+
+    @classmethod
+    def in_run_dir(cls, run_dir: Path) -> "PercentileStore":
+        """The store of the local stack whose run folder is ``run_dir``, loaded if it was saved before."""
+        store = cls(run_dir / "metrics" / FILE_NAME)
+        store.load()
+        return store
+
+    def add(self, key: SeriesKey, timestamp_s: float, value: float) -> None:
+        minute = int(timestamp_s // 60)
+        with self._lock:
+            self._minutes[key].setdefault(minute, _Minute()).add(value, self._rng)
+
+    def percentile(self, key: SeriesKey, q: float, start_s: float, end_s: float) -> tuple[float, int] | None:
+        """(q-th percentile, value count) of the values in [start_s, end_s) by whole minutes; None if none.
+
+        Minutes are the unit of storage, so a span is widened to the minutes it touches.
+        """
+        with self._lock:
+            minutes = [
+                m for t, m in self._minutes.get(key, {}).items() if start_s // 60 <= t < -(-end_s // 60) and m.sample
+            ]
+            weighted = sorted((v, m.count / len(m.sample)) for m in minutes for v in m.sample)
+            count = sum(m.count for m in minutes)
+        if not weighted:
+            return None
+        target = q / 100.0 * sum(w for _, w in weighted)
+        running = 0.0
+        for value, weight in weighted:
+            running += weight
+            if running >= target:
+                return value, count
+        return weighted[-1][0], count
+
+    def prune(self, now_s: float) -> None:
+        oldest = int((now_s - RETENTION_S) // 60)
+        with self._lock:
+            for minutes in self._minutes.values():
+                for t in [t for t in minutes if t < oldest]:
+                    del minutes[t]
+
+    def save(self) -> None:
+        """Write the store atomically (write then rename), so a reader never sees half a file."""
+        if self.path is None:
+            return
+        with self._lock:
+            data = {
+                _encode(k): {str(t): [m.count, m.sample] for t, m in minutes.items()}
+                for k, minutes in self._minutes.items()
+                if minutes
+            }
+            text = json.dumps(data, separators=(",", ":"))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, self.path)
+
+    def load(self) -> bool:
+        """Replace the contents by the saved file; False when there is none."""
+        if self.path is None or not self.path.exists():
+            return False
+        data = json.loads(self.path.read_text() or "{}")
+        with self._lock:
+            self._minutes = defaultdict(dict)
+            for k, minutes in data.items():
+                self._minutes[_decode(k)] = {int(t): _Minute(c, list(s)) for t, (c, s) in minutes.items()}
+        return True
+
+    def has_data(self) -> bool:
+        with self._lock:
+            return any(self._minutes.values())

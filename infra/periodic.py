@@ -1,0 +1,43 @@
+"""A ``make up`` component that does one thing every few seconds on its own thread."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+log = logging.getLogger(__name__)
+
+
+class Periodic:
+    """Calls :meth:`tick` every ``interval_s`` seconds on a daemon thread between ``start()`` and ``stop()``.
+
+    A failing tick is logged and retried at the next interval: a local service restarting must not end a
+    component that the rest of the system relies on.
+    """
+
+    name = "periodic"
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def tick(self) -> object:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.interval_s + 60)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.tick()
+            except Exception:
+                log.exception("%s failed; retrying in %.0fs", self.name, self.interval_s)

@@ -1,0 +1,186 @@
+"""The alarms of movierec, defined once as data.
+
+The same :data:`ALARMS` are created by the local bootstrap (``put_metric_alarm`` on moto or LocalStack),
+evaluated locally by ``infra/alarm_evaluator.py`` (moto never evaluates alarms), and written into
+``template.yaml`` by ``python -m infra.template_alarms`` (a test proves the template equals the render).
+
+:meth:`AlarmSpec.properties` yields exactly the parameters of CloudWatch ``PutMetricAlarm``, which are
+also the property names of ``AWS::CloudWatch::Alarm``; only the prefix, the stage and the Lambda
+function names differ between the two targets, so they are passed in (plain strings locally,
+CloudFormation intrinsics in the template).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from movierec.observability import NAMESPACE, RSS_METRIC
+
+#: Statistics GetMetricStatistics answers; anything else must be a percentile like ``p99``.
+BASIC_STATS = ("Sum", "SampleCount", "Average", "Maximum", "Minimum")
+
+
+@dataclass(frozen=True)
+class Query:
+    """One metric an alarm or a dashboard panel reads: a movierec metric of one function, one statistic.
+
+    ``aws_lambda`` names the ``AWS/Lambda`` metric that stands for this one on AWS, where the platform
+    measures it and our code cannot (the Kafka event-source mapping's ``OffsetLag``, the function's
+    ``Errors``); locally the runner that plays the event-source mapping emits the movierec metric.
+    """
+
+    id: str
+    metric: str
+    function: str
+    stat: str
+    aws_lambda: str | None = None
+
+    @property
+    def is_percentile(self) -> bool:
+        return self.stat not in BASIC_STATS
+
+    def dimensions(self, stage: Any) -> list[dict[str, Any]]:
+        return [{"Name": "function", "Value": self.function}, {"Name": "stage", "Value": stage}]
+
+    def metric_stat(self, stage: Any, period_s: int, function_names: dict[str, Any] | None) -> dict[str, Any]:
+        """The ``MetricStat`` of a metric-math alarm: movierec locally, ``AWS/Lambda`` where it stands in."""
+        if function_names is not None and self.aws_lambda:
+            metric = {
+                "Namespace": "AWS/Lambda",
+                "MetricName": self.aws_lambda,
+                "Dimensions": [{"Name": "FunctionName", "Value": function_names[self.function]}],
+            }
+        else:
+            metric = {"Namespace": NAMESPACE, "MetricName": self.metric, "Dimensions": self.dimensions(stage)}
+        return {"Metric": metric, "Period": period_s, "Stat": self.stat}
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    """A CloudWatch alarm: either one metric (``expression`` None) or metric math over ``queries``.
+
+    Expressions use only what :mod:`infra.alarm_evaluator` can compute as well as CloudWatch:
+    ``+ - * /``, numbers, query ids, ``FILL(x, v)`` and ``DIFF(x)``.
+    """
+
+    name: str
+    description: str
+    queries: tuple[Query, ...]
+    expression: str | None
+    comparison: str
+    threshold: float
+    period_s: int
+    evaluation_periods: int
+    datapoints_to_alarm: int
+    treat_missing_data: str = "notBreaching"
+
+    def alarm_name(self, prefix: Any) -> Any:
+        """``<prefix>-<name>`` (a plain string, or ``Fn::Sub`` when ``prefix`` is the template's parameter)."""
+        if isinstance(prefix, str):
+            return f"{prefix}-{self.name}"
+        return {"Fn::Sub": "${Prefix}-" + self.name}
+
+    def properties(self, prefix: Any, stage: Any, function_names: dict[str, Any] | None = None) -> dict[str, Any]:
+        """PutMetricAlarm parameters (= ``AWS::CloudWatch::Alarm`` properties) for one deployment.
+
+        ``function_names`` is given only for AWS (the template): it maps ``ingest``/``recommend`` to the
+        deployed Lambda names so that :attr:`Query.aws_lambda` metrics can be selected.
+        """
+        props: dict[str, Any] = {
+            "AlarmName": self.alarm_name(prefix),
+            "AlarmDescription": self.description,
+            "ComparisonOperator": self.comparison,
+            "Threshold": self.threshold,
+            "EvaluationPeriods": self.evaluation_periods,
+            "DatapointsToAlarm": self.datapoints_to_alarm,
+            "TreatMissingData": self.treat_missing_data,
+        }
+        if self.expression is None:
+            [q] = self.queries
+            stat = q.metric_stat(stage, self.period_s, function_names)
+            props.update(stat["Metric"], Period=self.period_s)
+            props["ExtendedStatistic" if q.is_percentile else "Statistic"] = q.stat
+            return props
+        props["Metrics"] = [
+            {"Id": q.id, "MetricStat": q.metric_stat(stage, self.period_s, function_names), "ReturnData": False}
+            for q in self.queries
+        ] + [{"Id": "result", "Expression": self.expression, "Label": self.name, "ReturnData": True}]
+        return props
+
+
+# --- metric names the functions and runners emit (see docs/observability.md for the full list) ---------
+REQUESTS = "Requests"  # recommend: one per request
+REQUESTS_5XX = "Requests5xx"  # recommend: one per request answered with a 5xx status
+LATENCY = "Latency"  # recommend: milliseconds per request
+INGEST_ERRORS = "Errors"  # ingest: failed handler invocations (batches that will be retried)
+CONSUMER_LAG = "ConsumerLag"  # ingest: records behind the head of the topic, all partitions
+
+ALARMS: tuple[AlarmSpec, ...] = (
+    AlarmSpec(
+        name="recommend-availability",
+        description="Success ratio (non-5xx answers) of GET /recommend below 99% over 5 minutes",
+        queries=(
+            Query("total", REQUESTS, "recommend", "Sum"),
+            Query("errors", REQUESTS_5XX, "recommend", "Sum"),
+        ),
+        expression="100 * (1 - FILL(errors, 0) / total)",
+        comparison="LessThanThreshold",
+        threshold=99.0,
+        period_s=300,
+        evaluation_periods=1,
+        datapoints_to_alarm=1,
+    ),
+    AlarmSpec(
+        name="recommend-latency-p99",
+        description="p99 latency of GET /recommend above 800 ms in 3 of the last 5 minutes",
+        queries=(Query("p99", LATENCY, "recommend", "p99"),),
+        expression=None,
+        comparison="GreaterThanThreshold",
+        threshold=800.0,
+        period_s=60,
+        evaluation_periods=5,
+        datapoints_to_alarm=3,
+    ),
+    AlarmSpec(
+        name="ingest-errors",
+        description="The ingest function failed on a batch (it will be retried; look at its log)",
+        queries=(Query("errors", INGEST_ERRORS, "ingest", "Sum", aws_lambda="Errors"),),
+        expression=None,
+        comparison="GreaterThanThreshold",
+        threshold=0.0,
+        period_s=60,
+        evaluation_periods=1,
+        datapoints_to_alarm=1,
+    ),
+    AlarmSpec(
+        name="ingest-lag-growing",
+        description="Kafka consumer lag of ingest grew in each of the last 10 minutes",
+        queries=(Query("lag", CONSUMER_LAG, "ingest", "Maximum", aws_lambda="OffsetLag"),),
+        expression="DIFF(lag)",
+        comparison="GreaterThanThreshold",
+        threshold=0.0,
+        period_s=60,
+        evaluation_periods=10,
+        datapoints_to_alarm=10,
+    ),
+    AlarmSpec(
+        name="recommend-memory-growing",
+        description="Resident memory of the recommend process grew by more than 1 MB in each of 6 periods of 5 min",
+        queries=(Query("rss", RSS_METRIC, "recommend", "Maximum"),),
+        expression="DIFF(rss)",
+        comparison="GreaterThanThreshold",
+        threshold=1.0,
+        period_s=300,
+        evaluation_periods=6,
+        datapoints_to_alarm=6,
+    ),
+)
+
+
+def alarm(name: str) -> AlarmSpec:
+    """The alarm called ``name`` (logical name, without prefix)."""
+    for spec in ALARMS:
+        if spec.name == name:
+            return spec
+    raise KeyError(f"no alarm {name!r}; known: {', '.join(a.name for a in ALARMS)}")

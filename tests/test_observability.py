@@ -1,0 +1,193 @@
+"""Metrics and alarms against the real moto server: EMF -> PutMetricData, percentiles, alarm evaluation.
+
+Metrics are emitted through ``make_metrics`` exactly as the functions emit them; the publisher, the
+evaluator and the CloudWatch they talk to are the real ones (moto server over HTTP).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from movierec import aws, observability
+from movierec.alarms import ALARMS, LATENCY, REQUESTS, REQUESTS_5XX, alarm
+from movierec.config import Settings, get_settings
+from movierec.observability import NAMESPACE, RSS_METRIC, MetricUnit, make_metrics
+from infra.alarm_evaluator import AlarmEvaluator, decide, read_history
+from infra.bootstrap import ensure_alarms
+from infra.emf import MetricsPublisher, forward_line
+from infra.metric_series import evaluate
+
+
+@pytest.fixture
+def isolated(isolated: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Also a stage of its own: metrics are told apart by their dimensions (function, stage), not by prefix."""
+    monkeypatch.setenv("MOVIEREC_STAGE", isolated.prefix)
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def publisher(isolated: Settings) -> Iterator[MetricsPublisher]:
+    """A started publisher (the process's EMF sink) with a long interval: tests flush explicitly."""
+    pub = MetricsPublisher(isolated, interval_s=3600)
+    pub.start()
+    yield pub
+    pub.stop()
+
+
+def _stats(settings: Settings, metric: str, function: str, stat: str, minutes: int = 10) -> float | None:
+    now = dt.datetime.now(dt.timezone.utc)
+    points = aws.client("cloudwatch", settings).get_metric_statistics(
+        Namespace=NAMESPACE,
+        MetricName=metric,
+        Dimensions=[{"Name": "function", "Value": function}, {"Name": "stage", "Value": settings.stage}],
+        StartTime=now - dt.timedelta(minutes=minutes),
+        EndTime=now + dt.timedelta(minutes=1),
+        Period=60 * (minutes + 1),
+        Statistics=[stat],
+    )["Datapoints"]
+    return points[0][stat] if points else None
+
+
+def _serve(metrics, status: int, latency_ms: float) -> None:
+    """What the recommend function records per request (names from movierec.alarms)."""
+    metrics.add_metric(name=REQUESTS, unit=MetricUnit.Count, value=1)
+    if status >= 500:
+        metrics.add_metric(name=REQUESTS_5XX, unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=LATENCY, unit=MetricUnit.Milliseconds, value=latency_ms)
+    metrics.flush_metrics()
+
+
+def test_emf_from_make_metrics_arrives_in_cloudwatch_with_right_values(
+    isolated: Settings, publisher: MetricsPublisher
+) -> None:
+    metrics = make_metrics("recommend")
+    for i in range(100):
+        _serve(metrics, 500 if i % 10 == 0 else 200, latency_ms=float(i + 1))
+    assert publisher.flush() > 0
+    assert _stats(isolated, REQUESTS, "recommend", "Sum") == 100
+    assert _stats(isolated, REQUESTS_5XX, "recommend", "Sum") == 10
+    assert _stats(isolated, LATENCY, "recommend", "SampleCount") == 100
+    assert _stats(isolated, LATENCY, "recommend", "Maximum") == 100
+    assert _stats(isolated, LATENCY, "recommend", "Average") == pytest.approx(50.5)
+    rss = _stats(isolated, RSS_METRIC, "recommend", "Maximum")
+    assert rss is not None and 10 < rss < 24 * 1024
+    # Percentiles come from the raw values the publisher kept (moto has none): exact at this size.
+    from infra.percentiles import series_key
+
+    key = series_key(NAMESPACE, LATENCY, {"function": "recommend", "stage": isolated.stage})
+    now = time.time()
+    assert publisher.percentiles.percentile(key, 50, now - 600, now + 60) == (50.0, 100)
+    assert publisher.percentiles.percentile(key, 99, now - 600, now + 60) == (99.0, 100)
+    assert publisher.stats.documents == 100 and publisher.stats.malformed == 0
+
+
+def test_child_process_stdout_is_forwarded_and_other_lines_are_not(
+    isolated: Settings, publisher: MetricsPublisher
+) -> None:
+    """The API runner's path: a separate process prints EMF lines among log lines."""
+    program = (
+        "from movierec.observability import make_metrics, MetricUnit\n"
+        "m = make_metrics('recommend')\n"
+        "print('an ordinary log line', flush=True)\n"
+        "for _ in range(3):\n"
+        "    m.add_metric(name='Fallback', unit=MetricUnit.Count, value=1); m.flush_metrics()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True).stdout
+    forwarded = [forward_line(line) for line in out.splitlines()]
+    assert forwarded == [False, True, True, True]
+    assert not forward_line('{"_aws": broken json')
+    publisher.flush()
+    assert _stats(isolated, "Fallback", "recommend", "Sum") == 3
+
+
+def test_malformed_document_is_counted_not_fatal(isolated: Settings, publisher: MetricsPublisher) -> None:
+    observability.emit({"_aws": {"Timestamp": "soon"}})
+    metrics = make_metrics("ingest")
+    metrics.add_metric(name="LinesAccepted", unit=MetricUnit.Count, value=7)
+    metrics.flush_metrics()
+    publisher.flush()
+    assert publisher.stats.malformed == 1
+    assert _stats(isolated, "LinesAccepted", "ingest", "Sum") == 7
+
+
+def test_two_functions_in_one_process_keep_their_own_dimensions(capsys: pytest.CaptureFixture[str]) -> None:
+    """Powertools shares metric state across Metrics objects; ours must not mix ingest with recommend."""
+    ingest, recommend = make_metrics("ingest"), make_metrics("recommend")
+    ingest.add_metric(name="LinesAccepted", unit=MetricUnit.Count, value=2)
+    recommend.add_metric(name=REQUESTS, unit=MetricUnit.Count, value=1)
+    ingest.flush_metrics()
+    recommend.flush_metrics()
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    import json
+
+    docs = [json.loads(line) for line in lines]
+    assert [(d["function"], "LinesAccepted" in d, REQUESTS in d) for d in docs] == [
+        ("ingest", True, False),
+        ("recommend", False, True),
+    ]
+    assert all(d["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["function", "stage"]] for d in docs)
+
+
+def test_metric_math_like_cloudwatch() -> None:
+    series = {"total": [10.0, None, 4.0, 0.0], "errors": [None, 1.0, 2.0, None]}
+    assert evaluate("100 * (1 - FILL(errors, 0) / total)", series, 4) == [100.0, None, 50.0, None]
+    assert evaluate("DIFF(total)", series, 4) == [None, None, None, -4.0]
+    with pytest.raises(ValueError, match="unsupported"):
+        evaluate("__import__('os')", series, 4)
+
+
+def test_decide_follows_datapoints_to_alarm_and_missing_data() -> None:
+    lag = alarm("ingest-lag-growing")
+    growing = [None] + [5.0] * 10
+    assert decide(lag, growing).state == "ALARM"
+    assert decide(lag, growing[:-1] + [0.0]).state == "OK"  # one flat minute: not "growing for 10 minutes"
+    assert decide(lag, [None] * 11).state == "OK"  # no data: notBreaching
+
+
+def test_bootstrap_creates_the_alarms_once(isolated: Settings) -> None:
+    first = ensure_alarms(isolated)  # the fixture's bootstrap created them already
+    assert [o.created for o in first] == [False] * len(ALARMS)
+    described = aws.client("cloudwatch", isolated).describe_alarms(AlarmNamePrefix=f"{isolated.prefix}-")
+    by_name = {a["AlarmName"]: a for a in described["MetricAlarms"]}
+    avail = by_name[f"{isolated.prefix}-recommend-availability"]
+    assert avail["Threshold"] == 99.0 and avail["ComparisonOperator"] == "LessThanThreshold"
+    assert {m["Id"] for m in avail["Metrics"]} == {"total", "errors", "result"}
+    assert by_name[f"{isolated.prefix}-recommend-latency-p99"]["ExtendedStatistic"] == "p99"
+
+
+def _state(settings: Settings, name: str) -> str:
+    full = f"{settings.prefix}-{name}"
+    [a] = aws.client("cloudwatch", settings).describe_alarms(AlarmNames=[full])["MetricAlarms"]
+    return a["StateValue"]
+
+
+def test_evaluator_sets_availability_and_latency_alarms_and_clears_them(
+    isolated: Settings, publisher: MetricsPublisher
+) -> None:
+    evaluator = AlarmEvaluator(isolated, store=publisher.percentiles)
+    metrics = make_metrics("recommend")
+    for i in range(20):
+        _serve(metrics, 503 if i < 2 else 200, latency_ms=900.0 if i < 5 else 20.0)
+    publisher.flush()
+    verdicts = {v.alarm: v for v in evaluator.evaluate_once()}
+    assert verdicts["recommend-availability"].values[-1] == pytest.approx(90.0)
+    assert _state(isolated, "recommend-availability") == "ALARM"
+    assert _state(isolated, "recommend-latency-p99") == "OK"  # one bad minute of the 3 needed
+    # Enough good answers bring the 5-minute success ratio back above 99%.
+    for _ in range(230):
+        _serve(metrics, 200, latency_ms=20.0)
+    publisher.flush()
+    verdicts = {v.alarm: v for v in evaluator.evaluate_once()}
+    assert verdicts["recommend-availability"].values[-1] == pytest.approx(100 * (1 - 2 / 250))
+    assert _state(isolated, "recommend-availability") == "OK"
+    changes = [(h["alarm"], h["from"], h["state"]) for h in read_history(isolated.run_dir)]
+    name = f"{isolated.prefix}-recommend-availability"
+    assert changes[-2:] == [(name, "OK", "ALARM"), (name, "ALARM", "OK")]
