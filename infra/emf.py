@@ -5,8 +5,10 @@ nothing does, so both local runners hand their function's documents to ONE :clas
 
 - in-process (the ingest poller): :meth:`MetricsPublisher.start` installs itself as the process's EMF sink
   (:func:`movierec.observability.set_emf_sink`), so every ``flush_metrics`` lands here, not on stdout;
-- from a child process (``chalice local`` serving the recommend app): the runner reading the child's
-  stdout passes each line to :func:`forward_line`, which routes EMF lines to the same sink.
+- from a child process (``chalice local`` serving the recommend app): the child's stdout goes to its log
+  file under the run folder (``infra/api.py``); :meth:`MetricsPublisher.follow` tails that file and
+  takes its EMF lines, as CloudWatch Logs does with a function's log stream. A runner that reads a
+  child's stdout itself can instead pass each line to :func:`forward_line`.
 
 Collecting costs a queue append on the caller's thread; parsing, aggregation (equal values become
 ``Values``/``Counts`` pairs) and the PutMetricData calls happen on the publisher's own thread every
@@ -24,6 +26,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterable
 
 from movierec import aws, observability
@@ -76,23 +79,58 @@ def parse_document(doc: dict[str, Any]) -> list[Sample]:
     return samples
 
 
+def emf_of_line(line: str) -> dict[str, Any] | None:
+    """The EMF document a line of a function's output holds, or None for any other line."""
+    text = line.strip()
+    if not text.startswith("{") or '"_aws"' not in text:
+        return None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return doc if isinstance(doc, dict) and "_aws" in doc else None
+
+
 def forward_line(line: str) -> bool:
     """If ``line`` (one line of a function's stdout) is an EMF document, hand it on and return True.
 
     The document goes to the installed sink (the running :class:`MetricsPublisher`), else it is printed
     again; any other line returns False so that the caller logs it as usual.
     """
-    text = line.strip()
-    if not text.startswith("{") or '"_aws"' not in text:
-        return False
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError:
-        return False
-    if not isinstance(doc, dict) or "_aws" not in doc:
+    doc = emf_of_line(line)
+    if doc is None:
         return False
     observability.emit(doc)
     return True
+
+
+class LogTail:
+    """Reads the lines appended to a log file since the last read, like CloudWatch Logs reading a stream.
+
+    It starts at the file's end as of its creation (earlier runs' lines are not metrics of this run) and
+    starts over when the file is truncated or replaced.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._offset = path.stat().st_size if path.exists() else 0
+        self._partial = b""
+
+    def new_lines(self) -> list[str]:
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return []
+        if size < self._offset:
+            self._offset, self._partial = 0, b""
+        if size == self._offset:
+            return []
+        with self.path.open("rb") as f:
+            f.seek(self._offset)
+            chunk = f.read(size - self._offset)
+        self._offset += len(chunk)
+        *complete, self._partial = (self._partial + chunk).split(b"\n")
+        return [line.decode("utf-8", "replace") for line in complete]
 
 
 def to_metric_data(samples: Iterable[Sample]) -> dict[str, list[dict[str, Any]]]:
@@ -143,11 +181,16 @@ class MetricsPublisher(Periodic):
         self._inbox: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         self._pending: list[Sample] = []
         self._previous_sink: observability.EmfSink | None = None
+        self._tails: list[LogTail] = []
         self._flush_lock = threading.Lock()
 
     def accept(self, document: dict[str, Any]) -> None:
         """Take one EMF document (any thread, never blocks, never raises)."""
         self._inbox.put(document)
+
+    def follow(self, log_file: Path) -> None:
+        """Also collect the EMF lines a child process writes to ``log_file`` (its stdout), from now on."""
+        self._tails.append(LogTail(log_file))
 
     def start(self) -> None:
         self._previous_sink = observability.set_emf_sink(self.accept)
@@ -190,6 +233,11 @@ class MetricsPublisher(Periodic):
             return sent
 
     def _drain(self) -> None:
+        for tail in self._tails:
+            for line in tail.new_lines():
+                doc = emf_of_line(line)
+                if doc is not None:
+                    self.accept(doc)
         while True:
             try:
                 doc = self._inbox.get_nowait()

@@ -12,7 +12,9 @@ import threading
 from typing import Protocol
 
 from movierec.config import Settings
+from infra.alarm_evaluator import AlarmEvaluator
 from infra.bootstrap import bootstrap
+from infra.emf import MetricsPublisher
 from infra.stack import Stack
 
 
@@ -28,7 +30,10 @@ class Component(Protocol):
 
 def components(settings: Settings) -> list[Component]:
     """The main job's parts, in start order. Each later issue plugs its part in here."""
-    return []
+    # Metrics first (so every other part's metrics are collected) and stopped last.
+    metrics = MetricsPublisher(settings)
+    metrics.follow(settings.run_dir / "logs" / "api.log")  # the API child's stdout (infra/api.py)
+    return [metrics, AlarmEvaluator(settings, store=metrics.percentiles)]
 
 
 def run_up(settings: Settings, stop_event: threading.Event | None = None) -> int:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -106,6 +107,27 @@ def test_child_process_stdout_is_forwarded_and_other_lines_are_not(
     assert not forward_line('{"_aws": broken json')
     publisher.flush()
     assert _stats(isolated, "Fallback", "recommend", "Sum") == 3
+
+
+def test_child_log_file_is_followed_like_a_log_stream(
+    isolated: Settings, publisher: MetricsPublisher, tmp_path: Path
+) -> None:
+    """The API's path under ``make up``: the child's stdout is its log file; only new lines count."""
+    log_file = tmp_path / "api.log"
+    log_file.write_text('{"_aws": {"Timestamp": 1, "CloudWatchMetrics": []}, "from": "an earlier run"}\n')
+    publisher.follow(log_file)
+    program = (
+        "from movierec.observability import make_metrics, MetricUnit\n"
+        "m = make_metrics('recommend')\n"
+        "for i in range(4):\n"
+        "    print('request', i)\n"
+        "    m.add_metric(name='Requests', unit=MetricUnit.Count, value=1); m.flush_metrics()\n"
+    )
+    with log_file.open("ab") as out:
+        subprocess.run([sys.executable, "-c", program], stdout=out, stderr=subprocess.STDOUT, check=True)
+    publisher.flush()
+    assert publisher.stats.documents == 4
+    assert _stats(isolated, REQUESTS, "recommend", "Sum") == 4
 
 
 def test_malformed_document_is_counted_not_fatal(isolated: Settings, publisher: MetricsPublisher) -> None:

@@ -22,19 +22,28 @@ BASIC_STATS = ("Sum", "SampleCount", "Average", "Maximum", "Minimum")
 
 
 @dataclass(frozen=True)
+class LambdaMetric:
+    """An ``AWS/Lambda`` metric of one of our functions (``ingest``/``recommend``)."""
+
+    function: str
+    metric: str
+
+
+@dataclass(frozen=True)
 class Query:
     """One metric an alarm or a dashboard panel reads: a movierec metric of one function, one statistic.
 
-    ``aws_lambda`` names the ``AWS/Lambda`` metric that stands for this one on AWS, where the platform
-    measures it and our code cannot (the Kafka event-source mapping's ``OffsetLag``, the function's
-    ``Errors``); locally the runner that plays the event-source mapping emits the movierec metric.
+    ``aws_lambda`` is the ``AWS/Lambda`` metric that stands for this one on AWS, where the platform
+    measures it and our code cannot: the Kafka event-source mapping's ``OffsetLag`` and the ingest
+    function's ``Errors``. Locally the poller plays the event-source mapping and emits them itself as
+    function ``ingest-poller``.
     """
 
     id: str
     metric: str
     function: str
     stat: str
-    aws_lambda: str | None = None
+    aws_lambda: LambdaMetric | None = None
 
     @property
     def is_percentile(self) -> bool:
@@ -48,8 +57,8 @@ class Query:
         if function_names is not None and self.aws_lambda:
             metric = {
                 "Namespace": "AWS/Lambda",
-                "MetricName": self.aws_lambda,
-                "Dimensions": [{"Name": "FunctionName", "Value": function_names[self.function]}],
+                "MetricName": self.aws_lambda.metric,
+                "Dimensions": [{"Name": "FunctionName", "Value": function_names[self.aws_lambda.function]}],
             }
         else:
             metric = {"Namespace": NAMESPACE, "MetricName": self.metric, "Dimensions": self.dimensions(stage)}
@@ -113,8 +122,9 @@ class AlarmSpec:
 REQUESTS = "Requests"  # recommend: one per request
 REQUESTS_5XX = "Requests5xx"  # recommend: one per request answered with a 5xx status
 LATENCY = "Latency"  # recommend: milliseconds per request
-INGEST_ERRORS = "Errors"  # ingest: failed handler invocations (batches that will be retried)
-CONSUMER_LAG = "ConsumerLag"  # ingest: records behind the head of the topic, all partitions
+POLLER = "ingest-poller"  # the local event-source mapping (infra/poller.py)
+HANDLER_FAILURES = "HandlerFailures"  # ingest-poller: handler invocations that raised (batch retried)
+CONSUMER_LAG = "ConsumerLag"  # ingest-poller: records behind the head of the topic, all partitions
 
 ALARMS: tuple[AlarmSpec, ...] = (
     AlarmSpec(
@@ -145,7 +155,7 @@ ALARMS: tuple[AlarmSpec, ...] = (
     AlarmSpec(
         name="ingest-errors",
         description="The ingest function failed on a batch (it will be retried; look at its log)",
-        queries=(Query("errors", INGEST_ERRORS, "ingest", "Sum", aws_lambda="Errors"),),
+        queries=(Query("errors", HANDLER_FAILURES, POLLER, "Sum", aws_lambda=LambdaMetric("ingest", "Errors")),),
         expression=None,
         comparison="GreaterThanThreshold",
         threshold=0.0,
@@ -156,7 +166,7 @@ ALARMS: tuple[AlarmSpec, ...] = (
     AlarmSpec(
         name="ingest-lag-growing",
         description="Kafka consumer lag of ingest grew in each of the last 10 minutes",
-        queries=(Query("lag", CONSUMER_LAG, "ingest", "Maximum", aws_lambda="OffsetLag"),),
+        queries=(Query("lag", CONSUMER_LAG, POLLER, "Maximum", aws_lambda=LambdaMetric("ingest", "OffsetLag")),),
         expression="DIFF(lag)",
         comparison="GreaterThanThreshold",
         threshold=0.0,
