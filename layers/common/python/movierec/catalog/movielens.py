@@ -1,0 +1,73 @@
+"""MovieLens ``movies.csv`` -> :class:`Movie`, joined to the course catalog where the two overlap.
+
+``ml_to_course_ids.csv`` links 5,368 MovieLens movies to course ids (through TMDB ids). A linked movie
+takes the course record (richer: overview, popularity) under its course id, with ``movielens_id`` set,
+so the same movie has the same id and text whether it reaches the index from the stream or from
+MovieLens. An unlinked movie keeps MovieLens' title, year and genres under the id ``ml:<movieId>``.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import replace
+from pathlib import Path
+
+from movierec.config import Settings
+from movierec.datasets import data_path
+from movierec.models.movie import Movie
+
+_TITLE_YEAR = re.compile(r"^(?P<title>.*?)\s*\((?P<year>\d{4})(?:[-–]\d{0,4})?\)\s*$")
+#: "Usual Suspects, The" -> "The Usual Suspects" (MovieLens moves leading articles to the end).
+_ARTICLE = re.compile(r"^(?P<rest>.*), (?P<article>The|A|An|Les|La|Le|L'|Il|Das|Der|Die|El)$")
+
+
+def movielens_id(ml_movie_id: int) -> str:
+    """The index id of a MovieLens movie that has no course id."""
+    return f"ml:{ml_movie_id}"
+
+
+def split_title(raw: str) -> tuple[str, int | None]:
+    """MovieLens' "Title, The (1995)" -> ("The Title", 1995)."""
+    raw = raw.strip()
+    match = _TITLE_YEAR.match(raw)
+    title, year = (match["title"], int(match["year"])) if match else (raw, None)
+    # Alternative titles follow in parentheses: "City of Lost Children, The (Cité des enfants perdus, La)".
+    main = re.sub(r"\s*\(.*\)\s*$", "", title) or title
+    article = _ARTICLE.match(main)
+    if article:
+        main = f"{article['article']} {article['rest']}".replace("L' ", "L'")
+    return main, year
+
+
+def read_links(path: Path) -> dict[int, str]:
+    """MovieLens movieId -> course movie id."""
+    with open(path, encoding="utf-8", newline="") as f:
+        return {int(row["movieId"]): row["course_movie_id"] for row in csv.DictReader(f) if row["course_movie_id"]}
+
+
+def read_movielens_movies(
+    movies_csv: Path, links: dict[int, str], course: dict[str, Movie]
+) -> list[Movie]:
+    """Every movie of ``movies_csv``: the linked course record when there is one, else MovieLens' own."""
+    out: list[Movie] = []
+    with open(movies_csv, encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            ml_id = int(row["movieId"])
+            linked = course.get(links.get(ml_id, ""))
+            if linked is not None:
+                out.append(replace(linked, movielens_id=ml_id))
+                continue
+            title, year = split_title(row["title"])
+            genres = tuple(g for g in row["genres"].split("|") if g and g != "(no genres listed)")
+            out.append(
+                Movie(id=movielens_id(ml_id), title=title, year=year, genres=genres, movielens_id=ml_id, source="movielens")
+            )
+    return out
+
+
+def load_movielens_catalog(course: list[Movie], settings: Settings | None = None) -> list[Movie]:
+    """ml-latest-small's movies from the shared data folder, joined to ``course`` (the course catalog)."""
+    links = read_links(data_path("movielens", "ml_to_course_ids.csv", settings=settings))
+    movies_csv = data_path("movielens", "ml-latest-small", "movies.csv", settings=settings)
+    return read_movielens_movies(movies_csv, links, {m.id: m for m in course})

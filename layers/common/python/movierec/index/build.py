@@ -1,0 +1,163 @@
+"""Building an index version folder from any list of movies, and updating one with new movies.
+
+:func:`build_index` is the reusable core: the ``make up`` catalog build, ``movierec index build`` and
+the offline evaluation (on the MovieLens catalog) all call it. Embeddings come from the on-disk cache
+where the text was embedded before, so a rebuild of an unchanged or grown catalog embeds only new text.
+:func:`update_index` appends new movies to a loaded version without touching existing rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+import movierec
+from movierec.index.embed import DIM, MODEL_NAME, EmbeddingCache, embed_with_cache
+from movierec.index.loaded import MovieIndex
+from movierec.index.manifest import Manifest
+from movierec.index.neighbours import all_neighbours, extend_neighbours
+from movierec.index.table import BASE_COLUMNS, movies_of, to_arrow, write_lancedb, write_serving
+from movierec.index.text import movie_text, text_hash
+from movierec.models.movie import Movie
+
+#: Neighbours stored per movie: the candidates each watched movie contributes to ranker v1.
+DEFAULT_K = 50
+DEFAULT_RANKER = "content-v1"
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    folder: Path
+    manifest: Manifest
+    #: Texts embedded by this build (the rest came from the cache or the parent version).
+    embedded: int
+
+
+def unique_movies(movies: list[Movie]) -> list[Movie]:
+    """First record of each id, order kept (row numbers must be unique per id)."""
+    return list({m.id: m for m in reversed(movies)}.values())[::-1]
+
+
+def fingerprint(movies: list[Movie], k: int, ranker: str, extra: list[str]) -> str:
+    """Same movies, texts and build parameters -> same fingerprint (the rebuild can be skipped)."""
+    h = hashlib.sha256(f"{MODEL_NAME}|{k}|{ranker}|{','.join(extra)}".encode())
+    for m in movies:
+        h.update(f"\n{m.id}\t{text_hash(movie_text(m))}\t{m.popularity}".encode())
+    return h.hexdigest()[:16]
+
+
+def code_version() -> str:
+    """The package version, plus the git commit when running from a checkout."""
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+            cwd=Path(movierec.__file__).parent,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        rev = ""
+    return f"{movierec.__version__}+{rev}" if rev else movierec.__version__
+
+
+def _write(
+    folder: Path, table: pa.Table, fp: str, ranker: str, k: int, parent: str | None, build: dict[str, object]
+) -> Manifest:
+    now = datetime.now(timezone.utc)
+    manifest = Manifest(
+        version=f"{now:%Y%m%dT%H%M%S}Z-{fp[:8]}",
+        model=MODEL_NAME,
+        dim=DIM,
+        rows=table.num_rows,
+        source_fingerprint=fp,
+        created_at=now.isoformat(timespec="seconds"),
+        code_version=code_version(),
+        ranker=ranker,
+        neighbours_k=k,
+        columns=table.column_names,
+        parent=parent,
+        build=build,
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    write_lancedb(table, folder)
+    write_serving(table, folder)
+    manifest.write(folder)  # last: a folder with a manifest is complete
+    return manifest
+
+
+def build_index(
+    movies: list[Movie],
+    folder: Path,
+    *,
+    cache: EmbeddingCache | None = None,
+    k: int = DEFAULT_K,
+    ranker: str = DEFAULT_RANKER,
+    extra_columns: Mapping[str, pa.Array] | None = None,
+    build_info: Mapping[str, object] | None = None,
+    progress: bool = True,
+) -> BuildResult:
+    """Embed ``movies`` (duplicate ids: first wins), find exact neighbours, write a version into ``folder``.
+
+    ``extra_columns`` (one value per movie, in the order of ``movies`` after de-duplication) are stored
+    beside the base columns for a ranker that needs them; ``ranker`` names that ranker in the manifest.
+    """
+    movies = unique_movies(movies)
+    if len(movies) < 2:
+        raise ValueError(f"an index needs at least 2 movies, got {len(movies)}")
+    started = time.monotonic()
+    texts = [movie_text(m) for m in movies]
+    hashes = [text_hash(t) for t in texts]
+    vectors, embedded = embed_with_cache(texts, hashes, cache, progress=progress)
+    embed_s = time.monotonic() - started
+    nbr_idx, nbr_sim = all_neighbours(vectors, k)
+    table = to_arrow(movies, hashes, vectors, nbr_idx, nbr_sim, extra_columns)
+    fp = fingerprint(movies, k, ranker, sorted(extra_columns or {}))
+    info = {**(build_info or {}), "embedded": embedded, "embed_s": round(embed_s, 2),
+            "total_s": round(time.monotonic() - started, 2)}  # fmt: skip
+    manifest = _write(folder, table, fp, ranker, k, None, info)
+    return BuildResult(folder, manifest, embedded)
+
+
+def update_index(
+    base: MovieIndex,
+    new_movies: list[Movie],
+    folder: Path,
+    *,
+    cache: EmbeddingCache | None = None,
+    progress: bool = True,
+) -> BuildResult | None:
+    """A new version = ``base`` + the movies it lacks (None when it lacks none).
+
+    Existing rows, their vectors and extra columns are kept as they are (row numbers do not move), new
+    rows get fresh embeddings (or cached ones) and extra columns are null for them; neighbour lists are
+    extended exactly.
+    """
+    known = base.row_of
+    new = [m for m in unique_movies(new_movies) if m.id not in known]
+    if not new:
+        return None
+    started = time.monotonic()
+    texts = [movie_text(m) for m in new]
+    hashes = [text_hash(t) for t in texts]
+    fresh, embedded = embed_with_cache(texts, hashes, cache, progress=progress)
+    vectors = np.vstack([base.vectors, fresh])
+    k = base.manifest.neighbours_k
+    nbr_idx, nbr_sim = extend_neighbours(base.nbr_idx, base.nbr_sim, vectors, k)
+    movies = movies_of(base.table) + new
+    extra = {
+        name: pa.concat_arrays([base.table[name].combine_chunks(), pa.nulls(len(new), base.table[name].type)])
+        for name in base.table.column_names
+        if name not in BASE_COLUMNS
+    }
+    table = to_arrow(movies, base.table["text_hash"].to_pylist() + hashes, vectors, nbr_idx, nbr_sim, extra)
+    fp = fingerprint(movies, k, base.manifest.ranker, sorted(extra))
+    info = {**base.manifest.build, "added": len(new), "embedded": embedded,
+            "total_s": round(time.monotonic() - started, 2)}  # fmt: skip
+    manifest = _write(folder, table, fp, base.manifest.ranker, k, base.version, info)
+    return BuildResult(folder, manifest, embedded)

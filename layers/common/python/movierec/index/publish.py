@@ -1,0 +1,38 @@
+"""Publishing a built index version to S3, then moving the pointer to it.
+
+Files go to ``s3://<bucket>/index/<version>/`` (the manifest last, so a reader that finds the manifest
+finds a complete version), and only then is ``index/CURRENT`` overwritten: S3 single-object writes are
+atomic, so readers switch from one complete version to the next, never to a partial one.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from movierec import aws
+from movierec.config import Settings
+from movierec.dal.index_store import POINTER_KEY, version_prefix
+from movierec.index.manifest import MANIFEST_FILE
+
+
+def upload_version(folder: Path, version: str, settings: Settings) -> int:
+    """Upload every file under ``folder`` to the version's prefix; returns the number of files."""
+    s3 = aws.client("s3", settings)
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST_FILE)
+    for path in [*files, folder / MANIFEST_FILE]:
+        s3.upload_file(str(path), settings.bucket, version_prefix(version) + path.relative_to(folder).as_posix())
+    return len(files) + 1
+
+
+def set_pointer(version: str, settings: Settings) -> None:
+    """Make ``version`` the current one for every reader."""
+    body = json.dumps({"version": version}).encode()
+    aws.client("s3", settings).put_object(
+        Bucket=settings.bucket, Key=POINTER_KEY, Body=body, ContentType="application/json"
+    )
+
+
+def publish(folder: Path, version: str, settings: Settings) -> None:
+    upload_version(folder, version, settings)
+    set_pointer(version, settings)

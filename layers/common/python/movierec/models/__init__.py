@@ -1,0 +1,1 @@
+"""Record types shared across the package (the "models" layer of the handler / logic / dal / models layout)."""
