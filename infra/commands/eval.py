@@ -1,0 +1,35 @@
+"""``movierec eval offline | online``: how good the recommendations are, offline and from the live log."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from movierec.config import get_settings
+
+
+def _offline(args: argparse.Namespace) -> int:
+    from movierec.evaluation import interactions, report
+    from movierec.evaluation.offline import default_specs, run_offline
+
+    settings = get_settings()
+    log = interactions.load_movielens(settings) if args.source == "movielens" else interactions.load_dynamodb(settings)
+    if not log.users:
+        print(f"movierec eval offline: no interactions in {args.source}")
+        return 1
+    print(f"{log.source}: {len(log.users):,} users, {log.n_interactions:,} interactions, {len(log.catalog):,} movies")
+    run = run_offline(log, default_specs(), out_dir=args.out, quick=args.quick)
+    print(report.markdown(run))
+    print(f"wrote {args.out / 'offline.md'} and {args.out}/*.png")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("eval", help="offline evaluation against baselines; online conversion from the log")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    offline = verbs.add_parser("offline", help="every model on the same temporal split; writes reports/offline.md")
+    offline.add_argument("--quick", action="store_true", help="smaller tuning grids, no last-5 protocol")
+    offline.add_argument("--source", choices=("movielens", "dynamodb"), default="movielens",
+                         help="MovieLens ml-latest-small (default) or the running system's ingested histories")
+    offline.add_argument("--out", type=Path, default=Path("reports"), help="report folder (default reports/)")
+    offline.set_defaults(func=_offline)
