@@ -1,0 +1,123 @@
+"""The dashboard of movierec, defined once: the PNG of ``movierec monitor --png`` and the CloudWatch
+dashboard in ``template.yaml`` are both drawn from :data:`PANELS`.
+
+A panel is a titled chart of lines; a line is one metric query or a metric-math expression over queries
+(the same :class:`~movierec.alarms.Query` the alarms use, so a panel and an alarm read identical data).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from movierec.alarms import (
+    CONSUMER_LAG,
+    LATENCY,
+    POLLER,
+    REQUESTS,
+    REQUESTS_5XX,
+    Query,
+    alarm,
+)
+from movierec.observability import NAMESPACE, RSS_METRIC
+
+
+@dataclass(frozen=True)
+class Line:
+    label: str
+    queries: tuple[Query, ...]
+    expression: str | None = None
+
+
+@dataclass(frozen=True)
+class Panel:
+    title: str
+    unit: str
+    lines: tuple[Line, ...]
+    period_s: int = 60
+    #: A horizontal line for the alarm threshold drawn on this panel, if any (alarm logical name).
+    alarm: str | None = None
+
+
+def _one(label: str, metric: str, function: str, stat: str) -> Line:
+    return Line(label, (Query("m", metric, function, stat),))
+
+
+_availability = alarm("recommend-availability")
+
+PANELS: tuple[Panel, ...] = (
+    Panel(
+        "Recommend requests per minute",
+        "requests",
+        (
+            _one("all", REQUESTS, "recommend", "Sum"),
+            _one("4xx", "Requests4xx", "recommend", "Sum"),
+            _one("5xx", REQUESTS_5XX, "recommend", "Sum"),
+        ),
+    ),
+    Panel(
+        "Recommend success ratio",
+        "%",
+        (Line("non-5xx share", _availability.queries, _availability.expression),),
+        alarm=_availability.name,
+    ),
+    Panel(
+        "Recommend latency",
+        "ms",
+        tuple(_one(p, LATENCY, "recommend", p) for p in ("p50", "p90", "p99")),
+        alarm="recommend-latency-p99",
+    ),
+    Panel(
+        "Ingest lines per minute",
+        "lines",
+        (
+            _one("accepted", "LinesAccepted", "ingest", "Sum"),
+            _one("rejected", "LinesRejected", "ingest", "Sum"),
+        ),
+    ),
+    Panel("Ingest consumer lag", "records", (_one("lag", CONSUMER_LAG, POLLER, "Maximum"),)),
+    Panel(
+        "Process memory (RSS)",
+        "MB",
+        (
+            _one("recommend", RSS_METRIC, "recommend", "Maximum"),
+            _one("ingest", RSS_METRIC, "ingest", "Maximum"),
+        ),
+    ),
+)
+
+
+def cloudwatch_body(stage: str, region: str) -> str:
+    """The CloudWatch dashboard body (JSON) for one stage: the same panels as the PNG, two per row.
+
+    In the template, ``stage`` and ``region`` are ``${Stage}`` / ``${AWS::Region}`` inside ``Fn::Sub``.
+    """
+    widgets: list[dict[str, Any]] = []
+    for n, panel in enumerate(PANELS):
+        metrics: list[list[Any]] = []
+        for i, line in enumerate(panel.lines):
+            for q in line.queries:
+                # A plain line is its query (id m<i>); an expression's queries keep the ids it names.
+                if line.expression is None:
+                    options: dict[str, Any] = {"stat": q.stat, "id": f"m{i}", "label": line.label}
+                else:
+                    options = {"stat": q.stat, "id": q.id, "visible": False}
+                metrics.append([NAMESPACE, q.metric, "function", q.function, "stage", stage, options])
+            if line.expression is not None:
+                metrics.append([{"expression": line.expression, "label": line.label, "id": f"e{i}"}])
+        properties: dict[str, Any] = {
+            "title": panel.title,
+            "region": region,
+            "period": panel.period_s,
+            "view": "timeSeries",
+            "metrics": metrics,
+            "yAxis": {"left": {"label": panel.unit, "showUnits": False}},
+        }
+        if panel.alarm:
+            threshold = alarm(panel.alarm).threshold
+            properties["annotations"] = {"horizontal": [{"label": "alarm", "value": threshold}]}
+        widgets.append(
+            {"type": "metric", "x": 12 * (n % 2), "y": 6 * (n // 2), "width": 12, "height": 6, "properties": properties}
+        )
+    return json.dumps({"widgets": widgets}, separators=(",", ":"))
