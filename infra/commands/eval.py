@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from movierec.config import get_settings
+from movierec.evaluation.online import SLOW_MS, WINDOW_H
 
 
 def _offline(args: argparse.Namespace) -> int:
@@ -24,6 +25,18 @@ def _offline(args: argparse.Namespace) -> int:
     return 0
 
 
+def _online(args: argparse.Namespace) -> int:
+    from movierec.evaluation.online import evaluate_online, format_report, load_online
+
+    requests, watches = load_online(get_settings())
+    text = format_report(evaluate_online(requests, watches, window_h=args.window_hours, slow_ms=args.slow_ms))
+    print(text)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "online.md").write_text(text)
+    print(f"wrote {args.out / 'online.md'}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("eval", help="offline evaluation against baselines; online conversion from the log")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
@@ -33,3 +46,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                          help="MovieLens ml-latest-small (default) or the running system's ingested histories")
     offline.add_argument("--out", type=Path, default=Path("reports"), help="report folder (default reports/)")
     offline.set_defaults(func=_offline)
+    online = verbs.add_parser("online", help="conversion of served/streamed recommendations into watches")
+    online.add_argument("--window-hours", type=float, default=WINDOW_H,
+                        help=f"W: a watch within W hours converts (default {WINDOW_H:g})")
+    online.add_argument("--slow-ms", type=float, default=SLOW_MS,
+                        help=f"a request slower than this counts as slow (default {SLOW_MS:g})")
+    online.add_argument("--out", type=Path, default=Path("reports"), help="report folder (default reports/)")
+    online.set_defaults(func=_online)
