@@ -87,3 +87,10 @@ def ensure_alarms(settings: Settings) -> list[Outcome]:
 def bootstrap(settings: Settings) -> list[Outcome]:
     """All resources of one stack; safe to run any number of times."""
     return [*ensure_tables(settings), ensure_bucket(settings), ensure_topic(settings), *ensure_alarms(settings)]
+
+
+if __name__ == "__main__":  # `python -m infra.bootstrap`: the init step of localstack-compose.yml
+    from movierec.config import get_settings
+
+    for outcome in bootstrap(get_settings()):
+        print(outcome, flush=True)
