@@ -50,7 +50,11 @@ class HistoryItem(_Base):
 
 
 class MovieItem(_Base):
-    """Popularity aggregates of one movie, as ingested from the stream."""
+    """Popularity aggregates of one movie, as ingested from the stream.
+
+    Ingest keeps one item for every movie id seen in a watch or rate line, so a Scan of this table (or
+    of items with ``first_seen`` after some time) lists the movies the stream knows, new ones included.
+    """
 
     class Meta(_Base.Meta):
         logical = "movies"
@@ -60,6 +64,7 @@ class MovieItem(_Base):
     watch_minutes = NumberAttribute(default=0)
     ratings_count = NumberAttribute(default=0)
     ratings_sum = NumberAttribute(default=0)
+    first_seen = NumberAttribute(null=True)
     last_activity = NumberAttribute(default=0)
 
 
@@ -74,6 +79,8 @@ class UserItem(_Base):
     occupation = UnicodeAttribute(null=True)
     gender = UnicodeAttribute(null=True)
     movies = NumberAttribute(default=0)
+    ratings = NumberAttribute(default=0)
+    first_seen = NumberAttribute(null=True)
     last_seen = NumberAttribute(default=0)
 
 
@@ -103,19 +110,28 @@ class QuarantineItem(_Base):
     source = UnicodeAttribute(hash_key=True)  # "<topic>-<partition>" (or "replay:<file>")
     offset = NumberAttribute(range_key=True)
     reason = UnicodeAttribute()
-    raw = BinaryAttribute(legacy_encoding=False)
+    raw = BinaryAttribute(legacy_encoding=False, null=True)  # None for an empty line
     timestamp = NumberAttribute(null=True)
     detail = UnicodeAttribute(null=True)
 
 
 class OffsetItem(_Base):
-    """Next offset to apply for one topic-partition; advanced in the same transaction as the writes."""
+    """Next offset to apply for one topic-partition, and the chunk being applied (a redo record).
+
+    Ingest first records a chunk's intent (the absolute new state of every item it touches) here, on
+    condition that ``next_offset`` is unchanged; then writes the items; then advances ``next_offset`` and
+    drops the intent. A crash in between leaves the intent, which the next delivery re-applies first.
+    """
 
     class Meta(_Base.Meta):
         logical = "offsets"
 
     source = UnicodeAttribute(hash_key=True)  # "<topic>-<partition>"
     next_offset = NumberAttribute(default=0)
+    #: zlib-compressed JSON of the items to write (see movierec.dal.ingest_writer).
+    intent = BinaryAttribute(legacy_encoding=False, null=True)
+    #: The last offset the intent covers; ``next_offset`` becomes this + 1 when it is applied.
+    intent_last = NumberAttribute(null=True)
 
 
 ALL_MODELS: tuple[type[_Base], ...] = (
@@ -129,11 +145,12 @@ ALL_MODELS: tuple[type[_Base], ...] = (
 
 
 def bind(settings: Settings | None = None) -> None:
-    """Point every model at the table names, region and endpoint of ``settings``."""
+    """Point every model at the table names, region and endpoint of ``settings`` (cheap when unchanged)."""
     s = settings or get_settings()
     for model in ALL_MODELS:
-        model.Meta.table_name = s.table(model.Meta.logical)
-        model.Meta.region = s.region
-        model.Meta.host = s.aws_endpoint_url
+        target = (s.table(model.Meta.logical), s.region, s.aws_endpoint_url)
+        if (model.Meta.table_name, model.Meta.region, getattr(model.Meta, "host", None)) == target:
+            continue  # already bound: keep the cached connection (a new one costs tens of ms)
+        model.Meta.table_name, model.Meta.region, model.Meta.host = target
         # pynamodb caches its connection per model; drop it so the new endpoint/name take effect.
         model._connection = None

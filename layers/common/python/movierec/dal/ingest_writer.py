@@ -1,0 +1,278 @@
+"""Exactly-once-in-effect writes of one topic-partition's records: watermark + redo intent + batched puts.
+
+The ``offsets`` item of a topic-partition holds ``next_offset`` (the watermark). Records below it were
+applied already (a re-delivered or overlapping batch) and are skipped. The rest are folded into
+contiguous chunks (:func:`movierec.logic.aggregate.chunks`); for each chunk:
+
+1. read the items it touches (BatchGetItem) and compute their absolute new state (:func:`resolve`);
+2. **commit point**: store that list of new states as the chunk's *intent* on the offsets item, on
+   condition that the watermark is still where we read it and no other intent is pending;
+3. write the new states with BatchWriteItem (25 items a request; absolute states, so writing them
+   twice is harmless);
+4. advance the watermark past the chunk and drop the intent.
+
+A crash before 2 leaves nothing; after 2, the next delivery finds the intent and re-applies exactly it
+(3 and 4) before anything else, so a chunk is applied once and whole, and a crash leaves a clean prefix.
+A failed condition at 2 means another delivery got there first: re-read and continue from its watermark.
+Any other storage failure raises, so the batch is retried.
+
+Why not TransactWriteItems: moto deep-copies a whole table for every action of a transaction (seconds per
+transaction once tables hold thousands of items), and a transaction holds at most 100 actions. The redo
+intent gives the same all-or-nothing effect with one conditional write per chunk.
+
+Limit (documented in docs/ingest.md): puts are unconditional, so an item must have one writer at a time.
+Locally one poller applies all partitions in sequence; on AWS that means one concurrent batch per
+function (or lines keyed by user id, which keeps a user's history on one partition, and movie items
+updated by a single consumer).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import zlib
+from typing import Any, Sequence
+
+from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.models import Model
+
+from movierec.dal.tables import HistoryItem, MovieItem, OffsetItem, QuarantineItem, RecommendationItem, UserItem
+from movierec.logic.aggregate import (
+    Chunk,
+    HistoryState,
+    MovieState,
+    Record,
+    UserState,
+    chunks,
+    count_rejections,
+    resolve,
+)
+from movierec.logic.kafka_batch import PartitionResult
+from movierec.models.events import Rejection
+
+#: Item writes per chunk: bounds the intent's size (one DynamoDB item holds at most 400 KB).
+MAX_CHUNK_ITEMS = 600
+#: Largest compressed intent we store; a bigger chunk is split in two.
+MAX_INTENT_BYTES = 300_000
+#: A quarantined line keeps at most this many bytes (stream lines are short; items hold 400 KB).
+MAX_RAW_BYTES = 4096
+#: Intent sections, in write order, and their models.
+_MODELS: dict[str, type[Model]] = {
+    "quarantine": QuarantineItem,
+    "recommendations": RecommendationItem,
+    "history": HistoryItem,
+    "movies": MovieItem,
+    "users": UserItem,
+}
+
+
+def source_of(topic: str, partition: int) -> str:
+    """The key of a topic-partition in the offsets and quarantine tables."""
+    return f"{topic}-{partition}"
+
+
+def _offsets(source: str) -> OffsetItem | None:
+    try:
+        return OffsetItem.get(source, consistent_read=True)
+    except OffsetItem.DoesNotExist:
+        return None
+
+
+def read_watermark(source: str) -> int | None:
+    """Next offset to apply for ``source``; None when nothing was ever applied."""
+    item = _offsets(source)
+    return None if item is None else int(item.next_offset)
+
+
+def apply_partition(source: str, records: Sequence[Record], max_items: int = MAX_CHUNK_ITEMS) -> PartitionResult:
+    """Apply the records of one topic-partition exactly once in effect; return what happened."""
+    result = PartitionResult(source, records=len(records))
+    watermark = _settle(source, result)
+    pending = sorted((r for r in records if watermark is None or r.offset >= watermark), key=lambda r: r.offset)
+    result.skipped = len(records) - len(pending)
+    while pending:
+        chunk = next(chunks(pending, max_items))
+        started = time.perf_counter()
+        items = _target_items(source, chunk)
+        result.seconds["read"] += time.perf_counter() - started
+        blob = _encode(items)
+        if len(blob) > MAX_INTENT_BYTES and max_items > 3:
+            max_items //= 2  # huge minute sets: smaller chunks keep the intent within one item
+            continue
+        started = time.perf_counter()
+        committed = _commit_intent(source, watermark, chunk.last, blob)
+        if committed:
+            _write_items(items)
+            _finish(source, chunk.last)
+        result.seconds["write"] += time.perf_counter() - started
+        if committed:
+            result.chunks += 1
+            result.accepted += chunk.accepted
+            for reason, n in count_rejections(chunk.rejected).items():
+                result.rejected[reason] = result.rejected.get(reason, 0) + n
+            watermark = chunk.last + 1
+        else:  # another delivery moved the watermark: finish its intent if needed, continue after it
+            result.conflicts += 1
+            watermark = _settle(source, result)
+        before = len(pending)
+        pending = [r for r in pending if watermark is None or r.offset >= watermark]
+        if not committed:
+            result.skipped += before - len(pending)
+    result.next_offset = watermark
+    return result
+
+
+def _settle(source: str, result: PartitionResult) -> int | None:
+    """The watermark, after re-applying an intent a crashed delivery left behind."""
+    item = _offsets(source)
+    if item is None:
+        return None
+    if item.intent is not None and item.intent_last is not None:
+        _write_items(_decode(item.intent))
+        _finish(source, int(item.intent_last))
+        result.recovered += 1
+        return int(item.intent_last) + 1
+    return int(item.next_offset)
+
+
+def _commit_intent(source: str, watermark: int | None, last: int, blob: bytes) -> bool:
+    """Record the chunk's intent unless the watermark moved or an intent is pending; True when recorded."""
+    condition = (
+        OffsetItem.source.does_not_exist()
+        if watermark is None
+        else (OffsetItem.next_offset == watermark) & OffsetItem.intent.does_not_exist()
+    )
+    item = OffsetItem(source, next_offset=watermark or 0, intent=blob, intent_last=last)
+    try:
+        item.save(condition=condition)
+    except PutError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def _finish(source: str, last: int) -> None:
+    """Advance the watermark past the applied intent and drop it (a no-op when already done)."""
+    try:
+        OffsetItem(source).update(
+            actions=[OffsetItem.next_offset.set(last + 1), OffsetItem.intent.remove(), OffsetItem.intent_last.remove()],
+            condition=OffsetItem.intent_last == last,
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+
+
+def _write_items(items: dict[str, list[Model]]) -> None:
+    """BatchWriteItem every item (pynamodb sends 25 a request and retries unprocessed ones)."""
+    for section, model in _MODELS.items():
+        if items.get(section):
+            with model.batch_write() as batch:
+                for item in items[section]:
+                    batch.save(item)
+
+
+# ---- building the new item states ------------------------------------------------------------------
+
+
+def _target_items(source: str, chunk: Chunk) -> dict[str, list[Model]]:
+    """The absolute new state of every item the chunk changes (foreign attributes of read items kept)."""
+    history = {(int(i.user_id), i.movie_id): i for i in HistoryItem.batch_get(list(chunk.pairs), consistent_read=True)}
+    movies = {i.movie_id: i for i in MovieItem.batch_get(list(chunk.movies), consistent_read=True)}
+    users = {int(i.user_id): i for i in UserItem.batch_get(list(chunk.users), consistent_read=True)}
+    resolution = resolve(
+        chunk,
+        {k: _history_state(v) for k, v in history.items()},
+        {k: _movie_state(v) for k, v in movies.items()},
+        {k: _user_state(v) for k, v in users.items()},
+    )
+    out: dict[str, list[Model]] = {section: [] for section in _MODELS}
+    for record in chunk.rejected:
+        assert isinstance(record.parsed, Rejection)
+        out["quarantine"].append(QuarantineItem(
+            source, record.offset, reason=record.parsed.reason.value, raw=record.raw[:MAX_RAW_BYTES] or None,
+            timestamp=record.timestamp_ms, detail=record.parsed.detail,
+        ))
+    for key, event in chunk.recommendations.items():
+        out["recommendations"].append(RecommendationItem(
+            event.user_id, key, at=event.at, source=f"stream:{event.server}", status=event.status,
+            movie_ids=",".join(event.movie_ids), latency_ms=event.latency_ms,
+        ))
+    for (user_id, movie_id), s in resolution.history.items():
+        item = history.get((user_id, movie_id)) or HistoryItem(user_id, movie_id)
+        item.minutes = set(s.minutes) or None
+        item.max_minute, item.first_seen, item.last_seen = s.max_minute, s.first_seen, s.last_seen
+        item.rating, item.rated_at = s.rating, s.rated_at
+        out["history"].append(item)
+    for movie_id, m in resolution.movies.items():
+        item = movies.get(movie_id) or MovieItem(movie_id)
+        item.watchers, item.watch_minutes = m.watchers, m.watch_minutes
+        item.ratings_count, item.ratings_sum = m.ratings_count, m.ratings_sum
+        item.first_seen, item.last_activity = m.first_seen, m.last_activity
+        out["movies"].append(item)
+    for user_id, u in resolution.users.items():
+        item = users.get(user_id) or UserItem(user_id)
+        item.movies, item.ratings, item.first_seen, item.last_seen = u.movies, u.ratings, u.first_seen, u.last_seen
+        out["users"].append(item)
+    return out
+
+
+def _history_state(item: HistoryItem) -> HistoryState:
+    return HistoryState(
+        minutes=frozenset(int(m) for m in item.minutes or ()),
+        max_minute=int(item.max_minute or 0),
+        rating=None if item.rating is None else int(item.rating),
+        rated_at=None if item.rated_at is None else float(item.rated_at),
+        first_seen=float(item.first_seen),
+        last_seen=float(item.last_seen),
+    )
+
+
+def _or(value: Any, default: float) -> float:
+    return default if value is None else float(value)
+
+
+def _movie_state(item: MovieItem) -> MovieState:
+    return MovieState(
+        watchers=int(item.watchers or 0),
+        watch_minutes=int(item.watch_minutes or 0),
+        ratings_count=int(item.ratings_count or 0),
+        ratings_sum=int(item.ratings_sum or 0),
+        first_seen=_or(item.first_seen, float("inf")),
+        last_activity=_or(item.last_activity, float("-inf")),
+    )
+
+
+def _user_state(item: UserItem) -> UserState:
+    return UserState(
+        movies=int(item.movies or 0),
+        ratings=int(item.ratings or 0),
+        first_seen=_or(item.first_seen, float("inf")),
+        last_seen=_or(item.last_seen, float("-inf")),
+    )
+
+
+# ---- intent encoding ---------------------------------------------------------------------------------
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return {"$b64": base64.b64encode(value).decode("ascii")}
+    raise TypeError(f"cannot encode {type(value).__name__} in an intent")
+
+
+def _json_hook(obj: dict[str, Any]) -> Any:
+    return base64.b64decode(obj["$b64"]) if obj.keys() == {"$b64"} else obj
+
+
+def _encode(items: dict[str, list[Model]]) -> bytes:
+    """The items as DynamoDB-typed JSON, zlib-compressed (what the intent stores)."""
+    doc = {section: [i.serialize() for i in batch] for section, batch in items.items() if batch}
+    return zlib.compress(json.dumps(doc, default=_json_default, separators=(",", ":")).encode(), 6)
+
+
+def _decode(blob: bytes) -> dict[str, list[Model]]:
+    doc = json.loads(zlib.decompress(blob), object_hook=_json_hook)
+    return {section: [_MODELS[section].from_raw_data(raw) for raw in raws] for section, raws in doc.items()}

@@ -1,0 +1,1 @@
+"""Pure logic (no I/O): parsing, aggregation, conversions; the "logic" layer of the cookbook layout."""
