@@ -15,6 +15,8 @@ from movierec.config import Settings
 from infra.alarm_evaluator import AlarmEvaluator
 from infra.bootstrap import bootstrap
 from infra.emf import MetricsPublisher
+from infra.poller import Poller
+from infra.replay import Replay
 from infra.stack import Stack
 
 
@@ -33,7 +35,12 @@ def components(settings: Settings) -> list[Component]:
     # Metrics first (so every other part's metrics are collected) and stopped last.
     metrics = MetricsPublisher(settings)
     metrics.follow(settings.run_dir / "logs" / "api.log")  # the API child's stdout (infra/api.py)
-    return [metrics, AlarmEvaluator(settings, store=metrics.percentiles)]
+    parts: list[Component] = [metrics, AlarmEvaluator(settings, store=metrics.percentiles)]
+    # Ingest: the poller, then (unless MOVIEREC_REPLAY_ON_UP=none) one replay into the stream.
+    parts.append(Poller(settings))
+    if settings.replay_on_up != "none":
+        parts.append(Replay(settings, source=settings.replay_on_up))
+    return parts
 
 
 def run_up(settings: Settings, stop_event: threading.Event | None = None) -> int:

@@ -75,3 +75,60 @@ def snapshot(settings: Settings) -> dict[str, list[dict[str, Any]]]:
                 items.append(item)
         out[model.Meta.logical] = sorted(items, key=repr)
     return out
+
+
+def produce_lines(settings: Settings, lines: list[bytes]) -> None:
+    """Send lines to the settings' topic keyed by user, as the replay does."""
+    from infra.replay import produce
+
+    assert produce(settings, lines, progress=False) == len(lines)
+
+
+def end_offsets(settings: Settings) -> dict[int, int]:
+    """Partition -> offset after the last record of the topic."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        parts = [TopicPartition(settings.kafka_topic, p) for p in consumer.partitions_for_topic(settings.kafka_topic)]
+        return {tp.partition: off for tp, off in consumer.end_offsets(parts).items()}
+    finally:
+        consumer.close()
+
+
+def applied_offsets(settings: Settings, partitions: Iterable[int]) -> dict[int, int]:
+    """Partition -> the ingest watermark (0 when nothing was applied)."""
+    from movierec.dal.ingest_writer import read_watermark, source_of
+
+    tables.bind(settings)
+    return {p: read_watermark(source_of(settings.kafka_topic, p)) or 0 for p in partitions}
+
+
+def wait_until(predicate, timeout_s: float, every_s: float = 0.3) -> bool:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(every_s)
+    return predicate()
+
+
+def caught_up(settings: Settings, ends: dict[int, int]) -> bool:
+    """True when ingest applied every record up to ``ends`` on every partition."""
+    have = applied_offsets(settings, ends)
+    return all(have[p] >= end for p, end in ends.items() if end > 0)
+
+
+def run_poller_to_end(settings: Settings, timeout_s: float = 90) -> None:
+    """Run an in-process poller (its own group) until it applied the whole topic, then stop it."""
+    from infra.poller import Poller
+
+    ends = end_offsets(settings)
+    poller = Poller(settings)
+    poller.start()
+    try:
+        assert wait_until(lambda: caught_up(settings, ends), timeout_s), "poller did not catch up in time"
+    finally:
+        poller.stop()

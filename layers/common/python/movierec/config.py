@@ -81,6 +81,8 @@ class Settings:
     movie_api_url: str = ""
     #: Retrain after this many minutes of ingest while ``make up`` runs; 0 = never.
     retrain_every_min: float = 10.0
+    #: What ``make up`` replays into Kafka once at start: movielens (converted), samples (course files), none.
+    replay_on_up: str = "movielens"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -114,6 +116,7 @@ class Settings:
             embedding_cache_dir=Path(env.get("MOVIEREC_EMBED_CACHE") or d.embedding_cache_dir),
             movie_api_url=env.get("MOVIEREC_MOVIE_API_URL", d.movie_api_url).rstrip("/"),
             retrain_every_min=_float(env, "MOVIEREC_RETRAIN_EVERY_MIN", d.retrain_every_min),
+            replay_on_up=env.get("MOVIEREC_REPLAY_ON_UP", d.replay_on_up),
         )
 
     def table(self, logical: str) -> str:

@@ -1,0 +1,246 @@
+"""The local event-source poller: what Lambda's Kafka event source mapping does, in one process.
+
+A kafka-python consumer group reads the stream topic and builds batches of at most ``batch_size``
+records, waiting at most ``batch_window_s`` after the first record (like BatchSize and
+MaximumBatchingWindowInSeconds). Each batch is wrapped in the exact Lambda Kafka event shape
+(:func:`lambda_event`) and handed to the real ingest handler in-process. Offsets are committed only after
+the handler succeeded; on failure the poller seeks back to the batch start and retries with exponential
+backoff, committing nothing. Broker outages are ridden out (kafka-python reconnects; a consumer that
+fails outright is rebuilt), and redelivery is harmless because the handler is idempotent (the offsets
+watermark in DynamoDB), which is also why a crash between "handler succeeded" and "commit" loses nothing
+and doubles nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import logging
+import threading
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, Callable, Iterable
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.structs import OffsetAndMetadata
+
+from movierec.config import REPO_ROOT, Settings
+from movierec.observability import MetricUnit, make_metrics
+
+log = logging.getLogger("movierec.poller")
+
+Handler = Callable[[dict, Any], dict]
+EVENT_SOURCES = ("SelfManagedKafka", "aws:kafka")
+
+
+def lambda_event(
+    records: Iterable[ConsumerRecord], bootstrap: str, event_source: str = "SelfManagedKafka"
+) -> dict[str, Any]:
+    """The event Lambda passes for these records: grouped by ``topic-partition``, key/value base64."""
+    if event_source not in EVENT_SOURCES:
+        raise ValueError(f"event_source must be one of {EVENT_SOURCES}, got {event_source!r}")
+    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        entry: dict[str, Any] = {
+            "topic": r.topic,
+            "partition": r.partition,
+            "offset": r.offset,
+            "timestamp": r.timestamp,
+            "timestampType": "LOG_APPEND_TIME" if r.timestamp_type == 1 else "CREATE_TIME",
+            "value": base64.b64encode(r.value or b"").decode("ascii"),
+            "headers": [{k: list(v or b"")} for k, v in (r.headers or [])],
+        }
+        if r.key is not None:
+            entry["key"] = base64.b64encode(r.key).decode("ascii")
+        grouped[f"{r.topic}-{r.partition}"].append(entry)
+    event: dict[str, Any] = {"eventSource": event_source, "bootstrapServers": bootstrap, "records": dict(grouped)}
+    if event_source == "aws:kafka":
+        event["eventSourceArn"] = "arn:aws:kafka:us-east-1:000000000000:cluster/movierec-local/local"
+    return event
+
+
+def load_ingest_handler() -> Handler:
+    """The ingest function's ``handler``, loaded from functions/ingest/app.py as Lambda would load it."""
+    path = REPO_ROOT / "functions" / "ingest" / "app.py"
+    spec = importlib.util.spec_from_file_location("movierec_ingest_app", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load the ingest handler from {path}")
+    module: ModuleType = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.handler
+
+
+@dataclass
+class LambdaContext:
+    """The parts of Lambda's context object the handler and Powertools read."""
+
+    function_name: str = "movierec-ingest"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:000000000000:function:movierec-ingest"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    deadline: float = field(default_factory=lambda: time.monotonic() + 300)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class PollerStats:
+    batches: int = 0
+    records: int = 0
+    failures: int = 0
+    last_summary: dict = field(default_factory=dict)
+    lag: int | None = None
+
+
+class Poller:
+    """Consumer group -> batches -> ingest handler -> commit; a ``Component`` of ``make up``."""
+
+    name = "ingest-poller"
+
+    def __init__(
+        self,
+        settings: Settings,
+        handler: Handler | None = None,
+        event_source: str = "SelfManagedKafka",
+        max_backoff_s: float = 30.0,
+        lag_every_s: float = 5.0,
+    ) -> None:
+        self.settings = settings
+        self.handler = handler or load_ingest_handler()
+        self.event_source = event_source
+        self.max_backoff_s = max_backoff_s
+        self.lag_every_s = lag_every_s
+        self.stats = PollerStats()
+        self.metrics = make_metrics("ingest-poller")
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- Component interface ------------------------------------------------------------------------
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.run, name=self.name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    # -- the loop -----------------------------------------------------------------------------------
+    def _consumer(self) -> KafkaConsumer:
+        s = self.settings
+        return KafkaConsumer(
+            s.kafka_topic,
+            bootstrap_servers=s.kafka_bootstrap,
+            group_id=s.kafka_group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=6000,
+            heartbeat_interval_ms=1000,
+            max_poll_records=s.batch_size,
+            reconnect_backoff_max_ms=2000,
+            client_id=f"{s.kafka_group}-poller",
+        )
+
+    def run(self, stop: threading.Event | None = None) -> None:
+        """Poll and apply until ``stop`` (or :meth:`stop`) is set; never raises for a broker outage."""
+        stop = stop or self._stop
+        consumer: KafkaConsumer | None = None
+        failures = 0
+        last_lag = 0.0
+        try:
+            while not stop.is_set():
+                try:
+                    if consumer is None:
+                        consumer = self._consumer()
+                    batch = self._collect(consumer, stop)
+                    if batch:
+                        if self._apply(consumer, batch):
+                            failures = 0
+                        else:
+                            failures += 1
+                            stop.wait(min(self.max_backoff_s, 0.5 * 2 ** min(failures, 10)))
+                    if time.monotonic() - last_lag > self.lag_every_s:
+                        last_lag = time.monotonic()
+                        self._report_lag(consumer)
+                except Exception as exc:  # the consumer itself failed (broker gone too long): rebuild it
+                    failures += 1
+                    log.warning("consumer failed (%s); rebuilding it after backoff", exc)
+                    if consumer is not None:
+                        _close_quietly(consumer)
+                        consumer = None
+                    stop.wait(min(self.max_backoff_s, 0.5 * 2 ** min(failures, 10)))
+        finally:
+            if consumer is not None:
+                _close_quietly(consumer)
+
+    def _collect(self, consumer: KafkaConsumer, stop: threading.Event) -> list[ConsumerRecord]:
+        """Up to ``batch_size`` records; waits at most ``batch_window_s`` once the first one arrived."""
+        size = self.settings.batch_size
+        batch: list[ConsumerRecord] = []
+        deadline: float | None = None
+        while len(batch) < size and not stop.is_set():
+            remaining = 0.5 if deadline is None else deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            polled = consumer.poll(timeout_ms=int(remaining * 1000), max_records=size - len(batch))
+            for records in polled.values():
+                batch.extend(records)
+            if batch and deadline is None:
+                deadline = time.monotonic() + self.settings.batch_window_s
+            if not batch and deadline is None and not polled:
+                break  # idle: let the caller report lag and check stop
+        return batch
+
+    def _apply(self, consumer: KafkaConsumer, batch: list[ConsumerRecord]) -> bool:
+        """Invoke the handler; commit on success, seek back on failure. True when applied."""
+        event = lambda_event(batch, self.settings.kafka_bootstrap, self.event_source)
+        first: dict[TopicPartition, int] = {}
+        last: dict[TopicPartition, int] = {}
+        for r in batch:
+            tp = TopicPartition(r.topic, r.partition)
+            first[tp] = min(first.get(tp, r.offset), r.offset)
+            last[tp] = max(last.get(tp, r.offset), r.offset)
+        try:
+            summary = self.handler(event, LambdaContext())
+        except Exception as exc:
+            self.stats.failures += 1
+            log.warning("ingest handler failed on %d records (%s); will retry without committing", len(batch), exc)
+            self.metrics.add_metric(name="HandlerFailures", unit=MetricUnit.Count, value=1)
+            self.metrics.flush_metrics()
+            assigned = consumer.assignment()
+            for tp, offset in first.items():
+                if tp in assigned:
+                    consumer.seek(tp, offset)
+            return False
+        self.stats.batches += 1
+        self.stats.records += len(batch)
+        self.stats.last_summary = summary
+        try:
+            consumer.commit({tp: OffsetAndMetadata(o + 1, "", -1) for tp, o in last.items()})
+        except Exception as exc:  # rebalance or broker outage: the watermark makes redelivery harmless
+            log.warning("offset commit failed (%s); the records may be redelivered and will be skipped", exc)
+        return True
+
+    def _report_lag(self, consumer: KafkaConsumer) -> None:
+        """Records in the topic not yet consumed by this group (as a metric and in ``stats``)."""
+        assigned = list(consumer.assignment())
+        if not assigned:
+            return
+        ends = consumer.end_offsets(assigned)
+        lag = sum(max(0, ends[tp] - consumer.position(tp)) for tp in assigned)
+        self.stats.lag = lag
+        self.metrics.add_metric(name="ConsumerLag", unit=MetricUnit.Count, value=lag)
+        self.metrics.flush_metrics()
+
+
+def _close_quietly(consumer: KafkaConsumer) -> None:
+    try:
+        consumer.close(autocommit=False)
+    except Exception as exc:  # closing a consumer whose broker is gone may fail; nothing to save
+        log.debug("closing consumer: %s", exc)
