@@ -65,24 +65,65 @@ def fetch(settings: Settings, query: Query, window: Window, store: PercentileSto
             got = store.percentile(key, q, *window.bounds(i))
             out.append(None if got is None else got[0])
         return out
-    # One call per period: moto starts its buckets at the first datapoint, not at StartTime, so a
-    # multi-period answer cannot be placed on our periods; a one-period answer always can.
-    stats = {"ExtendedStatistics": [query.stat]} if query.is_percentile else {"Statistics": [query.stat]}
+    if query.is_percentile:
+        return _per_period(settings, query, dims, window)
+    return _by_seconds(settings, query, dims, window)
+
+
+def _request(query: Query, dims: dict[str, str], lo: float, hi: float, period_s: int, stats: dict) -> dict:
+    return dict(
+        Namespace=NAMESPACE,
+        MetricName=query.metric,
+        Dimensions=[{"Name": k, "Value": v} for k, v in dims.items()],
+        StartTime=_utc(lo),
+        EndTime=_utc(hi),
+        Period=period_s,
+        **stats,
+    )
+
+
+def _by_seconds(settings: Settings, query: Query, dims: dict[str, str], window: Window) -> Series:
+    """One call with 1-second buckets, summed up into our periods.
+
+    moto starts its buckets at the first datapoint, not at StartTime, so buckets of a whole period could
+    not be placed on our periods; data carry whole-second timestamps, so 1-second buckets always can.
+    """
+    answer = aws.client("cloudwatch", settings).get_metric_statistics(
+        **_request(query, dims, window.start, window.end, 1, {"Statistics": ["Sum", "SampleCount", "Maximum", "Minimum"]})
+    )
+    acc: list[list[dict[str, float]]] = [[] for _ in range(window.periods)]
+    for point in answer.get("Datapoints", []):
+        i = int((point["Timestamp"].timestamp() - window.start) // window.period_s)
+        if 0 <= i < window.periods:
+            acc[i].append(point)
+    out: Series = []
+    for points in acc:
+        if not points:
+            out.append(None)
+            continue
+        total, count = sum(p["Sum"] for p in points), sum(p["SampleCount"] for p in points)
+        out.append(
+            {
+                "Sum": total,
+                "SampleCount": count,
+                "Average": total / count if count else None,
+                "Maximum": max(p["Maximum"] for p in points),
+                "Minimum": min(p["Minimum"] for p in points),
+            }[query.stat]
+        )
+    return out
+
+
+def _per_period(settings: Settings, query: Query, dims: dict[str, str], window: Window) -> Series:
+    """Percentiles from CloudWatch's ExtendedStatistics (LocalStack, AWS), one call per period."""
     cloudwatch = aws.client("cloudwatch", settings)
-    out = []
+    out: Series = []
     for i in range(window.periods):
         lo, hi = window.bounds(i)
         points = cloudwatch.get_metric_statistics(
-            Namespace=NAMESPACE,
-            MetricName=query.metric,
-            Dimensions=[{"Name": k, "Value": v} for k, v in dims.items()],
-            StartTime=_utc(lo),
-            EndTime=_utc(hi),
-            Period=window.period_s,
-            **stats,
+            **_request(query, dims, lo, hi, window.period_s, {"ExtendedStatistics": [query.stat]})
         ).get("Datapoints", [])
-        source = points[0].get("ExtendedStatistics", {}) if query.is_percentile and points else (points or [{}])[0]
-        value = source.get(query.stat)
+        value = points[0].get("ExtendedStatistics", {}).get(query.stat) if points else None
         out.append(None if value is None else float(value))
     return out
 

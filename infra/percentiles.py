@@ -1,11 +1,11 @@
 """Raw timing values kept locally so latency percentiles can be computed (moto's CloudWatch has none).
 
 CloudWatch computes ``p50``/``p99`` from every value it received; moto stores the values but answers no
-percentile statistic. So the local metrics publisher keeps, per series and per minute, the count of
-values and a uniform reservoir sample of at most :data:`RESERVOIR` of them, for the last
-:data:`RETENTION_S` seconds. A percentile over any span is the weighted percentile of the samples of its
-minutes (each sample stands for ``count / len(sample)`` values), exact while a minute holds at most
-:data:`RESERVOIR` values. The store is saved as one JSON file in the run folder so that other processes
+percentile statistic. So the local metrics publisher keeps, per series and per :data:`BUCKET_S`-second
+bucket, the count of values and a uniform reservoir sample of at most :data:`RESERVOIR` of them, for the
+last :data:`RETENTION_S` seconds. A percentile over a span is the weighted percentile of the samples of
+the buckets that start in it (each sample stands for ``count / len(sample)`` values): exact while a
+bucket holds at most :data:`RESERVOIR` values, and placed in time to within :data:`BUCKET_S` seconds. The store is saved as one JSON file in the run folder so that other processes
 (``movierec monitor``) read the same figures as the in-process alarm evaluator.
 """
 
@@ -18,8 +18,9 @@ import threading
 from collections import defaultdict
 from pathlib import Path
 
-RESERVOIR = 500
-RETENTION_S = 3 * 3600
+BUCKET_S = 10
+RESERVOIR = 200
+RETENTION_S = 2 * 3600
 FILE_NAME = "percentiles.json"
 
 #: (namespace, metric name, ((dimension, value), ...)) -- the identity of a CloudWatch series.
@@ -39,7 +40,7 @@ def _decode(text: str) -> SeriesKey:
     return ns, metric, tuple((k, v) for k, v in dims)
 
 
-class _Minute:
+class _Bucket:
     __slots__ = ("count", "sample")
 
     def __init__(self, count: int = 0, sample: list[float] | None = None) -> None:
@@ -57,11 +58,11 @@ class _Minute:
 
 
 class PercentileStore:
-    """Per-series, per-minute reservoirs of raw values; thread-safe."""
+    """Per-series, per-bucket reservoirs of raw values; thread-safe."""
 
     def __init__(self, path: Path | None = None, seed: int = 0) -> None:
         self.path = path
-        self._minutes: dict[SeriesKey, dict[int, _Minute]] = defaultdict(dict)
+        self._buckets: dict[SeriesKey, dict[int, _Minute]] = defaultdict(dict)
         self._lock = threading.Lock()
         self._rng = random.Random(seed)
 
@@ -73,21 +74,18 @@ class PercentileStore:
         return store
 
     def add(self, key: SeriesKey, timestamp_s: float, value: float) -> None:
-        minute = int(timestamp_s // 60)
+        bucket = int(timestamp_s // BUCKET_S)
         with self._lock:
-            self._minutes[key].setdefault(minute, _Minute()).add(value, self._rng)
+            self._buckets[key].setdefault(bucket, _Bucket()).add(value, self._rng)
 
     def percentile(self, key: SeriesKey, q: float, start_s: float, end_s: float) -> tuple[float, int] | None:
-        """(q-th percentile, value count) of the values in [start_s, end_s) by whole minutes; None if none.
-
-        Minutes are the unit of storage, so a span is widened to the minutes it touches.
-        """
+        """(q-th percentile, value count) of the buckets starting in [start_s, end_s); None if none."""
         with self._lock:
-            minutes = [
-                m for t, m in self._minutes.get(key, {}).items() if start_s // 60 <= t < -(-end_s // 60) and m.sample
+            buckets = [
+                m for t, m in self._buckets.get(key, {}).items() if start_s <= t * BUCKET_S < end_s and m.sample
             ]
-            weighted = sorted((v, m.count / len(m.sample)) for m in minutes for v in m.sample)
-            count = sum(m.count for m in minutes)
+            weighted = sorted((v, m.count / len(m.sample)) for m in buckets for v in m.sample)
+            count = sum(m.count for m in buckets)
         if not weighted:
             return None
         target = q / 100.0 * sum(w for _, w in weighted)
@@ -99,11 +97,11 @@ class PercentileStore:
         return weighted[-1][0], count
 
     def prune(self, now_s: float) -> None:
-        oldest = int((now_s - RETENTION_S) // 60)
+        oldest = int((now_s - RETENTION_S) // BUCKET_S)
         with self._lock:
-            for minutes in self._minutes.values():
-                for t in [t for t in minutes if t < oldest]:
-                    del minutes[t]
+            for buckets in self._buckets.values():
+                for t in [t for t in buckets if t < oldest]:
+                    del buckets[t]
 
     def save(self) -> None:
         """Write the store atomically (write then rename), so a reader never sees half a file."""
@@ -111,9 +109,9 @@ class PercentileStore:
             return
         with self._lock:
             data = {
-                _encode(k): {str(t): [m.count, m.sample] for t, m in minutes.items()}
-                for k, minutes in self._minutes.items()
-                if minutes
+                _encode(k): {str(t): [m.count, m.sample] for t, m in buckets.items()}
+                for k, buckets in self._buckets.items()
+                if buckets
             }
             text = json.dumps(data, separators=(",", ":"))
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -127,11 +125,11 @@ class PercentileStore:
             return False
         data = json.loads(self.path.read_text() or "{}")
         with self._lock:
-            self._minutes = defaultdict(dict)
-            for k, minutes in data.items():
-                self._minutes[_decode(k)] = {int(t): _Minute(c, list(s)) for t, (c, s) in minutes.items()}
+            self._buckets = defaultdict(dict)
+            for k, buckets in data.items():
+                self._buckets[_decode(k)] = {int(t): _Bucket(c, list(s)) for t, (c, s) in buckets.items()}
         return True
 
     def has_data(self) -> bool:
         with self._lock:
-            return any(self._minutes.values())
+            return any(self._buckets.values())

@@ -23,47 +23,7 @@ from infra.alarm_evaluator import AlarmEvaluator, decide, read_history
 from infra.bootstrap import ensure_alarms
 from infra.emf import MetricsPublisher, forward_line
 from infra.metric_series import evaluate
-
-
-@pytest.fixture
-def isolated(isolated: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    """Also a stage of its own: metrics are told apart by their dimensions (function, stage), not by prefix."""
-    monkeypatch.setenv("MOVIEREC_STAGE", isolated.prefix)
-    get_settings.cache_clear()
-    yield get_settings()
-    get_settings.cache_clear()
-
-
-@pytest.fixture
-def publisher(isolated: Settings) -> Iterator[MetricsPublisher]:
-    """A started publisher (the process's EMF sink) with a long interval: tests flush explicitly."""
-    pub = MetricsPublisher(isolated, interval_s=3600)
-    pub.start()
-    yield pub
-    pub.stop()
-
-
-def _stats(settings: Settings, metric: str, function: str, stat: str, minutes: int = 10) -> float | None:
-    now = dt.datetime.now(dt.timezone.utc)
-    points = aws.client("cloudwatch", settings).get_metric_statistics(
-        Namespace=NAMESPACE,
-        MetricName=metric,
-        Dimensions=[{"Name": "function", "Value": function}, {"Name": "stage", "Value": settings.stage}],
-        StartTime=now - dt.timedelta(minutes=minutes),
-        EndTime=now + dt.timedelta(minutes=1),
-        Period=60 * (minutes + 1),
-        Statistics=[stat],
-    )["Datapoints"]
-    return points[0][stat] if points else None
-
-
-def _serve(metrics, status: int, latency_ms: float) -> None:
-    """What the recommend function records per request (names from movierec.alarms)."""
-    metrics.add_metric(name=REQUESTS, unit=MetricUnit.Count, value=1)
-    if status >= 500:
-        metrics.add_metric(name=REQUESTS_5XX, unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name=LATENCY, unit=MetricUnit.Milliseconds, value=latency_ms)
-    metrics.flush_metrics()
+from tests._fixtures_observability import isolated, publisher, serve, stats  # noqa: F401
 
 
 def test_emf_from_make_metrics_arrives_in_cloudwatch_with_right_values(
@@ -71,14 +31,14 @@ def test_emf_from_make_metrics_arrives_in_cloudwatch_with_right_values(
 ) -> None:
     metrics = make_metrics("recommend")
     for i in range(100):
-        _serve(metrics, 500 if i % 10 == 0 else 200, latency_ms=float(i + 1))
+        serve(metrics, 500 if i % 10 == 0 else 200, latency_ms=float(i + 1))
     assert publisher.flush() > 0
-    assert _stats(isolated, REQUESTS, "recommend", "Sum") == 100
-    assert _stats(isolated, REQUESTS_5XX, "recommend", "Sum") == 10
-    assert _stats(isolated, LATENCY, "recommend", "SampleCount") == 100
-    assert _stats(isolated, LATENCY, "recommend", "Maximum") == 100
-    assert _stats(isolated, LATENCY, "recommend", "Average") == pytest.approx(50.5)
-    rss = _stats(isolated, RSS_METRIC, "recommend", "Maximum")
+    assert stats(isolated, REQUESTS, "recommend", "Sum") == 100
+    assert stats(isolated, REQUESTS_5XX, "recommend", "Sum") == 10
+    assert stats(isolated, LATENCY, "recommend", "SampleCount") == 100
+    assert stats(isolated, LATENCY, "recommend", "Maximum") == 100
+    assert stats(isolated, LATENCY, "recommend", "Average") == pytest.approx(50.5)
+    rss = stats(isolated, RSS_METRIC, "recommend", "Maximum")
     assert rss is not None and 10 < rss < 24 * 1024
     # Percentiles come from the raw values the publisher kept (moto has none): exact at this size.
     from infra.percentiles import series_key
@@ -106,7 +66,7 @@ def test_child_process_stdout_is_forwarded_and_other_lines_are_not(
     assert forwarded == [False, True, True, True]
     assert not forward_line('{"_aws": broken json')
     publisher.flush()
-    assert _stats(isolated, "Fallback", "recommend", "Sum") == 3
+    assert stats(isolated, "Fallback", "recommend", "Sum") == 3
 
 
 def test_child_log_file_is_followed_like_a_log_stream(
@@ -127,7 +87,7 @@ def test_child_log_file_is_followed_like_a_log_stream(
         subprocess.run([sys.executable, "-c", program], stdout=out, stderr=subprocess.STDOUT, check=True)
     publisher.flush()
     assert publisher.stats.documents == 4
-    assert _stats(isolated, REQUESTS, "recommend", "Sum") == 4
+    assert stats(isolated, REQUESTS, "recommend", "Sum") == 4
 
 
 def test_malformed_document_is_counted_not_fatal(isolated: Settings, publisher: MetricsPublisher) -> None:
@@ -137,7 +97,7 @@ def test_malformed_document_is_counted_not_fatal(isolated: Settings, publisher: 
     metrics.flush_metrics()
     publisher.flush()
     assert publisher.stats.malformed == 1
-    assert _stats(isolated, "LinesAccepted", "ingest", "Sum") == 7
+    assert stats(isolated, "LinesAccepted", "ingest", "Sum") == 7
 
 
 def test_two_functions_in_one_process_keep_their_own_dimensions(capsys: pytest.CaptureFixture[str]) -> None:
@@ -197,7 +157,7 @@ def test_evaluator_sets_availability_and_latency_alarms_and_clears_them(
     evaluator = AlarmEvaluator(isolated, store=publisher.percentiles)
     metrics = make_metrics("recommend")
     for i in range(20):
-        _serve(metrics, 503 if i < 2 else 200, latency_ms=900.0 if i < 5 else 20.0)
+        serve(metrics, 503 if i < 2 else 200, latency_ms=900.0 if i < 5 else 20.0)
     publisher.flush()
     verdicts = {v.alarm: v for v in evaluator.evaluate_once()}
     assert verdicts["recommend-availability"].values[-1] == pytest.approx(90.0)
@@ -205,7 +165,7 @@ def test_evaluator_sets_availability_and_latency_alarms_and_clears_them(
     assert _state(isolated, "recommend-latency-p99") == "OK"  # one bad minute of the 3 needed
     # Enough good answers bring the 5-minute success ratio back above 99%.
     for _ in range(230):
-        _serve(metrics, 200, latency_ms=20.0)
+        serve(metrics, 200, latency_ms=20.0)
     publisher.flush()
     verdicts = {v.alarm: v for v in evaluator.evaluate_once()}
     assert verdicts["recommend-availability"].values[-1] == pytest.approx(100 * (1 - 2 / 250))
