@@ -1,0 +1,136 @@
+"""End to end on the real local stack: stream -> poller -> ingest handler, HTTP -> ``chalice local`` ->
+recommend app; their EMF reaches moto's CloudWatch through the components ``make up`` runs
+(``infra.up.components``), and the availability alarm goes to ALARM under an injected storage failure
+and back to OK once good answers dominate again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from movierec import aws
+from movierec.alarms import alarm
+from movierec.config import Settings
+from movierec.index.build import BuildResult
+from movierec.index.loaded import load_index
+from movierec.observability import NAMESPACE
+from infra.alarm_evaluator import AlarmEvaluator, read_history
+from infra.api import ApiServer
+from infra.bootstrap import bootstrap
+from infra.emf import MetricsPublisher, emf_of_line
+from infra.percentiles import series_key
+from infra.poller import Poller
+from infra.stack import free_port
+from infra.up import components
+from tests._fixtures_index import built, catalog_slice, embedding_cache, published, settings  # noqa: F401
+from tests._fixtures_ingest import produce_lines, wait_until
+from tests._fixtures_observability import isolated, stats  # noqa: F401
+
+NOISE = [  # one line per rejection reason: bad timestamp, empty, not UTF-8, bad user id
+    b"2022-1k0-28T04:23:23,90586,GET /data/m/heat+1995/155.mpg",
+    b"",
+    b"\xff\xfe,1,GET /rate/x=1",
+    b"2022-10-28T04:23:24,24f162,GET /data/m/heat+1995/2.mpg",
+]
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=15) as response:
+            response.read()
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def _state(settings: Settings, name: str) -> str:
+    [a] = aws.client("cloudwatch", settings).describe_alarms(AlarmNames=[f"{settings.prefix}-{name}"])["MetricAlarms"]
+    return a["StateValue"]
+
+
+@pytest.mark.slow
+def test_traffic_with_failures_reaches_cloudwatch_and_drives_the_availability_alarm(
+    published: BuildResult, settings: Settings, tmp_path: Path  # noqa: F811
+) -> None:
+    s = dataclasses.replace(
+        settings, api_port=free_port(), run_dir=tmp_path / "run", batch_window_s=0.2,
+        kafka_group=f"g-{uuid.uuid4().hex[:8]}",
+    )  # fmt: skip
+    metrics, evaluator = components(s)[:2]
+    assert isinstance(metrics, MetricsPublisher) and isinstance(evaluator, AlarmEvaluator)
+    api, poller = ApiServer(s), Poller(s)
+    running = []
+    try:
+        for part in (metrics, evaluator, api, poller):  # the order of `make up`
+            part.start()
+            running.append(part)
+
+        # --- ingest: 30 valid lines of 10 users, 4 noisy ones -------------------------------------
+        movies = load_index(published.folder).ids[:3]
+        valid = [f"2025-02-12T05:11:{u:02d},{u},GET /data/m/{m}/{k}.mpg".encode()
+                 for u in range(1, 11) for k, m in enumerate(movies)]  # fmt: skip
+        produce_lines(s, valid + NOISE)
+        assert wait_until(lambda: poller.stats.records >= len(valid) + len(NOISE), 90), poller.stats
+
+        # --- recommend: 30 good answers, 3 bad requests, then 2 failures (history table gone) --------
+        base = f"{s.api_url}/recommend"
+        statuses = [_status(f"{base}/{u}") for u in range(1, 11) for _ in range(3)]
+        statuses += [_status(f"{base}/{bad}") for bad in ("abc", "-1", "12345678901")]
+        aws.client("dynamodb", s).delete_table(TableName=s.table("history"))
+        statuses += [_status(f"{base}/{u}") for u in (1, 2)]
+        assert statuses == [200] * 30 + [400] * 3 + [500] * 2
+
+        metrics.flush()
+        verdict = {v.alarm: v for v in evaluator.evaluate_once()}["recommend-availability"]
+        assert verdict.values[-1] == pytest.approx(100 * (1 - 2 / 35))
+        assert _state(s, "recommend-availability") == "ALARM"
+
+        # The figures in CloudWatch are exactly the traffic we drove.
+        assert stats(s, "Requests", "recommend", "Sum") == 35
+        assert stats(s, "Requests2xx", "recommend", "Sum") == 30
+        assert stats(s, "Requests4xx", "recommend", "Sum") == 3
+        assert stats(s, "Requests5xx", "recommend", "Sum") == 2
+        assert stats(s, "LinesAccepted", "ingest", "Sum") == len(valid)
+        assert stats(s, "LinesRejected", "ingest", "Sum") == len(NOISE)
+        assert stats(s, "ColdStart", "recommend", "Sum") == 1
+        # ...with the latencies the serving process logged (Maximum from CloudWatch, p99 from our store).
+        logged = [
+            v
+            for line in (s.run_dir / "logs" / "api.log").read_text().splitlines()
+            if (doc := emf_of_line(line)) is not None and "Latency" in doc
+            for v in doc["Latency"]
+        ]
+        assert len(logged) == 35
+        assert stats(s, "Latency", "recommend", "Maximum") == pytest.approx(max(logged))
+        key = series_key(NAMESPACE, "Latency", {"function": "recommend", "stage": s.stage})
+        p99, count = metrics.percentiles.percentile(key, 99, time.time() - 600, time.time() + 60)
+        assert count == 35 and p99 == sorted(logged)[-1]  # 35 values: the 99th percentile is the largest
+        # the serving process's memory, as measured inside chalice local (lancedb + pyarrow loaded)
+        assert stats(s, "ProcessRSS", "recommend", "Maximum") > 100
+
+        # --- recovery: storage back, good answers bring the 5-minute ratio back over 99% ------------
+        bootstrap(s)
+        recovered = [_status(f"{base}/{u % 10 + 1}") for u in range(180)]
+        assert recovered == [200] * 180
+        metrics.flush()
+        verdict = {v.alarm: v for v in evaluator.evaluate_once()}["recommend-availability"]
+        assert verdict.values[-1] == pytest.approx(100 * (1 - 2 / 215))
+        assert verdict.values[-1] >= alarm("recommend-availability").threshold
+        assert _state(s, "recommend-availability") == "OK"
+        name = f"{s.prefix}-recommend-availability"
+        assert [(h["from"], h["state"]) for h in read_history(s.run_dir) if h["alarm"] == name] == [
+            ("OK", "ALARM"),
+            ("ALARM", "OK"),
+        ]
+    finally:
+        for part in reversed(running):
+            part.stop()
+    assert json.loads((s.run_dir / "metrics" / "percentiles.json").read_text())  # the monitor's input saved
