@@ -29,11 +29,22 @@ def _online(args: argparse.Namespace) -> int:
     from movierec.evaluation.online import evaluate_online, format_report, load_online
 
     requests, watches = load_online(get_settings())
+    if args.source:
+        requests = [r for r in requests if r.source.startswith(args.source)]
     text = format_report(evaluate_online(requests, watches, window_h=args.window_hours, slow_ms=args.slow_ms))
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "online.md").write_text(text)
     print(f"wrote {args.out / 'online.md'}")
+    return 0
+
+
+def _loop(args: argparse.Namespace) -> int:
+    from infra.replay_loop import ReplayLoop
+
+    loop = ReplayLoop(get_settings(), users=args.users, seed=args.seed, gap_s=args.gap_hours * 3600,
+                      max_asks_per_user=args.max_asks_per_user)  # fmt: skip
+    print(loop.run().summary())
     return 0
 
 
@@ -52,4 +63,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     online.add_argument("--slow-ms", type=float, default=SLOW_MS,
                         help=f"a request slower than this counts as slow (default {SLOW_MS:g})")
     online.add_argument("--out", type=Path, default=Path("reports"), help="report folder (default reports/)")
+    online.add_argument("--source", default="",
+                        help="only requests whose source starts with this (api, stream:, stream:replay)")
     online.set_defaults(func=_online)
+    loop = verbs.add_parser("loop", help="replay MovieLens users into Kafka, asking the running API on the way")
+    loop.add_argument("--users", type=int, default=20, help="how many MovieLens users (seeded draw; default 20)")
+    loop.add_argument("--seed", type=int, default=0, help="seed of the user draw (default 0)")
+    loop.add_argument("--gap-hours", type=float, default=1.0, help="a new session after this idle time (1)")
+    loop.add_argument("--max-asks-per-user", type=int, default=10, help="requests per user at most (10)")
+    loop.set_defaults(func=_loop)
