@@ -28,7 +28,6 @@ A request that got no HTTP answer is written with status 0.
 from __future__ import annotations
 
 import random
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -93,9 +92,8 @@ class LoopStats:
 
 
 class ReplayLoop:
-    """Runs :func:`timeline` against Kafka, ingest's watermark and the API; a ``make up`` component."""
-
-    name = "replay-loop"
+    """Runs :func:`timeline` against Kafka, ingest's watermark and the API (``movierec eval loop``, beside
+    a running ``make up``; Ctrl-C stops it, the producer is closed on the way out)."""
 
     def __init__(
         self,
@@ -112,22 +110,8 @@ class ReplayLoop:
         self.gap_s, self.max_asks_per_user = gap_s, max_asks_per_user
         self.ingest_timeout_s, self.http_timeout_s = ingest_timeout_s, http_timeout_s
         self.stats = LoopStats()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._last_sent: dict[int, object] = {}  # user -> future of their last record
 
-    # -- Component interface ------------------------------------------------------------------------
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self.run, name=self.name, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-
-    # -- the loop -----------------------------------------------------------------------------------
     def run(self) -> LoopStats:
         from kafka import KafkaProducer
 
@@ -141,8 +125,6 @@ class ReplayLoop:
                                  linger_ms=20)  # fmt: skip
         try:
             for step in timeline(events, self.gap_s, self.max_asks_per_user):
-                if self._stop.is_set():
-                    break
                 if isinstance(step, Ask):
                     self._ask(producer, step)
                 else:
@@ -161,13 +143,13 @@ class ReplayLoop:
         self._last_sent[user_id] = future
 
     def _wait_applied(self, topic: str, partition: int, offset: int) -> bool:
-        """True once ingest's watermark of the partition passed ``offset``; False on timeout or stop."""
+        """True once ingest's watermark of the partition passed ``offset``; False on timeout."""
         from movierec.dal.tables import OffsetItem
 
         source = f"{topic}-{partition}"
         started = time.monotonic()
         try:
-            while time.monotonic() - started < self.ingest_timeout_s and not self._stop.is_set():
+            while time.monotonic() - started < self.ingest_timeout_s:
                 try:
                     if OffsetItem.get(source).next_offset > offset:
                         return True
