@@ -30,6 +30,8 @@ _EXTRA: tuple[tuple[str, str, Query], ...] = (
     ("Recommend", "cold starts", Query("m", "ColdStart", "recommend", "Sum")),
     ("Ingest", "handler failures", Query("m", "HandlerFailures", "ingest-poller", "Sum")),
     ("Ingest", "batch duration max ms", Query("m", "HandlerDuration", "ingest", "Maximum")),
+    ("Gauges", "index age s", Query("m", "IndexAgeSeconds", "gauges", "Maximum")),
+    ("Gauges", "quarantine size", Query("m", "QuarantineSize", "gauges", "Maximum")),
 )
 
 

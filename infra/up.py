@@ -13,8 +13,11 @@ from typing import Protocol
 
 from movierec.config import Settings
 from infra.alarm_evaluator import AlarmEvaluator
+from infra.api import ApiServer
 from infra.bootstrap import bootstrap
 from infra.emf import MetricsPublisher
+from infra.gauges import GaugeSampler
+from infra.index_step import EnsureIndex
 from infra.poller import Poller
 from infra.replay import Replay
 from infra.stack import Stack
@@ -35,11 +38,13 @@ def components(settings: Settings) -> list[Component]:
     # Metrics first (so every other part's metrics are collected) and stopped last.
     metrics = MetricsPublisher(settings)
     metrics.follow(settings.run_dir / "logs" / "api.log")  # the API child's stdout (infra/api.py)
-    parts: list[Component] = [metrics, AlarmEvaluator(settings, store=metrics.percentiles)]
+    parts: list[Component] = [metrics, AlarmEvaluator(settings, store=metrics.percentiles), GaugeSampler(settings)]
     # Ingest: the poller, then (unless MOVIEREC_REPLAY_ON_UP=none) one replay into the stream.
     parts.append(Poller(settings))
     if settings.replay_on_up != "none":
         parts.append(Replay(settings, source=settings.replay_on_up))
+    # Recommend: the index (built from the course catalog the first time), then the API (chalice local).
+    parts += [EnsureIndex(settings), ApiServer(settings)]
     return parts
 
 

@@ -26,6 +26,7 @@ from infra.alarm_evaluator import AlarmEvaluator, read_history
 from infra.api import ApiServer
 from infra.bootstrap import bootstrap
 from infra.emf import MetricsPublisher, emf_of_line
+from infra.gauges import GaugeSampler
 from infra.percentiles import series_key
 from infra.poller import Poller
 from infra.stack import free_port
@@ -64,12 +65,13 @@ def test_traffic_with_failures_reaches_cloudwatch_and_drives_the_availability_al
         settings, api_port=free_port(), run_dir=tmp_path / "run", batch_window_s=0.2,
         kafka_group=f"g-{uuid.uuid4().hex[:8]}",
     )  # fmt: skip
-    metrics, evaluator = components(s)[:2]
+    metrics, evaluator, gauges = components(s)[:3]
     assert isinstance(metrics, MetricsPublisher) and isinstance(evaluator, AlarmEvaluator)
+    assert isinstance(gauges, GaugeSampler)
     api, poller = ApiServer(s), Poller(s)
     running = []
     try:
-        for part in (metrics, evaluator, api, poller):  # the order of `make up`
+        for part in (metrics, evaluator, gauges, api, poller):  # the order of `make up`
             part.start()
             running.append(part)
 
@@ -79,6 +81,8 @@ def test_traffic_with_failures_reaches_cloudwatch_and_drives_the_availability_al
                  for u in range(1, 11) for k, m in enumerate(movies)]  # fmt: skip
         produce_lines(s, valid + NOISE)
         assert wait_until(lambda: poller.stats.records >= len(valid) + len(NOISE), 90), poller.stats
+        gauged = gauges.tick()  # what the schedule does every minute
+        assert gauged["QuarantineSize"] == len(NOISE) and 0 <= gauged["IndexAgeSeconds"] < 3600
 
         # --- recommend: 30 good answers, 3 bad requests, then 2 failures (history table gone) --------
         base = f"{s.api_url}/recommend"
@@ -101,6 +105,8 @@ def test_traffic_with_failures_reaches_cloudwatch_and_drives_the_availability_al
         assert stats(s, "LinesAccepted", "ingest", "Sum") == len(valid)
         assert stats(s, "LinesRejected", "ingest", "Sum") == len(NOISE)
         assert stats(s, "ColdStart", "recommend", "Sum") == 1
+        assert stats(s, "QuarantineSize", "gauges", "Maximum") == len(NOISE)
+        assert stats(s, "IndexAgeSeconds", "gauges", "Maximum") == pytest.approx(gauged["IndexAgeSeconds"])
         # ...with the latencies the serving process logged (Maximum from CloudWatch, p99 from our store).
         logged = [
             v

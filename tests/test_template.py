@@ -221,10 +221,12 @@ def _load(path: Path, name: str) -> Any:
 
 
 def test_handlers_named_in_the_template_import(template: dict[str, Any], isolated: Settings) -> None:
-    ingest = template["Resources"]["IngestFunction"]["Properties"]
-    module_name, attr = ingest["Handler"].split(".")
-    handler = getattr(_load(REPO_ROOT / ingest["CodeUri"] / f"{module_name}.py", "template_ingest_app"), attr)
-    assert callable(handler)
+    for function in ("IngestFunction", "GaugesFunction"):
+        props = template["Resources"][function]["Properties"]
+        module_name, attr = props["Handler"].split(".")
+        handler = getattr(_load(REPO_ROOT / props["CodeUri"] / f"{module_name}.py", f"template_{function}"), attr)
+        assert callable(handler)
+        assert props["Layers"] == [{"Ref": "CommonLayer"}] and props["Runtime"] == "python3.11"
     # The image's CMD names the Chalice app object; Chalice apps are Lambda handlers (event, context).
     from chalice import Chalice
 
