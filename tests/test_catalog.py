@@ -68,9 +68,9 @@ def test_movielens_titles() -> None:
     assert split_title("Babylon 5") == ("Babylon 5", None)
 
 
-def test_movielens_joined_to_course(data_dir: Path, isolated: Settings) -> None:
+def test_movielens_joined_to_course(data_dir: Path) -> None:
     course = read_course_catalog(data_dir / "catalog" / "movies.jsonl").movies
-    movies = load_movielens_catalog(course, isolated)
+    movies = load_movielens_catalog(course, Settings(data_dir=data_dir))
     assert len(movies) == 9_742
     linked = [m for m in movies if m.source == "course"]
     assert len(linked) == 5_368

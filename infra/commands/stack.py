@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from movierec.config import get_settings
+from infra.api import ApiServer
 from infra.stack import Stack, StackError
 
 
@@ -19,13 +20,13 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _down(args: argparse.Namespace) -> int:
-    stopped = Stack(get_settings()).down()
+    stopped = ApiServer(get_settings()).down() + Stack(get_settings()).down()
     print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
     return 0
 
 
 def _status(args: argparse.Namespace) -> int:
-    rows = Stack(get_settings()).status()
+    rows = Stack(get_settings()).status() + ApiServer(get_settings()).status()
     for name, address, pid, ok in rows:
         print(f"{name:<6} {address:<21} {'pid ' + str(pid) if pid else 'not started by us':<20} "
               f"{'answers' if ok else 'DOWN'}")

@@ -51,6 +51,11 @@ def top_rows(scores: np.ndarray, k: int) -> np.ndarray:
     return finite[order][:k]
 
 
+def scored_top(ids: Sequence[str], scores: np.ndarray, k: int) -> list[Scored]:
+    """The ``k`` best rows of a score vector as :class:`Scored` movies (what every score-based ranker returns)."""
+    return [Scored(ids[row], float(scores[row])) for row in top_rows(scores, k)]
+
+
 class ContentRanker:
     """Ranker v1 over one loaded index version (built once per version, then shared by all requests)."""
 
@@ -79,8 +84,9 @@ class ContentRanker:
         n = len(self.index)
         scores = self._pop.copy()
         if rows:
-            seeds = np.asarray(rows, dtype=np.int64)
-            w = np.asarray(weights, dtype=np.float64)
+            order = np.argsort(rows, kind="stable")  # history order must not change float sums
+            seeds = np.asarray(rows, dtype=np.int64)[order]
+            w = np.asarray(weights, dtype=np.float64)[order]
             norm = np.abs(w).sum()
             if norm > 0:
                 contrib = (w[:, None] * self.index.nbr_sim[seeds]).ravel() / norm
@@ -89,6 +95,4 @@ class ContentRanker:
         return scores
 
     def rank(self, history: Sequence[Interaction], k: int) -> list[Scored]:
-        scores = self.scores(history)
-        ids = self.index.ids
-        return [Scored(ids[row], float(scores[row])) for row in top_rows(scores, k)]
+        return scored_top(self.index.ids, self.scores(history), k)

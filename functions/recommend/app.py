@@ -1,0 +1,36 @@
+"""The recommend function: ``GET /recommend/{user_id}`` (Chalice; logic in ``movierec.serving``).
+
+The API object (settings, index store, popularity, answer log) is built once per process, at import:
+on Lambda that is the init phase, under ``chalice local`` the server start. The index is loaded here too
+when it is published already, so the first request is fast; if it is not there yet the first request
+loads it (or answers 500 saying that no index is published).
+"""
+
+from __future__ import annotations
+
+from chalice import Chalice, Response
+
+from movierec.config import get_settings
+from movierec.observability import make_logger
+from movierec.serving.api import build_api
+
+app = Chalice(app_name="movierec-recommend")
+api = build_api(get_settings())
+
+try:
+    api.recommender.rankers()
+except Exception:  # serve anyway: each request retries and reports what is missing
+    make_logger("recommend").exception("index not loaded at start")
+
+
+@app.route("/recommend/{user_id}", methods=["GET"])
+def recommend(user_id: str) -> Response:
+    answer = api.get(user_id, app.current_request.headers.get("accept"))
+    return Response(body=answer.body, status_code=answer.status, headers=answer.headers)
+
+
+@app.route("/health", methods=["GET"])
+def health() -> Response:
+    """200 with the index version once an index is loaded (the local runner's readiness check)."""
+    version = api.recommender.store.loaded_version
+    return Response(body={"index_version": version}, status_code=200 if version else 503)

@@ -1,0 +1,1 @@
+"""Serving recommendations: the logic behind ``GET /recommend/{user_id}`` (the Chalice app stays thin)."""

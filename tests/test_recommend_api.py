@@ -1,0 +1,134 @@
+"""GET /recommend/{user_id} through the Chalice test client, on moto (DynamoDB + S3) and a real index."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import json
+import time
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+
+import pytest
+from chalice.test import Client
+
+from movierec import aws
+from movierec.config import Settings
+from movierec.dal.index_store import IndexStore
+from movierec.dal.tables import HistoryItem, MovieItem, RecommendationItem
+from movierec.index.build import BuildResult
+from movierec.index.jobs import update_published
+from movierec.index.loaded import load_index
+from movierec.observability import set_emf_sink
+from movierec.serving.api import VERSION_HEADER
+from infra.api import FUNCTION_DIR
+from tests._fixtures_index import built, catalog_slice, embedding_cache, published, settings  # noqa: F401
+
+_n = itertools.count()
+
+
+@pytest.fixture
+def emf() -> Iterator[list[dict[str, Any]]]:
+    docs: list[dict[str, Any]] = []
+    previous = set_emf_sink(docs.append)
+    yield docs
+    set_emf_sink(previous)
+
+
+@pytest.fixture
+def app(published: BuildResult, emf: list) -> Iterator[ModuleType]:  # noqa: F811
+    """A fresh import of functions/recommend/app.py (its own API object) on this test's stack."""
+    spec = importlib.util.spec_from_file_location(f"recommend_app_{next(_n)}", FUNCTION_DIR / "app.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    yield module
+    module.api.answer_log.close()
+
+
+def _get(app: ModuleType, path: str, accept: str | None = None) -> Any:
+    with Client(app.app) as client:
+        return client.http.get(path, headers={"Accept": accept} if accept else {})
+
+
+def _metric_values(docs: list[dict[str, Any]], name: str) -> list[float]:
+    out: list[float] = []
+    for doc in docs:
+        if name in doc:
+            out += doc[name] if isinstance(doc[name], list) else [doc[name]]
+    return out
+
+
+def test_cold_user_gets_popular_movies(app: ModuleType, published: BuildResult, emf: list) -> None:  # noqa: F811
+    index = load_index(published.folder)
+    response = _get(app, "/recommend/999")
+    assert response.status_code == 200 and response.headers["Content-Type"] == "text/plain"
+    assert response.headers[VERSION_HEADER] == published.manifest.version
+    ids = response.body.decode().split(",")
+    assert len(ids) == 20 == len(set(ids)) and set(ids) <= set(index.ids)
+    # Once the stream has shown what people watch, the fallback follows it (new movies included).
+    MovieItem("brand+new+film+2031", watchers=50).save()
+    MovieItem(index.ids[3], watchers=20).save()
+    app.api.recommender.popularity.reload()
+    body = json.loads(_get(app, "/recommend/999", "application/json").body)
+    assert body["fallback"] is True and body["ranker"] == "popular"
+    assert [(m["id"], m["title"]) for m in body["movies"][:2]] == [
+        ("brand+new+film+2031", "brand new film"), (index.ids[3], index.titles[3])]  # fmt: skip
+    assert _metric_values(emf, "Fallback") == [1, 1] and _metric_values(emf, "ColdStart") == [1]
+
+
+def test_bad_user_ids_get_400_with_a_message(app: ModuleType, emf: list) -> None:
+    bad = ["-1", "abc", "12345678901", "1.5", "1e3", "%201"]
+    for raw in bad:
+        response = _get(app, f"/recommend/{raw}")
+        assert response.status_code == 400, raw
+        assert "non-negative integer" in json.loads(response.body)["error"]
+        assert response.headers[VERSION_HEADER]
+    assert _metric_values(emf, "Requests4xx") == [1] * len(bad)
+
+
+def test_user_with_history_gets_content_ranking_and_the_answer_is_logged(
+    app: ModuleType, published: BuildResult, emf: list  # noqa: F811
+) -> None:
+    index = load_index(published.folder)
+    watched = {index.ids[0]: 5, index.ids[10]: None, index.ids[20]: 1}
+    for movie_id, rating in watched.items():
+        HistoryItem(42, movie_id, rating=rating, max_minute=90, first_seen=1, last_seen=2).save()
+    body = json.loads(_get(app, "/recommend/42", "application/json").body)
+    assert (body["user_id"], body["ranker"], body["fallback"], body["version"]) == (
+        42, "content-v1", False, published.manifest.version)  # fmt: skip
+    ids = [m["id"] for m in body["movies"]]
+    assert len(ids) == 20 and not set(ids) & set(watched)
+    assert all(m["title"] == index.titles[index.row_of[m["id"]]] for m in body["movies"])
+    plain = _get(app, "/recommend/42")
+    assert plain.body.decode() == ",".join(ids)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and len(list(RecommendationItem.query(42))) < 2:
+        time.sleep(0.1)
+    logged = list(RecommendationItem.query(42))
+    assert [(r.source, r.status, r.movie_ids, r.version) for r in logged] == [
+        ("api", 200, ",".join(ids), published.manifest.version)] * 2  # fmt: skip
+    assert len(_metric_values(emf, "Latency")) == 2 and _metric_values(emf, "Requests2xx") == [1, 1]
+
+
+def test_internal_failure_is_a_500_with_a_message(app: ModuleType, settings: Settings, emf: list) -> None:  # noqa: F811
+    aws.client("dynamodb", settings).delete_table(TableName=settings.table("history"))
+    started = time.monotonic()
+    response = _get(app, "/recommend/7")
+    assert response.status_code == 500 and time.monotonic() - started < 10
+    assert "internal error" in json.loads(response.body)["error"]
+    assert _metric_values(emf, "Requests5xx") == [1]
+
+
+def test_index_refreshes_when_the_pointer_moves(published: BuildResult, settings: Settings) -> None:  # noqa: F811
+    store = IndexStore(settings)
+    assert store.current().version == published.manifest.version and store.refresh() is False
+    new = update_published(["the+lion+king+1994"], settings, progress=False)
+    assert new is not None
+    store._periodic.every_s = 0.0  # every read is due for a check: the next one starts a background reload
+    assert store.current().version == published.manifest.version  # never waits for the reload
+    deadline = time.monotonic() + 20
+    while store.current().version != new.version and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert store.current().version == new.version and "the+lion+king+1994" in store.current().row_of

@@ -1,0 +1,58 @@
+"""A real ``chalice local`` round trip: the API component as ``make up`` runs it, over HTTP."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from movierec.config import Settings
+from movierec.dal.tables import HistoryItem
+from movierec.index.build import BuildResult
+from movierec.index.loaded import load_index
+from infra.api import ApiServer
+from infra.stack import free_port, port_is_free
+from tests._fixtures_index import built, catalog_slice, embedding_cache, published, settings  # noqa: F401
+
+
+def _get(url: str, accept: str | None = None) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, headers={"Accept": accept} if accept else {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an exited child may linger as a zombie until its parent reaps it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_chalice_local_round_trip(published: BuildResult, settings: Settings, tmp_path: Path) -> None:  # noqa: F811
+    index = load_index(published.folder)
+    HistoryItem(5, index.ids[1], rating=4, max_minute=10, first_seen=1, last_seen=2).save()
+    server = ApiServer(dataclasses.replace(settings, api_port=free_port(), run_dir=tmp_path / "run"))
+    server.start()
+    base = server.settings.api_url
+    try:
+        [(name, _, pid, ok)] = server.status()
+        assert (name, ok) == ("api", True) and pid
+        status, headers, body = _get(f"{base}/recommend/5")
+        assert status == 200 and headers["Content-Type"].startswith("text/plain")
+        assert headers["X-Index-Version"] == published.manifest.version
+        ids = body.decode().split(",")
+        assert len(ids) == 20 and index.ids[1] not in ids and set(ids) <= set(index.ids)
+        status, _, body = _get(f"{base}/recommend/5", "application/json")
+        assert status == 200 and [m["id"] for m in json.loads(body)["movies"]] == ids
+        status, headers, body = _get(f"{base}/recommend/abc")
+        assert status == 400 and "error" in json.loads(body) and headers["X-Index-Version"]
+    finally:
+        server.stop()
+    assert not _running(pid) and port_is_free(settings.api_host, server.settings.api_port)
+    assert '"Requests"' in (tmp_path / "run" / "logs" / "api.log").read_text()  # EMF lines in the API's log
