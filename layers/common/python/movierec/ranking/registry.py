@@ -12,11 +12,15 @@ from typing import Callable
 
 from movierec.index.loaded import MovieIndex
 from movierec.ranking.base import Ranker
+from movierec.ranking.collab import CollabRanker
 from movierec.ranking.content import ContentRanker
 
 RankerFactory = Callable[[MovieIndex], Ranker]
 
-_FACTORIES: dict[str, RankerFactory] = {ContentRanker.name: ContentRanker.from_index}
+_FACTORIES: dict[str, RankerFactory] = {
+    ContentRanker.name: ContentRanker.from_index,
+    CollabRanker.name: CollabRanker.from_index,  # ranker v2: versions written by `movierec train`
+}
 
 
 def register(name: str, factory: RankerFactory) -> None:

@@ -1,0 +1,143 @@
+"""``movierec train``: interactions -> model -> gate -> a new index version, promoted or kept.
+
+1. Read the current index version (the pointer) and the interactions: DynamoDB (what the running
+   system ingested) or MovieLens (ids mapped to course ids through ``ml_to_course_ids.csv``; movies
+   without a course id are dropped, as the course index cannot serve them).
+2. Gate: fit a candidate on the leave-last-out training part, score it and the current version's ranker
+   on the fresh holdout (:mod:`~movierec.training.gate`).
+3. Refit on ALL interactions with the same parameters (each user's latest movie is the most useful
+   data) and write a NEW version = the current version's rows + the model columns, ranker ``collab-v2``,
+   the manifest recording model type, parameters, data window and size, holdout metrics, gate outcome.
+4. Upload it; move the pointer only if the gate passed (and ``promote``). A refused version stays on S3
+   under its own prefix; the reason is logged and counted (metric ``GateRefused``).
+
+The recommend function notices the pointer within ``index_refresh_s`` and swaps the version in the
+background (:class:`~movierec.dal.index_store.IndexStore`), without a restart or a failed request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from movierec.catalog.movielens import read_links
+from movierec.config import Settings
+from movierec.dal.index_store import IndexMissingError, download_version, read_pointer
+from movierec.datasets import data_path
+from movierec.evaluation.interactions import InteractionLog, load_dynamodb, load_movielens
+from movierec.index.build import _write, code_version
+from movierec.index.loaded import MovieIndex, load_index
+from movierec.index.manifest import Manifest
+from movierec.index.publish import set_pointer, upload_version
+from movierec.index.table import BASE_COLUMNS, movies_of
+from movierec.index.table import to_arrow as table_arrow
+from movierec.observability import MetricUnit, make_logger, make_metrics
+from movierec.ranking.collab import NAME, CollabRanker, FoldIn
+from movierec.ranking.registry import build_ranker
+from movierec.training.gate import GateResult, fresh_holdout, run_gate
+from movierec.training.model import (
+    COLUMNS, CollabModel, FitParams, describe, fit_collab, index_columns, to_arrow, translate,
+)  # fmt: skip
+
+SOURCES = ("dynamodb", "movielens")
+logger = make_logger("train")
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    version: str
+    base_version: str
+    promoted: bool
+    gate: GateResult
+    manifest: Manifest
+    seconds: float
+
+
+def load_interactions(source: str, settings: Settings) -> InteractionLog:
+    """The training log in the index's id space (course movie ids)."""
+    if source == "dynamodb":
+        return load_dynamodb(settings)
+    if source == "movielens":
+        links = {str(k): v for k, v in read_links(data_path("movielens", "ml_to_course_ids.csv", settings=settings)).items()}
+        ml = load_movielens(settings)
+        return InteractionLog(translate(ml.users, links), tuple(sorted(set(links.values()))), source="movielens")
+    raise ValueError(f"unknown source {source!r}; known: {', '.join(SOURCES)}")
+
+
+def ranker_for(index: MovieIndex, model: CollabModel, fold: FoldIn) -> CollabRanker:
+    """Ranker v2 of ``model`` over ``index`` without writing a version (the gate's candidate)."""
+    return CollabRanker(index, index_columns(model, index.row_of, len(index)), fold)
+
+
+def _model_fingerprint(base: Manifest, model: CollabModel, fold: FoldIn) -> str:
+    h = hashlib.sha256(f"{base.source_fingerprint}|{describe(model)}|{fold}".encode())
+    for array in (model.cf_idx, model.cf_w, model.seq_idx, model.seq_w):
+        h.update(array.tobytes())
+    return h.hexdigest()[:16]
+
+
+def write_version(base: MovieIndex, model: CollabModel, fold: FoldIn, training: dict[str, object],
+                  folder: Path) -> Manifest:  # fmt: skip
+    """A new version folder: ``base``'s rows, vectors and neighbours + the model columns, ranker v2."""
+    cols = to_arrow(index_columns(model, base.row_of, len(base)))
+    kept = {n: base.table[n].combine_chunks() for n in base.table.column_names if n not in BASE_COLUMNS and n not in COLUMNS}
+    table = table_arrow(movies_of(base.table), base.table["text_hash"].to_pylist(), base.vectors, base.nbr_idx,
+                     base.nbr_sim, {**kept, **cols})  # fmt: skip
+    build = {**base.manifest.build, "training": training}
+    return _write(folder, table, _model_fingerprint(base.manifest, model, fold), NAME,
+                  base.manifest.neighbours_k, base.version, build)  # fmt: skip
+
+
+def train(settings: Settings, source: str = "dynamodb", promote: bool = True, fit: FitParams = FitParams(),
+          fold: FoldIn = FoldIn()) -> TrainOutcome:  # fmt: skip
+    """Train, gate and publish one version (see the module docstring)."""
+    started = time.perf_counter()
+    base_version = read_pointer(settings)
+    if base_version is None:
+        raise IndexMissingError("no index published yet: run `movierec index build` first")
+    base = load_index(download_version(base_version, settings))
+    log = load_interactions(source, settings)
+    since = base.manifest.build.get("training", {}).get("data", {}).get("last_at")
+    holdout = fresh_holdout(log, since)
+    candidate = fit_collab(holdout.train, fit)
+    gate = run_gate(ranker_for(base, candidate, fold), build_ranker(base), holdout)
+    final = fit_collab(log.users, fit)
+    training = {**describe(final), "fold_in": fold.to_dict(), "source": source, "code_version": code_version(),
+                "holdout": {"split": holdout.name, **asdict(gate)}}  # fmt: skip
+    work = settings.index_cache_dir / f".train-{uuid.uuid4().hex[:8]}"
+    try:
+        manifest = write_version(base, final, fold, training, work)
+        upload_version(work, manifest.version, settings)
+        promoted = gate.promote and promote
+        if promoted:
+            set_pointer(manifest.version, settings)
+        target = settings.index_cache_dir / manifest.version
+        if not target.exists():
+            work.rename(target)  # the local API then finds the version without downloading it
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    outcome = TrainOutcome(manifest.version, base_version, promoted, gate, manifest, time.perf_counter() - started)
+    _report(outcome, promote)
+    return outcome
+
+
+def _report(outcome: TrainOutcome, promote: bool) -> None:
+    """Log the decision and count it (``TrainRuns``, ``GatePromoted`` or ``GateRefused``, ``TrainSeconds``)."""
+    metrics = make_metrics("train")
+    metrics.add_metric(name="TrainRuns", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="TrainSeconds", unit=MetricUnit.Seconds, value=round(outcome.seconds, 2))
+    extra = {"version": outcome.version, "base": outcome.base_version, "reason": outcome.gate.reason,
+             "candidate": dict(outcome.gate.candidate), "current": dict(outcome.gate.current)}  # fmt: skip
+    if outcome.promoted:
+        metrics.add_metric(name="GatePromoted", unit=MetricUnit.Count, value=1)
+        logger.info("new version promoted", extra=extra)
+    elif not outcome.gate.promote:
+        metrics.add_metric(name="GateRefused", unit=MetricUnit.Count, value=1)
+        logger.warning("new version kept but not promoted: the gate refused it", extra=extra)
+    else:
+        logger.info("new version kept but not promoted (--no-promote)", extra=extra)
+    metrics.flush_metrics()
