@@ -12,14 +12,26 @@ from movierec.evaluation.online import SLOW_MS, WINDOW_H
 def _offline(args: argparse.Namespace) -> int:
     from movierec.evaluation import interactions, report
     from movierec.evaluation.offline import default_specs, run_offline
+    from movierec.evaluation.served import published_index, served_specs
+
+    from movierec.dal.index_store import IndexMissingError
+    from movierec.datasets import DataMissingError
 
     settings = get_settings()
-    log = interactions.load_movielens(settings) if args.source == "movielens" else interactions.load_dynamodb(settings)
-    if not log.users:
-        print(f"movierec eval offline: no interactions in {args.source}")
+    try:
+        if args.source == "movielens":
+            log = interactions.load_movielens(settings)
+        else:  # the served index's movies are recommendable too, watched or not
+            log = interactions.with_catalog(interactions.load_dynamodb(settings), published_index(settings).ids)
+        if not log.users:
+            print(f"movierec eval offline: no interactions in {args.source}")
+            return 1
+        specs = default_specs() | served_specs(args.source, settings)
+    except (DataMissingError, IndexMissingError) as exc:
+        print(f"movierec eval offline: {exc}")
         return 1
     print(f"{log.source}: {len(log.users):,} users, {log.n_interactions:,} interactions, {len(log.catalog):,} movies")
-    run = run_offline(log, default_specs(), out_dir=args.out, quick=args.quick)
+    run = run_offline(log, specs, out_dir=args.out, quick=args.quick)
     print(report.markdown(run))
     print(f"wrote {args.out / 'offline.md'} and {args.out}/*.png")
     return 0

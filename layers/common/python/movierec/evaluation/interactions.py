@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Mapping, Sequence
 
 from movierec.config import Settings, get_settings
@@ -75,6 +75,11 @@ def build_log(
         movies.add(item.movie_id)
     users = {u: tuple(sorted(h.values(), key=time_order)) for u, h in sorted(per_user.items())}
     return InteractionLog(users=users, catalog=tuple(sorted(movies, key=movie_order)), source=source)
+
+
+def with_catalog(log: InteractionLog, movie_ids: Iterable[str]) -> InteractionLog:
+    """The same log with ``movie_ids`` added to its catalog (e.g. every movie of the served index)."""
+    return replace(log, catalog=tuple(sorted(set(log.catalog) | set(movie_ids), key=movie_order)))
 
 
 def _movielens_rows(ratings: Sequence[dict[str, str]]) -> Iterable[tuple[int, Interaction]]:

@@ -1,0 +1,107 @@
+"""Our served ranker(s) on MovieLens, through the exact code the API uses.
+
+The API builds its ranker from a loaded index version with :func:`movierec.ranking.registry.build_ranker`
+(the manifest names the ranker). Here the same index code (:func:`movierec.index.build.build_index`)
+builds a version over the MovieLens catalog — ``movies.csv`` joined to the course catalog where
+``ml_to_course_ids.csv`` links a movie, so a linked movie carries the course overview and popularity —
+and the same registry builds the ranker from it. The version is cached under
+``<index cache>/movielens-<fingerprint>`` (and embeddings in the embedding cache), so only the first run
+pays for embedding ~9.7k texts.
+
+The index speaks the system's movie ids (``heat+1995``, or ``ml:<movieId>`` for unlinked movies) while
+the MovieLens log speaks ``movieId``: :class:`IdTranslatingRanker` translates the history in and the
+answer out, and changes nothing else. Two MovieLens movies linked to one course id share an index row;
+the answer names the first of them (:attr:`IdTranslatingRanker.shared` counts such rows).
+
+Usage::
+
+    specs = default_specs() | served_specs("movielens", settings)    # adds "content-v1"
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from dataclasses import replace
+from typing import Mapping, Sequence
+
+from movierec.config import Settings, get_settings
+from movierec.evaluation.offline import ModelSpec
+from movierec.index.loaded import MovieIndex
+from movierec.ranking.base import Interaction, Ranker, Scored
+
+
+class IdTranslatingRanker:
+    """Runs ``inner`` (which speaks index ids) on a history in MovieLens ids; answers in MovieLens ids."""
+
+    def __init__(self, inner: Ranker, to_index: Mapping[str, str]) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self._to_index = dict(to_index)
+        self._from_index: dict[str, str] = {}
+        for ml_id, index_id in sorted(to_index.items(), key=lambda kv: int(kv[0]) if kv[0].isdigit() else 0):
+            self._from_index.setdefault(index_id, ml_id)
+        self.shared = len(self._to_index) - len(self._from_index)
+
+    def rank(self, history: Sequence[Interaction], k: int) -> list[Scored]:
+        mapped = [replace(i, movie_id=self._to_index[i.movie_id]) for i in history if i.movie_id in self._to_index]
+        seen = {i.movie_id for i in history}
+        out = []
+        for s in self.inner.rank(mapped, k):
+            ml_id = self._from_index.get(s.movie_id)
+            if ml_id is not None and ml_id not in seen:
+                out.append(Scored(ml_id, s.score))
+        return out
+
+
+def movielens_index(settings: Settings | None = None, progress: bool = True) -> tuple[MovieIndex, dict[str, str]]:
+    """The MovieLens-catalog index version (built once, then loaded from the cache), and movieId -> index id."""
+    from movierec.index.build import DEFAULT_K, DEFAULT_RANKER, build_index, fingerprint, unique_movies
+    from movierec.index.embed import EmbeddingCache
+    from movierec.index.jobs import catalog_movies
+    from movierec.index.loaded import load_index
+    from movierec.index.manifest import MANIFEST_FILE
+
+    s = settings or get_settings()
+    movies = catalog_movies("movielens", s)
+    to_index = {str(m.movielens_id): m.id for m in movies if m.movielens_id is not None}
+    folder = s.index_cache_dir / f"movielens-{fingerprint(unique_movies(movies), DEFAULT_K, DEFAULT_RANKER, [])}"
+    if not (folder / MANIFEST_FILE).exists():  # the manifest is written last: its presence = complete
+        work = s.index_cache_dir / f".build-movielens-{uuid.uuid4().hex[:8]}"
+        try:
+            build_index(movies, work, cache=EmbeddingCache(s.embedding_cache_dir), progress=progress,
+                        build_info={"catalog": "movielens", "purpose": "offline evaluation"})
+            if not folder.exists():
+                work.rename(folder)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return load_index(folder), to_index
+
+
+def published_index(settings: Settings | None = None) -> MovieIndex:
+    """The version the API serves now (the pointer's), downloaded into the index cache like the API does."""
+    from movierec.dal.index_store import IndexMissingError, download_version, read_pointer
+    from movierec.index.loaded import load_index
+
+    s = settings or get_settings()
+    version = read_pointer(s)
+    if version is None:
+        raise IndexMissingError("no index published yet: run `movierec index build` first")
+    return load_index(download_version(version, s))
+
+
+def served_specs(source: str = "movielens", settings: Settings | None = None, progress: bool = True) -> dict[str, ModelSpec]:
+    """The served ranker as an offline model, built by the API's registry from an index version.
+
+    ``movielens``: over the MovieLens-catalog index (ids translated); ``dynamodb``: over the version the
+    API serves now (the ingested histories already speak its ids). The ranker reads no interactions, only
+    the index, so it is the same object for every protocol: ``build`` ignores the training histories.
+    """
+    from movierec.ranking.registry import build_ranker
+
+    if source == "movielens":
+        index, to_index = movielens_index(settings, progress)
+        ranker: Ranker = IdTranslatingRanker(build_ranker(index), to_index)
+    else:
+        ranker = build_ranker(published_index(settings))
+    return {ranker.name: ModelSpec(build=lambda train, catalog, **params: ranker)}
