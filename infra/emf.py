@@ -7,8 +7,7 @@ nothing does, so both local runners hand their function's documents to ONE :clas
   (:func:`movierec.observability.set_emf_sink`), so every ``flush_metrics`` lands here, not on stdout;
 - from a child process (``chalice local`` serving the recommend app): the child's stdout goes to its log
   file under the run folder (``infra/api.py``); :meth:`MetricsPublisher.follow` tails that file and
-  takes its EMF lines, as CloudWatch Logs does with a function's log stream. A runner that reads a
-  child's stdout itself can instead pass each line to :func:`forward_line`.
+  takes its EMF lines, as CloudWatch Logs does with a function's log stream.
 
 Collecting costs a queue append on the caller's thread; parsing, aggregation (equal values become
 ``Values``/``Counts`` pairs) and the PutMetricData calls happen on the publisher's own thread every
@@ -89,19 +88,6 @@ def emf_of_line(line: str) -> dict[str, Any] | None:
     except json.JSONDecodeError:
         return None
     return doc if isinstance(doc, dict) and "_aws" in doc else None
-
-
-def forward_line(line: str) -> bool:
-    """If ``line`` (one line of a function's stdout) is an EMF document, hand it on and return True.
-
-    The document goes to the installed sink (the running :class:`MetricsPublisher`), else it is printed
-    again; any other line returns False so that the caller logs it as usual.
-    """
-    doc = emf_of_line(line)
-    if doc is None:
-        return False
-    observability.emit(doc)
-    return True
 
 
 class LogTail:

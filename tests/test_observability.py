@@ -21,7 +21,7 @@ from movierec.config import Settings, get_settings
 from movierec.observability import NAMESPACE, RSS_METRIC, MetricUnit, make_metrics
 from infra.alarm_evaluator import AlarmEvaluator, decide, read_history
 from infra.bootstrap import ensure_alarms
-from infra.emf import MetricsPublisher, forward_line
+from infra.emf import MetricsPublisher, emf_of_line
 from infra.metric_series import evaluate
 from tests._fixtures_observability import isolated, publisher, serve, stats  # noqa: F401
 
@@ -50,25 +50,6 @@ def test_emf_from_make_metrics_arrives_in_cloudwatch_with_right_values(
     assert publisher.stats.documents == 100 and publisher.stats.malformed == 0
 
 
-def test_child_process_stdout_is_forwarded_and_other_lines_are_not(
-    isolated: Settings, publisher: MetricsPublisher
-) -> None:
-    """The API runner's path: a separate process prints EMF lines among log lines."""
-    program = (
-        "from movierec.observability import make_metrics, MetricUnit\n"
-        "m = make_metrics('recommend')\n"
-        "print('an ordinary log line', flush=True)\n"
-        "for _ in range(3):\n"
-        "    m.add_metric(name='Fallback', unit=MetricUnit.Count, value=1); m.flush_metrics()\n"
-    )
-    out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True).stdout
-    forwarded = [forward_line(line) for line in out.splitlines()]
-    assert forwarded == [False, True, True, True]
-    assert not forward_line('{"_aws": broken json')
-    publisher.flush()
-    assert stats(isolated, "Fallback", "recommend", "Sum") == 3
-
-
 def test_child_log_file_is_followed_like_a_log_stream(
     isolated: Settings, publisher: MetricsPublisher, tmp_path: Path
 ) -> None:
@@ -85,6 +66,9 @@ def test_child_log_file_is_followed_like_a_log_stream(
     )
     with log_file.open("ab") as out:
         subprocess.run([sys.executable, "-c", program], stdout=out, stderr=subprocess.STDOUT, check=True)
+    lines = log_file.read_text().splitlines()
+    assert [emf_of_line(line) is not None for line in lines[1:4]] == [False, True, False]  # logs stay logs
+    assert emf_of_line('{"_aws": broken json') is None
     publisher.flush()
     assert publisher.stats.documents == 4
     assert stats(isolated, REQUESTS, "recommend", "Sum") == 4
