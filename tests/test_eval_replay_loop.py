@@ -67,6 +67,7 @@ def running(settings: Settings, published: BuildResult, tmp_path: Path,  # noqa:
         poller.stop()
 
 
+@pytest.mark.slow
 def test_loop_asks_the_real_api_with_only_the_past_known(running: Settings, data_dir: Path) -> None:
     # Users 548 (26 ratings in 4 sessions) and 595 (20 ratings in 2 sessions): 4 questions in all.
     loop = ReplayLoop(running, users=[548, 595], max_asks_per_user=10, ingest_timeout_s=60)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from movierec.config import Settings
 from movierec.dal.tables import HistoryItem
 from movierec.evaluation.interactions import load_dynamodb, with_catalog
@@ -41,6 +43,7 @@ def test_translation_maps_history_in_and_answers_out() -> None:
     assert ranker.shared == 1 and ranker.name == "echo"
 
 
+@pytest.mark.slow
 def test_content_ranker_from_the_registry_is_scored_by_the_runner(built: BuildResult) -> None:  # noqa: F811
     index = load_index(built.folder)
     ids = index.ids  # every row is a catalog movie, as in the MovieLens index
@@ -57,6 +60,7 @@ def test_content_ranker_from_the_registry_is_scored_by_the_runner(built: BuildRe
     assert all(len(r) == 10 for r in results.models["content-v1"].recommended)
 
 
+@pytest.mark.slow
 def test_dynamodb_source_uses_the_published_version(published: BuildResult, settings: Settings, tmp_path: Path) -> None:  # noqa: F811
     ids = load_index(published.folder).ids
     for user in (1, 2, 3):
@@ -72,3 +76,11 @@ def test_dynamodb_source_uses_the_published_version(published: BuildResult, sett
                       out_dir=tmp_path, quick=True, progress=False)  # fmt: skip
     assert "| content-v1 |" in (tmp_path / "offline.md").read_text()
     assert run.results[0].models["content-v1"].history_leaks == 0
+
+
+def test_cli_says_what_is_missing_without_an_index(isolated: Settings, capsys) -> None:
+    from infra.cli import main
+
+    HistoryItem(1, "heat+1995", first_seen=1, last_seen=1, minutes={1}).save()
+    assert main(["eval", "offline", "--source", "dynamodb", "--out", "unused"]) == 1
+    assert "no index published yet" in capsys.readouterr().out
