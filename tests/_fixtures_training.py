@@ -59,3 +59,41 @@ def ml_built(ml_slice: list[Movie], tmp_path_factory: pytest.TempPathFactory) ->
     """The slice's content index version (real model), built once per session."""
     cache = EmbeddingCache(tmp_path_factory.mktemp("ml-embeddings"))
     return build_index(ml_slice, tmp_path_factory.mktemp("ml-built") / "v", cache=cache, progress=False)
+
+
+#: MovieLens users whose (slice) histories are written to DynamoDB for the job tests.
+HISTORY_USERS = 80
+
+
+@pytest.fixture(scope="session")
+def slice_log(data_dir: Path, ml_built: BuildResult):
+    """MovieLens interactions of the first users on the slice's movies, in course ids (an InteractionLog)."""
+    from movierec.config import Settings
+    from movierec.evaluation.interactions import InteractionLog
+    from movierec.training.job import load_interactions
+
+    full = load_interactions("movielens", Settings(data_dir=data_dir))
+    keep = {m.id for m in ml_built_movies(ml_built)}
+    users = {u: tuple(i for i in h if i.movie_id in keep) for u, h in list(full.users.items())[:HISTORY_USERS]}
+    return InteractionLog({u: h for u, h in users.items() if h}, tuple(sorted(keep)), source="movielens-slice")
+
+
+def ml_built_movies(built: BuildResult) -> list[Movie]:
+    from movierec.index.loaded import load_index
+    from movierec.index.table import movies_of
+
+    return movies_of(load_index(built.folder).table)
+
+
+def write_histories(log) -> int:
+    """The log's interactions as ``history`` items (bound tables), as ingest would have written them."""
+    from movierec.dal.tables import HistoryItem
+
+    n = 0
+    with HistoryItem.batch_write() as batch:
+        for user_id, history in log.users.items():
+            for i in history:
+                batch.save(HistoryItem(user_id, i.movie_id, rating=i.rating, max_minute=0,
+                                       first_seen=int(i.last_seen), last_seen=int(i.last_seen)))  # fmt: skip
+                n += 1
+    return n

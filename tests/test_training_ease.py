@@ -61,6 +61,8 @@ def test_top_n_keeps_the_largest_positive_weights_in_order() -> None:
     idx, val = top_n_dense(w, 3)
     assert idx.tolist() == [[1, 3, -1], [2, 3, 0]]  # ties by column; negatives become padding
     np.testing.assert_allclose(val, [[0.3, 0.3, 0], [0.5, 0.2, 0.1]])
+    wide_idx, _ = top_n_dense(w, 6)  # more neighbours asked than movies: padded to the asked width
+    assert wide_idx.tolist() == [[1, 3, -1, -1, -1, -1], [2, 3, 0, -1, -1, -1]]
     from scipy.sparse import csr_matrix
 
     sidx, sval = top_n_sparse(csr_matrix(np.maximum(w, 0)), 3)

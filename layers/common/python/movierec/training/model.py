@@ -30,7 +30,7 @@ COLUMNS = ("cf_count", "cf_idx", "cf_w", "seq_idx", "seq_w")
 class FitParams:
     """What training decides (changing these needs a refit). Defaults chosen on the validation split."""
 
-    lam: float = 200.0
+    lam: float = 100.0
     min_count: int = 3
     max_items: int = 10_000
     neighbours: int = 100

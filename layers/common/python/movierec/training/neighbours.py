@@ -15,12 +15,14 @@ def top_n_dense(weights: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """The ``n`` largest POSITIVE entries of each row of a dense matrix (negative weights only push
     down, and a pruned list that drops them loses little: checked in docs/evaluation.md)."""
     rows, cols = weights.shape
-    n = min(n, cols)
-    part = np.argpartition(-weights, n - 1, axis=1)[:, :n]
+    kept = min(n, cols)
+    part = np.argpartition(-weights, kept - 1, axis=1)[:, :kept]
     vals = np.take_along_axis(weights, part, axis=1)
     order = np.lexsort((part, -vals), axis=1)
-    idx = np.take_along_axis(part, order, axis=1).astype(np.int32)
-    w = np.take_along_axis(vals, order, axis=1).astype(np.float32)
+    idx = np.full((rows, n), -1, dtype=np.int32)
+    w = np.zeros((rows, n), dtype=np.float32)
+    idx[:, :kept] = np.take_along_axis(part, order, axis=1)
+    w[:, :kept] = np.take_along_axis(vals, order, axis=1)
     idx[w <= 0] = -1
     w[w <= 0] = 0.0
     return idx, w

@@ -1,0 +1,89 @@
+"""The offline gate and the training job: promote only what is at least as good; keep and count the rest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from movierec.config import Settings
+from movierec.dal.index_store import read_manifest, read_pointer
+from movierec.index.build import BuildResult
+from movierec.index.loaded import load_index
+from movierec.index.publish import publish
+from movierec.observability import set_emf_sink
+from movierec.ranking.collab import FoldIn
+from movierec.training.gate import decide, fresh_holdout, run_gate
+from movierec.training.job import ranker_for, train
+from movierec.training.model import FitParams, fit_collab
+from tests._fixtures_index import settings  # noqa: F401
+from tests._fixtures_training import ml_built, ml_slice, slice_log, write_histories  # noqa: F401
+
+FIT = FitParams(lam=50.0, min_count=3, neighbours=50)
+
+
+def test_decide_promotes_only_when_every_metric_is_at_least_the_current() -> None:
+    good, bad = {"hit_rate": 0.2, "ndcg": 0.1}, {"hit_rate": 0.2, "ndcg": 0.09}
+    assert decide(good, bad, cases=100).promote
+    assert decide(good, good, cases=100).promote  # equal is enough
+    refused = decide(bad, good, cases=100)
+    assert not refused.promote and refused.reason == "ndcg@20 0.0900 < current 0.1000"
+    assert decide(good, None, cases=100).promote
+    too_few = decide(good, bad, cases=5)
+    assert not too_few.promote and "too few" in too_few.reason
+
+
+def test_the_gate_refuses_a_worse_model(slice_log, ml_built: BuildResult) -> None:  # noqa: F811
+    index = load_index(ml_built.folder)
+    holdout = fresh_holdout(slice_log, None)
+    good = ranker_for(index, fit_collab(holdout.train, FIT), FoldIn())
+    few_users = dict(list(holdout.train.items())[:12])  # the same model type, trained on 12 users only
+    worse = ranker_for(index, fit_collab(few_users, FIT), FoldIn())
+    refused = run_gate(worse, good, holdout)
+    assert not refused.promote and "< current" in refused.reason
+    assert refused.candidate["hit_rate"] < refused.current["hit_rate"] or refused.candidate["ndcg"] < refused.current["ndcg"]
+    assert run_gate(good, worse, holdout).promote
+
+
+@pytest.fixture
+def emf() -> Iterator[list[dict[str, Any]]]:
+    docs: list[dict[str, Any]] = []
+    previous = set_emf_sink(docs.append)
+    yield docs
+    set_emf_sink(previous)
+
+
+def test_train_publishes_v2_promotes_it_and_keeps_an_unjudgeable_retrain(
+    settings: Settings, ml_built: BuildResult, slice_log, emf: list  # noqa: F811
+) -> None:
+    publish(ml_built.folder, ml_built.manifest.version, settings)
+    assert write_histories(slice_log) == slice_log.n_interactions
+    first = train(settings, "dynamodb", fit=FIT)
+    assert first.promoted and first.gate.promote, first.gate.reason
+    assert read_pointer(settings) == first.version != ml_built.manifest.version
+    manifest = read_manifest(first.version, settings)
+    training = manifest.build["training"]
+    assert manifest.ranker == "collab-v2" and manifest.parent == ml_built.manifest.version
+    assert {"cf_count", "cf_idx", "cf_w", "seq_idx", "seq_w"} <= set(manifest.columns)
+    assert training["model"] == "ease+transitions" and training["fit"]["lam"] == FIT.lam
+    assert training["data"]["users"] == len(slice_log.users) and training["data"]["interactions"] == slice_log.n_interactions
+    assert training["data"]["last_at"] == max(i.last_seen for h in slice_log.users.values() for i in h)
+    assert training["holdout"]["candidate"]["hit_rate"] >= training["holdout"]["current"]["hit_rate"]
+    assert training["code_version"] and training["source"] == "dynamodb"
+    # Nothing new since the first model's data: no fresh case to judge on -> kept on S3, not promoted.
+    second = train(settings, "dynamodb", fit=FIT)
+    assert not second.promoted and "too few" in second.gate.reason
+    assert read_pointer(settings) == first.version
+    assert read_manifest(second.version, settings).parent == first.version
+    counted = [name for doc in emf for name in ("GatePromoted", "GateRefused") if name in doc]
+    assert counted == ["GatePromoted", "GateRefused"]
+
+
+def test_no_promote_keeps_the_pointer(settings: Settings, ml_built: BuildResult, slice_log, tmp_path: Path) -> None:  # noqa: F811
+    publish(ml_built.folder, ml_built.manifest.version, settings)
+    write_histories(slice_log)
+    outcome = train(settings, "dynamodb", promote=False, fit=FIT)
+    assert outcome.gate.promote and not outcome.promoted
+    assert read_pointer(settings) == ml_built.manifest.version
+    assert read_manifest(outcome.version, settings).ranker == "collab-v2"
