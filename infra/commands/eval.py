@@ -27,6 +27,10 @@ def _offline(args: argparse.Namespace) -> int:
             print(f"movierec eval offline: no interactions in {args.source}")
             return 1
         specs = default_specs() | served_specs(args.source, settings)
+        if args.source == "movielens":  # ranker v2 and EASE, trained per protocol like the baselines
+            from movierec.training.offline import v2_specs
+
+            specs |= v2_specs(settings)
     except (DataMissingError, IndexMissingError) as exc:
         print(f"movierec eval offline: {exc}")
         return 1
