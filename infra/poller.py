@@ -232,7 +232,11 @@ class Poller:
         assigned = list(consumer.assignment())
         if not assigned:
             return
-        ends = consumer.end_offsets(assigned)
+        # The high watermark of the last fetch response; tansu answers ListOffsets(latest) with less than
+        # the true end, so end_offsets() is only the fallback before the first fetch.
+        ends = {tp: consumer.highwater(tp) for tp in assigned}
+        if any(end is None for end in ends.values()):
+            ends = consumer.end_offsets(assigned)
         lag = sum(max(0, ends[tp] - consumer.position(tp)) for tp in assigned)
         self.stats.lag = lag
         self.metrics.add_metric(name="ConsumerLag", unit=MetricUnit.Count, value=lag)

@@ -59,6 +59,10 @@ def movielens_lines(minutes_per_rating: int = 3, limit: int | None = None, setti
         yield format_line(event).encode()
 
 
+class ReplayError(RuntimeError):
+    """Some lines did not reach the broker (the replay must not pretend it sent them)."""
+
+
 def _key(line: bytes) -> bytes | None:
     parts = line.split(b",", 2)
     return parts[1] if len(parts) == 3 else None
@@ -72,14 +76,17 @@ def produce(
     progress: bool = True,
     stop: threading.Event | None = None,
 ) -> int:
-    """Send every line to the stream topic (until ``stop``); return how many were sent (and acknowledged)."""
+    """Send every line to the stream topic (until ``stop``); return how many, all acknowledged.
+
+    Raises :class:`ReplayError` when the broker did not acknowledge some lines.
+    """
     producer = KafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap,
         compression_type="gzip",  # the only codec tansu takes from kafka-python
         linger_ms=20,
         batch_size=256 * 1024,
-        acks=1,
-    )
+    )  # defaults kept: idempotent, acks=all, retried until delivery_timeout_ms
+    failed: list[BaseException] = []
     sent = 0
     first: tuple[float, float] | None = None  # (line time, wall time) of the first paced line
     try:
@@ -89,7 +96,7 @@ def produce(
                     break
                 if speed > 0:
                     first = _pace(line, speed, first, stop)
-                producer.send(settings.kafka_topic, key=_key(line), value=line)
+                producer.send(settings.kafka_topic, key=_key(line), value=line).add_errback(failed.append)
                 sent += 1
                 if sent % 1000 == 0:
                     bar.update(1000)
@@ -97,7 +104,10 @@ def produce(
         producer.flush()
     finally:
         producer.close()
+    if failed:
+        raise ReplayError(f"{len(failed)} of {sent} lines were not acknowledged by the broker: {failed[0]!r}")
     return sent
+
 
 
 def _pace(line: bytes, speed: float, first: tuple[float, float] | None, stop: threading.Event | None) -> tuple[float, float] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 
 import pytest
 from aws_lambda_powertools.utilities.data_classes import KafkaEvent
@@ -169,3 +170,17 @@ def test_storage_failure_raises_and_retry_is_harmless(isolated: Settings) -> Non
     MovieItem.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
     assert handler(event, None)["accepted"] == 4
     assert MovieItem.get("konga+1961").watch_minutes == 2
+
+
+
+def test_history_cli_prints_what_was_stored(isolated: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    from infra.cli import main
+
+    handler(kafka_event(NOISY), None)
+    capsys.readouterr()  # the handler's metrics document
+    assert main(["history", "54831"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == {"user_id": 54831, "movies": [{
+        "movie_id": "konga+1961", "max_minute": 23, "watch_count": 2, "rating": 4,
+        "first_seen": "2025-02-12T05:11:55Z", "last_seen": "2025-02-12T05:12:01Z"}]}
+    assert main(["history", "999"]) == 0 and json.loads(capsys.readouterr().out)["movies"] == []

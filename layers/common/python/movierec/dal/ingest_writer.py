@@ -114,6 +114,7 @@ def apply_partition(source: str, records: Sequence[Record], max_items: int = MAX
             watermark = chunk.last + 1
         else:  # another delivery moved the watermark: finish its intent if needed, continue after it
             result.conflicts += 1
+            CACHE.clear()  # another writer was at work: what we hold may be stale
             watermark = _settle(source, result)
         before = len(pending)
         pending = [r for r in pending if watermark is None or r.offset >= watermark]
@@ -129,6 +130,7 @@ def _settle(source: str, result: PartitionResult) -> int | None:
     if item is None:
         return None
     if item.intent is not None and item.intent_last is not None:
+        CACHE.clear()  # a crashed delivery wrote (some of) these items behind our back
         _write_items(_decode(item.intent))
         _finish(source, int(item.intent_last))
         result.recovered += 1
@@ -167,21 +169,72 @@ def _finish(source: str, last: int) -> None:
 
 def _write_items(items: dict[str, list[Model]]) -> None:
     """BatchWriteItem every item (pynamodb sends 25 a request and retries unprocessed ones)."""
-    for section, model in _MODELS.items():
-        if items.get(section):
-            with model.batch_write() as batch:
-                for item in items[section]:
-                    batch.save(item)
+    try:
+        for section, model in _MODELS.items():
+            if items.get(section):
+                with model.batch_write() as batch:
+                    for item in items[section]:
+                        batch.save(item)
+    except BaseException:
+        CACHE.clear()  # some items may or may not have been written: read them again next time
+        raise
+    for section in ("history", "movies", "users"):
+        CACHE.remember(items.get(section, []))
 
 
 # ---- building the new item states ------------------------------------------------------------------
 
 
+class ItemCache:
+    """The items this process read or wrote, by table and key (None = known to be absent).
+
+    Ingest is the single writer of these items (see the module docstring), so what it wrote last is
+    what the table holds: re-reading it for every batch would only cost time (moto answers a read of
+    a hundred keys in tens of milliseconds). The cache is dropped whenever a write fails, so it never
+    outlives a doubt, and it is bounded.
+    """
+
+    def __init__(self, max_items: int = 300_000) -> None:
+        self.max_items = max_items
+        self._items: dict[tuple[str, Any], Model | None] = {}
+
+    def get_many(self, model: type[Model], keys: list[Any]) -> dict[Any, Model]:
+        """The stored items for ``keys`` (absent keys left out), reading only what the cache lacks."""
+        table = model.Meta.table_name
+        missing = [k for k in keys if (table, k) not in self._items]
+        if missing:
+            found = {_key_of(item): item for item in model.batch_get(missing, consistent_read=True)}
+            if len(self._items) + len(missing) > self.max_items:
+                self._items.clear()
+            for key in missing:
+                self._items[(table, key)] = found.get(key)
+        return {k: item for k in keys if (item := self._items.get((table, k))) is not None}
+
+    def remember(self, items: list[Model]) -> None:
+        for item in items:
+            self._items[(item.Meta.table_name, _key_of(item))] = item
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+def _key_of(item: Model) -> Any:
+    if isinstance(item, HistoryItem):
+        return (int(item.user_id), item.movie_id)
+    if isinstance(item, UserItem):
+        return int(item.user_id)
+    return item.movie_id
+
+
+#: The process-wide cache (a Lambda container keeps it between invocations, the poller for its life).
+CACHE = ItemCache()
+
+
 def _target_items(source: str, chunk: Chunk) -> dict[str, list[Model]]:
     """The absolute new state of every item the chunk changes (foreign attributes of read items kept)."""
-    history = {(int(i.user_id), i.movie_id): i for i in HistoryItem.batch_get(list(chunk.pairs), consistent_read=True)}
-    movies = {i.movie_id: i for i in MovieItem.batch_get(list(chunk.movies), consistent_read=True)}
-    users = {int(i.user_id): i for i in UserItem.batch_get(list(chunk.users), consistent_read=True)}
+    history = CACHE.get_many(HistoryItem, list(chunk.pairs))
+    movies = CACHE.get_many(MovieItem, list(chunk.movies))
+    users = CACHE.get_many(UserItem, list(chunk.users))
     resolution = resolve(
         chunk,
         {k: _history_state(v) for k, v in history.items()},
@@ -201,22 +254,27 @@ def _target_items(source: str, chunk: Chunk) -> dict[str, list[Model]]:
             movie_ids=",".join(event.movie_ids), latency_ms=event.latency_ms,
         ))
     for (user_id, movie_id), s in resolution.history.items():
-        item = history.get((user_id, movie_id)) or HistoryItem(user_id, movie_id)
+        item = _copy(history.get((user_id, movie_id))) or HistoryItem(user_id, movie_id)
         item.minutes = set(s.minutes) or None
         item.max_minute, item.first_seen, item.last_seen = s.max_minute, s.first_seen, s.last_seen
         item.rating, item.rated_at = s.rating, s.rated_at
         out["history"].append(item)
     for movie_id, m in resolution.movies.items():
-        item = movies.get(movie_id) or MovieItem(movie_id)
+        item = _copy(movies.get(movie_id)) or MovieItem(movie_id)
         item.watchers, item.watch_minutes = m.watchers, m.watch_minutes
         item.ratings_count, item.ratings_sum = m.ratings_count, m.ratings_sum
         item.first_seen, item.last_activity = m.first_seen, m.last_activity
         out["movies"].append(item)
     for user_id, u in resolution.users.items():
-        item = users.get(user_id) or UserItem(user_id)
+        item = _copy(users.get(user_id)) or UserItem(user_id)
         item.movies, item.ratings, item.first_seen, item.last_seen = u.movies, u.ratings, u.first_seen, u.last_seen
         out["users"].append(item)
     return out
+
+
+def _copy(item: Model | None) -> Model | None:
+    """A detached copy (the cached item must not change unless the write succeeds)."""
+    return None if item is None else type(item).from_raw_data(item.serialize())
 
 
 def _history_state(item: HistoryItem) -> HistoryState:
