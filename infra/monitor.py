@@ -26,9 +26,9 @@ CURRENT_S = 300
 
 #: Terminal-only figures, beyond the dashboard's lines: (section, label, query).
 _EXTRA: tuple[tuple[str, str, Query], ...] = (
-    ("Recommend", "fallback answers", Query("m", "Fallback", "recommend", "Sum")),
-    ("Recommend", "cold starts", Query("m", "ColdStart", "recommend", "Sum")),
-    ("Ingest", "handler failures", Query("m", "HandlerFailures", "ingest-poller", "Sum")),
+    ("Recommend", "fallback answers / min", Query("m", "Fallback", "recommend", "Sum")),
+    ("Recommend", "cold starts / min", Query("m", "ColdStart", "recommend", "Sum")),
+    ("Ingest", "handler failures / min", Query("m", "HandlerFailures", "ingest-poller", "Sum")),
     ("Ingest", "batch duration max ms", Query("m", "HandlerDuration", "ingest", "Maximum")),
     ("Gauges", "index age s", Query("m", "IndexAgeSeconds", "gauges", "Maximum")),
     ("Gauges", "quarantine size", Query("m", "QuarantineSize", "gauges", "Maximum")),
@@ -43,7 +43,11 @@ class Figure:
 
 
 def _now_value(settings: Settings, line: Line, store: PercentileStore, now: float) -> float | None:
-    return compute(settings, line.queries, line.expression, Window.ending_now(CURRENT_S, 1, now), store)[-1]
+    """The line's value over the last :data:`CURRENT_S` seconds; counts (Sum) as a rate per minute."""
+    [value] = compute(settings, line.queries, line.expression, Window.ending_now(CURRENT_S, 1, now), store)
+    if value is not None and line.expression is None and all(q.stat == "Sum" for q in line.queries):
+        return value / (CURRENT_S / 60)
+    return value
 
 
 def current_figures(settings: Settings, store: PercentileStore, now: float | None = None) -> list[Figure]:
@@ -87,14 +91,14 @@ def alarm_states(settings: Settings) -> list[tuple[str, str, str]]:
 def _fmt(value: float | None) -> str:
     if value is None:
         return "-"
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
+    return f"{value:,.0f}" if abs(value) >= 100 or value == int(value) else f"{value:,.2f}"
 
 
 def render_text(settings: Settings, store: PercentileStore, now: float | None = None) -> str:
     """The terminal view: figures by section, rejections by reason, alarm states, recent alarm changes."""
     at = time.time() if now is None else now
     stamp = dt.datetime.fromtimestamp(at).strftime("%H:%M:%S")
-    lines = [f"movierec monitor  stage={settings.stage}  {stamp}  (figures over the last {CURRENT_S // 60} min)", ""]
+    lines = [f"movierec monitor  stage={settings.stage}  {stamp}  (last {CURRENT_S // 60} min; counts per minute)", ""]
     section = None
     for fig in current_figures(settings, store, at):
         if fig.section != section:

@@ -39,5 +39,5 @@ class Periodic:
         while not self._stop.wait(self.interval_s):
             try:
                 self.tick()
-            except Exception:
-                log.exception("%s failed; retrying in %.0fs", self.name, self.interval_s)
+            except Exception as exc:  # one line, not a traceback every interval while a service is down
+                log.warning("%s failed (%s: %s); retrying in %.0fs", self.name, type(exc).__name__, exc, self.interval_s)

@@ -6,23 +6,23 @@ evaluator and the CloudWatch they talk to are the real ones (moto server over HT
 
 from __future__ import annotations
 
-import datetime as dt
+import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from movierec import aws, observability
 from movierec.alarms import ALARMS, LATENCY, REQUESTS, REQUESTS_5XX, alarm
-from movierec.config import Settings, get_settings
+from movierec.config import Settings
 from movierec.observability import NAMESPACE, RSS_METRIC, MetricUnit, make_metrics
 from infra.alarm_evaluator import AlarmEvaluator, decide, read_history
 from infra.bootstrap import ensure_alarms
 from infra.emf import MetricsPublisher, emf_of_line
 from infra.metric_series import evaluate
+from infra.percentiles import series_key
 from tests._fixtures_observability import isolated, publisher, serve, stats  # noqa: F401
 
 
@@ -41,8 +41,6 @@ def test_emf_from_make_metrics_arrives_in_cloudwatch_with_right_values(
     rss = stats(isolated, RSS_METRIC, "recommend", "Maximum")
     assert rss is not None and 10 < rss < 24 * 1024
     # Percentiles come from the raw values the publisher kept (moto has none): exact at this size.
-    from infra.percentiles import series_key
-
     key = series_key(NAMESPACE, LATENCY, {"function": "recommend", "stage": isolated.stage})
     now = time.time()
     assert publisher.percentiles.percentile(key, 50, now - 600, now + 60) == (50.0, 100)
@@ -92,8 +90,6 @@ def test_two_functions_in_one_process_keep_their_own_dimensions(capsys: pytest.C
     ingest.flush_metrics()
     recommend.flush_metrics()
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
-    import json
-
     docs = [json.loads(line) for line in lines]
     assert [(d["function"], "LinesAccepted" in d, REQUESTS in d) for d in docs] == [
         ("ingest", True, False),
