@@ -20,6 +20,7 @@ from infra.gauges import GaugeSampler
 from infra.index_step import EnsureIndex
 from infra.poller import Poller
 from infra.replay import Replay
+from infra.retrain import Retrainer
 from infra.stack import Stack
 
 
@@ -45,6 +46,8 @@ def components(settings: Settings) -> list[Component]:
         parts.append(Replay(settings, source=settings.replay_on_up))
     # Recommend: the index (built from the course catalog the first time), then the API (chalice local).
     parts += [EnsureIndex(settings), ApiServer(settings)]
+    # Training: ranker v2 retrained every MOVIEREC_RETRAIN_EVERY_MIN minutes of ingest (0 = off).
+    parts.append(Retrainer(settings))
     return parts
 
 

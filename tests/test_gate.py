@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Iterator
-
-import pytest
-
 from movierec.config import Settings
 from movierec.dal.index_store import read_manifest, read_pointer
+from movierec.dal.tables import HistoryItem
 from movierec.index.build import BuildResult
 from movierec.index.loaded import load_index
 from movierec.index.publish import publish
-from movierec.observability import set_emf_sink
 from movierec.ranking.collab import FoldIn
 from movierec.training.gate import decide, fresh_holdout, run_gate
 from movierec.training.job import ranker_for, train
 from movierec.training.model import FitParams, fit_collab
 from tests._fixtures_index import settings  # noqa: F401
 from tests._fixtures_training import ml_built, ml_slice, slice_log, write_histories  # noqa: F401
+from tests.test_recommend_api import emf  # noqa: F401  (EMF documents captured in-process)
 
 FIT = FitParams(lam=50.0, min_count=3, neighbours=50)
 
@@ -46,14 +42,6 @@ def test_the_gate_refuses_a_worse_model(slice_log, ml_built: BuildResult) -> Non
     assert run_gate(good, worse, holdout).promote
 
 
-@pytest.fixture
-def emf() -> Iterator[list[dict[str, Any]]]:
-    docs: list[dict[str, Any]] = []
-    previous = set_emf_sink(docs.append)
-    yield docs
-    set_emf_sink(previous)
-
-
 def test_train_publishes_v2_promotes_it_and_keeps_an_unjudgeable_retrain(
     settings: Settings, ml_built: BuildResult, slice_log, emf: list  # noqa: F811
 ) -> None:
@@ -71,16 +59,21 @@ def test_train_publishes_v2_promotes_it_and_keeps_an_unjudgeable_retrain(
     assert training["data"]["last_at"] == max(i.last_seen for h in slice_log.users.values() for i in h)
     assert training["holdout"]["candidate"]["hit_rate"] >= training["holdout"]["current"]["hit_rate"]
     assert training["code_version"] and training["source"] == "dynamodb"
-    # Nothing new since the first model's data: no fresh case to judge on -> kept on S3, not promoted.
+    # Nothing new since the first model's data: nothing to train.
+    assert train(settings, "dynamodb", fit=FIT) is None
+    # Three users came back: three fresh cases are too few to judge -> kept on S3, not promoted.
+    later = training["data"]["last_at"] + 60
+    for user_id, movie_id in zip(list(slice_log.users)[:3], ("m-new-1", "m-new-2", "m-new-3")):
+        HistoryItem(user_id, movie_id, max_minute=5, first_seen=int(later), last_seen=int(later)).save()
     second = train(settings, "dynamodb", fit=FIT)
-    assert not second.promoted and "too few" in second.gate.reason
+    assert not second.promoted and second.gate.reason == "only 3 fresh holdout cases (< 20): too few to judge"
     assert read_pointer(settings) == first.version
     assert read_manifest(second.version, settings).parent == first.version
     counted = [name for doc in emf for name in ("GatePromoted", "GateRefused") if name in doc]
     assert counted == ["GatePromoted", "GateRefused"]
 
 
-def test_no_promote_keeps_the_pointer(settings: Settings, ml_built: BuildResult, slice_log, tmp_path: Path) -> None:  # noqa: F811
+def test_no_promote_keeps_the_pointer(settings: Settings, ml_built: BuildResult, slice_log) -> None:  # noqa: F811
     publish(ml_built.folder, ml_built.manifest.version, settings)
     write_histories(slice_log)
     outcome = train(settings, "dynamodb", promote=False, fit=FIT)

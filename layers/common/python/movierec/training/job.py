@@ -94,8 +94,9 @@ def write_version(base: MovieIndex, model: CollabModel, fold: FoldIn, training: 
 
 
 def train(settings: Settings, source: str = "dynamodb", promote: bool = True, fit: FitParams = FitParams(),
-          fold: FoldIn = FoldIn()) -> TrainOutcome:  # fmt: skip
-    """Train, gate and publish one version (see the module docstring)."""
+          fold: FoldIn = FoldIn()) -> TrainOutcome | None:  # fmt: skip
+    """Train, gate and publish one version (see the module docstring); None when the current version's
+    model already saw every interaction (a retrain would learn nothing new)."""
     started = time.perf_counter()
     base_version = read_pointer(settings)
     if base_version is None:
@@ -103,6 +104,9 @@ def train(settings: Settings, source: str = "dynamodb", promote: bool = True, fi
     base = load_index(download_version(base_version, settings))
     log = load_interactions(source, settings)
     since = base.manifest.build.get("training", {}).get("data", {}).get("last_at")
+    if since is not None and not any(i.last_seen > since for h in log.users.values() for i in h):
+        logger.info("no interaction newer than the current model's data: nothing to train", extra={"base": base_version})
+        return None
     holdout = fresh_holdout(log, since)
     candidate = fit_collab(holdout.train, fit)
     gate = run_gate(ranker_for(base, candidate, fold), build_ranker(base), holdout)
