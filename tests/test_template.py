@@ -221,12 +221,16 @@ def _load(path: Path, name: str) -> Any:
 
 
 def test_handlers_named_in_the_template_import(template: dict[str, Any], isolated: Settings) -> None:
-    for function in ("IngestFunction", "GaugesFunction"):
-        props = template["Resources"][function]["Properties"]
-        module_name, attr = props["Handler"].split(".")
-        handler = getattr(_load(REPO_ROOT / props["CodeUri"] / f"{module_name}.py", f"template_{function}"), attr)
-        assert callable(handler)
-        assert props["Layers"] == [{"Ref": "CommonLayer"}] and props["Runtime"] == "python3.11"
+    ingest = template["Resources"]["IngestFunction"]["Properties"]
+    module_name, attr = ingest["Handler"].split(".")
+    assert callable(getattr(_load(REPO_ROOT / ingest["CodeUri"] / f"{module_name}.py", "template_ingest"), attr))
+    # The gauges function is the recommend image with another command: its module is copied into the image.
+    gauges = template["Resources"]["GaugesFunction"]
+    [command] = gauges["Properties"]["ImageConfig"]["Command"]
+    module_name, attr = command.split(".")
+    dockerfile = (REPO_ROOT / gauges["Metadata"]["Dockerfile"]).read_text()
+    [source] = re.findall(rf"^COPY (\S+) \$\{{LAMBDA_TASK_ROOT\}}/{module_name}\.py$", dockerfile, re.M)
+    assert callable(getattr(_load(REPO_ROOT / source, "template_gauges"), attr))
     # The image's CMD names the Chalice app object; Chalice apps are Lambda handlers (event, context).
     from chalice import Chalice
 
