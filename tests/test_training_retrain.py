@@ -1,11 +1,12 @@
-"""The ``make up`` retrain component: a round on its own clock trains from DynamoDB and promotes v2."""
+"""Retraining on a schedule: the ``make up`` component and the scheduled Lambda handler."""
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from dataclasses import replace
 
-from movierec.config import Settings
+from movierec.config import REPO_ROOT, Settings
 from movierec.dal.index_store import read_manifest, read_pointer
 from movierec.index.build import BuildResult
 from movierec.index.publish import publish
@@ -34,3 +35,17 @@ def test_retrainer_is_off_at_zero(settings: Settings) -> None:  # noqa: F811
     retrainer.start()
     retrainer.stop()
     assert retrainer.rounds == 0 and retrainer._thread is None
+
+
+def test_the_scheduled_train_function_publishes_and_promotes(settings: Settings, ml_built: BuildResult, slice_log) -> None:  # noqa: F811
+    """functions/train/app.py's handler, as EventBridge invokes it, on the local stack."""
+    publish(ml_built.folder, ml_built.manifest.version, settings)
+    write_histories(slice_log)
+    spec = importlib.util.spec_from_file_location("train_app", REPO_ROOT / "functions" / "train" / "app.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    first = module.handler({"source": "aws.events"}, None)
+    assert first["trained"] and first["promoted"] and read_pointer(settings) == first["version"]
+    assert module.handler({"source": "aws.events"}, None) == {
+        "trained": False, "reason": "no interaction newer than the current model's data"}  # fmt: skip
