@@ -11,6 +11,7 @@ import http.client
 import os
 import random
 import shutil
+import signal
 import tempfile
 import time
 from collections.abc import Iterator
@@ -40,9 +41,19 @@ class LocalSystem:
     users: dict[int, int]
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 @contextmanager
-def local_system(users_per_length: int = 20, cold_embeddings: bool = False) -> Iterator[LocalSystem]:
-    """Stack up, index built (or reused) and published, users written; everything torn down after."""
+def local_system(users_per_length: int, cold_embeddings: bool = False) -> Iterator[LocalSystem]:
+    """Stack up, index built (or reused) and published, users written; everything torn down after.
+
+    moto's DynamoDB Query walks every item of the table (O(table size), not O(user's items)), so the
+    history table is kept to the benchmark users: its read cost is moto's, measured and reported apart.
+    SIGTERM and SIGINT both unwind through the cleanup (a background run ignores SIGINT).
+    """
+    signal.signal(signal.SIGTERM, _interrupt)
     work = Path(tempfile.mkdtemp(prefix="movierec-bench-"))
     env = {
         "MOVIEREC_MOTO_PORT": str(free_port()), "MOVIEREC_KAFKA_PORT": str(free_port()),

@@ -152,10 +152,13 @@ def compare_methods(system) -> None:
     ours = ContentRanker(index)
     times: dict[str, dict[int, list[float]]] = {m: defaultdict(list) for m in ("ours", "matmul", "lancedb")}
     overlap = []
+    query_ms: list[float] = []
     for user, length in sorted(system.users.items()):
+        started = time.perf_counter()
+        history = get_history(user)
+        query_ms.append((time.perf_counter() - started) * 1000)
         if length == 0:
             continue
-        history = get_history(user)
         for name, fn in (("ours", lambda: [s.movie_id for s in ours.rank(history, 20)]),
                          ("matmul", lambda: matmul_per_request(index, history)),
                          ("lancedb", lambda: starting_design(index, table, history))):  # fmt: skip
@@ -175,6 +178,8 @@ def compare_methods(system) -> None:
     all_ = {m: [v for vs in times[m].values() for v in vs] for m in times}
     print(f"  all users: ours {summary(all_['ours'])}\n             matmul {summary(all_['matmul'])}\n"
           f"             lancedb {summary(all_['lancedb'])}")  # fmt: skip
+    print(f"  history read (one DynamoDB Query on moto, {sum(system.users.values())} items in the table): "
+          f"{summary(query_ms)}")
     print(f"  starting design / ours, mean time: {np.mean(all_['lancedb']) / np.mean(all_['ours']):.0f}x; "
           f"top-20 agreement with ours: mean {np.mean(overlap):.3f}")  # fmt: skip
 
@@ -183,10 +188,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--cold-starts", type=int, default=3)
+    parser.add_argument("--users-per-length", type=int, default=3, help="users per history length (default 3)")
     parser.add_argument("--cold-embeddings", action="store_true", help="embed the catalog from scratch")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
-    with local_system(cold_embeddings=args.cold_embeddings) as system:
+    with local_system(args.users_per_length, cold_embeddings=args.cold_embeddings) as system:
         m = system.manifest
         print(f"index {m.version}: {m.rows} movies, build+publish {system.build_s:.1f} s "
               f"({m.build.get('embedded')} texts embedded now, embed {m.build.get('embed_s')} s, "
