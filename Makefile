@@ -44,5 +44,8 @@ lock: install ## rewrite constraints.txt from the installed environment
 bench-recommend: install ## recommend latency, cold start, starting-design ratio, then the 100k-request soak
 	$(BIN)/python bench/recommend.py && $(BIN)/python bench/soak.py
 
+bench-ingest: install ## ingest: parser lines/s, then Kafka (tansu) -> DynamoDB (moto) events/s on its own stack
+	$(BIN)/python bench/ingest.py
+
 clean: down ## remove the run folder, caches and reports (keeps .venv)
 	rm -rf .run .pytest_cache reports htmlcov .coverage

@@ -1,6 +1,6 @@
 """Ingest benchmark: parser lines/s on one core; end-to-end events/s Kafka (tansu) -> DynamoDB (moto).
 
-    .venv/bin/python bench/ingest.py [--minutes 3] [--limit N] [--batch-size 2000]
+    .venv/bin/python bench/ingest.py [--minutes 5] [--limit N] [--batch-size 10000]
 
 Starts its own moto + tansu on free ports (never the default ones), replays MovieLens ml-latest-small in
 the course format into Kafka, then runs the real poller and ingest handler in this process until every
@@ -102,9 +102,10 @@ def bench_end_to_end(minutes: int, limit: int | None, batch_size: int) -> dict[s
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=int, default=3, help="watch lines per MovieLens rating")
+    parser.add_argument("--minutes", type=int, default=5, help="watch lines per MovieLens rating")
     parser.add_argument("--limit", type=int, default=None, help="only the first N ratings (default: all 100,836)")
-    parser.add_argument("--batch-size", type=int, default=2000, help="records per handler invocation")
+    parser.add_argument("--batch-size", type=int, default=10000,
+                        help="records per handler invocation (10,000 = the largest Kafka BatchSize Lambda takes)")
     parser.add_argument("--skip-e2e", action="store_true")
     args = parser.parse_args()
 

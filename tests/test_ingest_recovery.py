@@ -36,11 +36,11 @@ NOISE = [b"2022-1k0-28T04:23:23,90586,GET /data/m/heat+1995/155.mpg", b"",
 
 
 def _group(settings: Settings) -> Settings:
-    return dataclasses.replace(settings, batch_size=100, batch_window_s=0.2, kafka_group=f"g-{uuid.uuid4().hex[:8]}")
+    return dataclasses.replace(settings, batch_size=250, batch_window_s=0.2, kafka_group=f"g-{uuid.uuid4().hex[:8]}")
 
 
 def _start_ingest(log: Path, group: str) -> subprocess.Popen:
-    env = os.environ | {"MOVIEREC_GROUP": group, "MOVIEREC_BATCH_SIZE": "100", "MOVIEREC_BATCH_WINDOW_S": "0.2"}
+    env = os.environ | {"MOVIEREC_GROUP": group, "MOVIEREC_BATCH_SIZE": "250", "MOVIEREC_BATCH_WINDOW_S": "0.2"}
     with open(log, "ab") as out:
         return subprocess.Popen([sys.executable, "-m", "infra.cli", "ingest", "--report-every", "1"],
                                 cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -49,7 +49,7 @@ def _start_ingest(log: Path, group: str) -> subprocess.Popen:
 def test_sigkill_mid_replay_then_restart_equals_clean_run(
     isolated: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    lines = list(movielens_lines(minutes_per_rating=2, limit=600, settings=isolated))
+    lines = list(movielens_lines(minutes_per_rating=2, limit=400, settings=isolated))
     lines[100:100] = NOISE
     produce_lines(isolated, lines)
     ends = end_offsets(isolated)
@@ -80,7 +80,7 @@ def test_sigkill_mid_replay_then_restart_equals_clean_run(
     run_poller_to_end(_group(clean))
     assert snapshot(clean) == killed
     assert len(killed["quarantine"]) == len(NOISE)
-    assert len(killed["history"]) == 600  # every (user, movie) of the slice, once
+    assert len(killed["history"]) == 400  # every (user, movie) of the slice, once
 
 
 def test_broker_restart_during_consumption_loses_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
