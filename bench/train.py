@@ -1,31 +1,34 @@
-"""Ranker v2 figures: the side-by-side offline run, training time, and ranking latency per history length.
+"""Ranker v2 figures: training time, ranking latency per history length, and latency over HTTP.
 
-    .venv/bin/python bench/train.py [--quick] [--out reports/v2]
+    .venv/bin/python bench/train.py [--http 1000]
 
-1. Every model — random, popular, item-kNN, ALS (implicit), content v1 (as served), EASE, ranker v2 —
-   tuned on the validation split and evaluated on leave-last-out, the starting design's random held-out
-   and last-5, in ONE run of the evaluation harness (writes ``<out>/offline.md`` and plots).
-2. Training on ml-latest-small (all interactions, default parameters): seconds.
-3. ``CollabRanker.rank`` latency (in-process, k = 20) for histories of 10 / 100 / 1000 movies.
+1. Training on ml-latest-small (all interactions, default parameters): seconds.
+2. ``CollabRanker.rank`` latency (in-process, k = 20) for histories of 10 / 100 / 1000 movies.
+3. With ``--http N``: on a private local stack (bench/_recommend_setup.py), the course catalog's index,
+   ``movierec train --source movielens`` (v2 over the course catalog, gated against content v1), then
+   warm latency of ``GET /recommend`` over HTTP with v2 serving (bench/recommend.py's measurement).
+
+The side-by-side quality comparison (every baseline, EASE and v2 in one run) is ``movierec eval offline``.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from movierec.evaluation import interactions, report
-from movierec.evaluation.offline import default_specs, run_offline
-from movierec.evaluation.served import movielens_index, served_specs
-from movierec.ranking.base import Interaction
-from movierec.ranking.collab import FoldIn
-from movierec.training.job import ranker_for
-from movierec.training.model import fit_collab, translate
-from movierec.training.offline import v2_specs
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from movierec.evaluation import interactions  # noqa: E402
+from movierec.evaluation.served import movielens_index  # noqa: E402
+from movierec.ranking.base import Interaction  # noqa: E402
+from movierec.ranking.collab import FoldIn  # noqa: E402
+from movierec.training.job import ranker_for  # noqa: E402
+from movierec.training.model import fit_collab, translate  # noqa: E402
 
 
 def latency(ranker, ids: list[str], lengths=(10, 100, 1000), n: int = 300) -> dict[int, tuple[float, float]]:
@@ -43,11 +46,24 @@ def latency(ranker, ids: list[str], lengths=(10, 100, 1000), n: int = 300) -> di
     return out
 
 
+def http_latency(requests: int) -> None:
+    """Train v2 on the course catalog's index of a private stack, then time GET /recommend over HTTP."""
+    from bench._recommend_setup import api_server, local_system
+    from bench.recommend import warm_latency
+    from movierec.training.job import train
+
+    with local_system(users_per_length=5) as system:
+        outcome = train(system.settings, source="movielens")
+        assert outcome is not None
+        print(f"\ntrained {outcome.version} on MovieLens mapped to course ids in {outcome.seconds:.1f} s: "
+              f"{'promoted' if outcome.promoted else 'NOT promoted'} ({outcome.gate.reason})")
+        with api_server(system.settings):
+            warm_latency(system, requests)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small grids, no last-5 protocol")
-    parser.add_argument("--out", type=Path, default=Path("reports/v2"))
-    parser.add_argument("--skip-offline", action="store_true", help="only training time and latency")
+    parser.add_argument("--http", type=int, default=0, metavar="N", help="also N requests over HTTP with v2 serving")
     args = parser.parse_args()
     log = interactions.load_movielens()
     index, to_index = movielens_index()
@@ -59,12 +75,8 @@ def main() -> None:
     ranker = ranker_for(index, model, FoldIn())
     for length, (p50, p99) in latency(ranker, index.ids).items():
         print(f"rank(history of {length:>4}, k=20): p50 {p50:.2f} ms, p99 {p99:.2f} ms")
-    if args.skip_offline:
-        return
-    specs = default_specs() | served_specs() | v2_specs()
-    run = run_offline(log, specs, out_dir=args.out, quick=args.quick)
-    print(report.markdown(run))
-    print(f"wrote {args.out / 'offline.md'}; {run.seconds:.0f} s")
+    if args.http:
+        http_latency(args.http)
 
 
 if __name__ == "__main__":
