@@ -47,7 +47,7 @@ class HttpAnswer:
 
 
 def wants_json(accept: str | None) -> bool:
-    return bool(accept) and "application/json" in accept.lower()  # type: ignore[union-attr]
+    return accept is not None and "application/json" in accept.lower()
 
 
 def _json(status: int, payload: dict[str, Any], version: str | None) -> HttpAnswer:
