@@ -33,6 +33,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Collection, Iterable, Iterator
 
+from infra.replay import ReplayError
 from movierec.config import Settings
 from movierec.models.events import RateEvent, RecommendationEvent, WatchEvent
 
@@ -111,6 +112,7 @@ class ReplayLoop:
         self.ingest_timeout_s, self.http_timeout_s = ingest_timeout_s, http_timeout_s
         self.stats = LoopStats()
         self._last_sent: dict[int, object] = {}  # user -> future of their last record
+        self._unacknowledged: list[BaseException] = []
 
     def run(self) -> LoopStats:
         from kafka import KafkaProducer
@@ -134,12 +136,16 @@ class ReplayLoop:
             self._wait_for_ingest(producer, list(self._last_sent))
         finally:
             producer.close()
+        if self._unacknowledged:
+            raise ReplayError(f"{len(self._unacknowledged)} of {self.stats.events_sent + self.stats.asks} lines "
+                              f"were not acknowledged by the broker: {self._unacknowledged[0]!r}")  # fmt: skip
         return self.stats
 
     def _send(self, producer, user_id: int, event: Event | RecommendationEvent) -> None:
         from movierec.logic.movielens_stream import format_line
 
         future = producer.send(self.settings.kafka_topic, key=str(user_id).encode(), value=format_line(event).encode())
+        future.add_errback(self._unacknowledged.append)
         self._last_sent[user_id] = future
 
     def _wait_applied(self, topic: str, partition: int, offset: int) -> bool:

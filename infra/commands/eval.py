@@ -56,11 +56,16 @@ def _online(args: argparse.Namespace) -> int:
 
 
 def _loop(args: argparse.Namespace) -> int:
+    from infra.replay import ReplayError
     from infra.replay_loop import ReplayLoop
 
     loop = ReplayLoop(get_settings(), users=args.users, seed=args.seed, gap_s=args.gap_hours * 3600,
                       max_asks_per_user=args.max_asks_per_user)  # fmt: skip
-    print(loop.run().summary())
+    try:
+        print(loop.run().summary())
+    except ReplayError as exc:
+        print(f"movierec eval loop: {exc}")
+        return 1
     return 0
 
 
