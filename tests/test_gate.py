@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from movierec.config import Settings
 from movierec.dal.index_store import read_manifest, read_pointer
 from movierec.dal.tables import HistoryItem
@@ -12,6 +14,7 @@ from movierec.ranking.collab import FoldIn
 from movierec.training.gate import decide, fresh_holdout, run_gate
 from movierec.training.job import ranker_for, train
 from movierec.training.model import FitParams, fit_collab
+from infra.cli import main
 from tests._fixtures_index import settings  # noqa: F401
 from tests._fixtures_training import ml_built, ml_slice, slice_log, write_histories  # noqa: F401
 from tests.test_recommend_api import emf  # noqa: F401  (EMF documents captured in-process)
@@ -73,10 +76,14 @@ def test_train_publishes_v2_promotes_it_and_keeps_an_unjudgeable_retrain(
     assert counted == ["GatePromoted", "GateRefused"]
 
 
-def test_no_promote_keeps_the_pointer(settings: Settings, ml_built: BuildResult, slice_log) -> None:  # noqa: F811
+def test_cli_no_promote_publishes_but_keeps_the_pointer(
+    settings: Settings, ml_built: BuildResult, slice_log, capsys: pytest.CaptureFixture[str]  # noqa: F811
+) -> None:
     publish(ml_built.folder, ml_built.manifest.version, settings)
     write_histories(slice_log)
-    outcome = train(settings, "dynamodb", promote=False, fit=FIT)
-    assert outcome.gate.promote and not outcome.promoted
+    assert main(["train", "--source", "dynamodb", "--no-promote"]) == 0
+    out = capsys.readouterr().out
+    assert "kept, NOT promoted" in out and f"parent {ml_built.manifest.version}" in out
     assert read_pointer(settings) == ml_built.manifest.version
-    assert read_manifest(outcome.version, settings).ranker == "collab-v2"
+    [published_v2] = [line.split()[1] for line in out.splitlines() if line.startswith("version ")]
+    assert read_manifest(published_v2, settings).ranker == "collab-v2"
