@@ -71,8 +71,11 @@ def movielens_index(settings: Settings | None = None, progress: bool = True) -> 
         try:
             build_index(movies, work, cache=EmbeddingCache(s.embedding_cache_dir), progress=progress,
                         build_info={"catalog": "movielens", "purpose": "offline evaluation"})
-            if not folder.exists():
+            try:
                 work.rename(folder)
+            except OSError:  # another process finished the same build first: theirs is just as good
+                if not (folder / MANIFEST_FILE).exists():
+                    raise
         finally:
             shutil.rmtree(work, ignore_errors=True)
     return load_index(folder), to_index
