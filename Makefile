@@ -47,5 +47,8 @@ bench-recommend: install ## recommend latency, cold start, starting-design ratio
 bench-ingest: install ## ingest: parser lines/s, then Kafka (tansu) -> DynamoDB (moto) events/s on its own stack
 	$(BIN)/python bench/ingest.py
 
+bench-train: install ## ranker v2: training time, rank latency, then HTTP latency with v2 serving on its own stack
+	$(BIN)/python bench/train.py --http 1000
+
 clean: down ## remove the run folder, caches and reports (keeps .venv)
 	rm -rf .run .pytest_cache reports htmlcov .coverage
