@@ -11,7 +11,7 @@ import pyarrow as pa
 from movierec.ranking.base import Interaction
 from movierec.ranking.collab import CollabRanker, FoldIn, Neighbours
 from movierec.ranking.registry import build_ranker
-from movierec.training.model import to_arrow
+from movierec.training.model import arrow_columns
 from tests._fixtures_training import tiny_index
 
 # m0..m4 have learned neighbours, m5 is cold (count 0). Lists of 2 (weight, -1 = padding):
@@ -77,7 +77,7 @@ def test_cold_movies_are_recommended_by_content_similarity() -> None:
 
 
 def test_the_registry_builds_v2_from_index_columns_and_manifest() -> None:
-    index = tiny_index(VECTORS, 5, to_arrow(_model()))
+    index = tiny_index(VECTORS, 5, arrow_columns(_model()))
     fold = FoldIn(tau=1.0, seq_tau=1.0, beta=0.5, cold_weight=0.0, popularity_weight=0.0)
     manifest = replace(index.manifest, ranker="collab-v2", build={"training": {"fold_in": fold.to_dict()}})
     served = build_ranker(type(index)(manifest, index.table))
@@ -87,7 +87,7 @@ def test_the_registry_builds_v2_from_index_columns_and_manifest() -> None:
 
 def test_rows_added_after_training_are_cold() -> None:
     """An incremental index update appends movies with null model columns: they read as cold padding."""
-    cols = to_arrow(_model())
+    cols = arrow_columns(_model())
     grown = {name: pa.concat_arrays([arr, pa.nulls(1, arr.type)]) for name, arr in cols.items()}
     index = tiny_index(np.vstack([VECTORS, [[0, 1, 0.1]]]), 6, grown)
     model = Neighbours.from_index(index)

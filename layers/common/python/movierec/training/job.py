@@ -29,19 +29,20 @@ from movierec.config import Settings
 from movierec.dal.index_store import IndexMissingError, download_version, read_pointer
 from movierec.datasets import data_path
 from movierec.evaluation.interactions import InteractionLog, load_movielens
+# _write is the index job's version writer (LanceDB table + serving.arrow + manifest, manifest last); a
+# trained version must be written exactly like a built one, so it is reused rather than re-implemented.
 from movierec.index.build import _write, code_version
 from movierec.index.loaded import MovieIndex, load_index
 from movierec.index.manifest import Manifest
 from movierec.index.publish import set_pointer, upload_version
-from movierec.index.table import BASE_COLUMNS, movies_of
-from movierec.index.table import to_arrow as table_arrow
+from movierec.index.table import BASE_COLUMNS, movies_of, to_arrow
 from movierec.observability import MetricUnit, make_logger, make_metrics
 from movierec.ranking.collab import NAME, CollabRanker, FoldIn
 from movierec.ranking.registry import build_ranker
-from movierec.training.interactions import scan_history
 from movierec.training.gate import GateResult, fresh_holdout, run_gate
+from movierec.training.interactions import scan_history
 from movierec.training.model import (
-    COLUMNS, CollabModel, FitParams, describe, fit_collab, index_columns, to_arrow, translate,
+    COLUMNS, CollabModel, FitParams, arrow_columns, describe, fit_collab, index_columns, translate,
 )  # fmt: skip
 
 SOURCES = ("dynamodb", "movielens")
@@ -84,9 +85,9 @@ def _model_fingerprint(base: Manifest, model: CollabModel, fold: FoldIn) -> str:
 def write_version(base: MovieIndex, model: CollabModel, fold: FoldIn, training: dict[str, object],
                   folder: Path) -> Manifest:  # fmt: skip
     """A new version folder: ``base``'s rows, vectors and neighbours + the model columns, ranker v2."""
-    cols = to_arrow(index_columns(model, base.row_of, len(base)))
+    cols = arrow_columns(index_columns(model, base.row_of, len(base)))
     kept = {n: base.table[n].combine_chunks() for n in base.table.column_names if n not in BASE_COLUMNS and n not in COLUMNS}
-    table = table_arrow(movies_of(base.table), base.table["text_hash"].to_pylist(), base.vectors, base.nbr_idx,
+    table = to_arrow(movies_of(base.table), base.table["text_hash"].to_pylist(), base.vectors, base.nbr_idx,
                      base.nbr_sim, {**kept, **cols})  # fmt: skip
     build = {**base.manifest.build, "training": training}
     return _write(folder, table, _model_fingerprint(base.manifest, model, fold), NAME,
@@ -103,7 +104,9 @@ def train(settings: Settings, source: str = "dynamodb", promote: bool = True, fi
         raise IndexMissingError("no index published yet: run `movierec index build` first")
     base = load_index(download_version(base_version, settings))
     log = load_interactions(source, settings)
-    since = base.manifest.build.get("training", {}).get("data", {}).get("last_at")
+    previous = base.manifest.build.get("training", {})
+    # The current model saw its source's data up to last_at; another source's data is all new to it.
+    since = previous.get("data", {}).get("last_at") if previous.get("source") == source else None
     if since is not None and not any(i.last_seen > since for h in log.users.values() for i in h):
         logger.info("no interaction newer than the current model's data: nothing to train", extra={"base": base_version})
         return None

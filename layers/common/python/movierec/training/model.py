@@ -81,7 +81,7 @@ def _remap(idx: np.ndarray, w: np.ndarray, to_row: np.ndarray) -> tuple[np.ndarr
     return rows, np.where(rows >= 0, w, 0.0).astype(np.float32)
 
 
-def to_arrow(model: Neighbours) -> dict[str, pa.Array]:
+def arrow_columns(model: Neighbours) -> dict[str, pa.Array]:
     """The model's index columns (fixed-size lists, one row per index movie)."""
 
     def fixed(m: np.ndarray, t: pa.DataType) -> pa.Array:
