@@ -132,3 +132,8 @@ def test_index_refreshes_when_the_pointer_moves(published: BuildResult, settings
     while store.current().version != new.version and time.monotonic() < deadline:
         time.sleep(0.05)
     assert store.current().version == new.version and "the+lion+king+1994" in store.current().row_of
+    third = update_published(["the+jungle+book+1967"], settings, progress=False)
+    assert third is not None and store.refresh() is True
+    # Only the newest versions stay in the local cache (the first one was pruned).
+    assert sorted(d.name for d in settings.index_cache_dir.iterdir() if not d.name.startswith(".")) == sorted(
+        [new.version, third.version])  # fmt: skip

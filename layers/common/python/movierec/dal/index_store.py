@@ -83,6 +83,21 @@ def download_version(version: str, settings: Settings, files: tuple[str, ...] = 
     return target
 
 
+def prune_cache(settings: Settings, current: str, keep: int = 2) -> list[str]:
+    """Delete all but the ``keep`` newest version folders (never ``current``); returns the deleted names.
+
+    A long-lived process (a Lambda container's 512 MB ``/tmp``) would otherwise keep every version it ever
+    loaded. An index already loaded from a deleted folder keeps working: its memory-mapped file stays
+    readable until it is unmapped.
+    """
+    folders = [d for d in settings.index_cache_dir.iterdir() if d.is_dir() and not d.name.startswith(".")]
+    folders.sort(key=lambda d: d.stat().st_mtime, reverse=True)
+    deleted = [d.name for d in folders[keep:] if d.name != current]
+    for name in deleted:
+        shutil.rmtree(settings.index_cache_dir / name, ignore_errors=True)
+    return deleted
+
+
 class IndexStore:
     """The current index of one process: loaded once, refreshed when the pointer moves."""
 
@@ -117,5 +132,6 @@ class IndexStore:
         if old is not None and old.version == version:
             return old
         index = load_index(download_version(version, self.settings))
-        logger.info("index loaded", extra={"version": version, "rows": len(index)})
+        pruned = prune_cache(self.settings, version)
+        logger.info("index loaded", extra={"version": version, "rows": len(index), "pruned": pruned})
         return index
