@@ -68,10 +68,6 @@ class Chunk:
     movies: set[str] = field(default_factory=set)
     users: set[int] = field(default_factory=set)
 
-    def actions(self) -> int:
-        """Item writes this chunk needs at most (history + movies + users + quarantine + recommendations)."""
-        return len(self.pairs) + len(self.movies) + len(self.users) + len(self.recommendations) + len(self.rejected)
-
 
 def recommendation_key(event: RecommendationEvent) -> str:
     """Range key of a stream recommendation: time-sortable, and equal for a duplicated line (same content)."""
