@@ -93,7 +93,7 @@ class LoopStats:
 
 
 class ReplayLoop:
-    """Runs :func:`timeline` against Kafka, ingest's watermark and the API (``movierec eval loop``, beside
+    """Runs :func:`timeline` against Kafka, ingest's watermark and the API (``movierec replay loop``, beside
     a running ``make up``; Ctrl-C stops it, the producer is closed on the way out)."""
 
     def __init__(

@@ -55,20 +55,6 @@ def _online(args: argparse.Namespace) -> int:
     return 0
 
 
-def _loop(args: argparse.Namespace) -> int:
-    from infra.replay import ReplayError
-    from infra.replay_loop import ReplayLoop
-
-    loop = ReplayLoop(get_settings(), users=args.users, seed=args.seed, gap_s=args.gap_hours * 3600,
-                      max_asks_per_user=args.max_asks_per_user)  # fmt: skip
-    try:
-        print(loop.run().summary())
-    except ReplayError as exc:
-        print(f"movierec eval loop: {exc}")
-        return 1
-    return 0
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("eval", help="offline evaluation against baselines; online conversion from the log")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
@@ -87,9 +73,3 @@ def register(sub: argparse._SubParsersAction) -> None:
     online.add_argument("--source", default="",
                         help="only requests whose source starts with this (api, stream:, stream:replay)")
     online.set_defaults(func=_online)
-    loop = verbs.add_parser("loop", help="replay MovieLens users into Kafka, asking the running API on the way")
-    loop.add_argument("--users", type=int, default=20, help="how many MovieLens users (seeded draw; default 20)")
-    loop.add_argument("--seed", type=int, default=0, help="seed of the user draw (default 0)")
-    loop.add_argument("--gap-hours", type=float, default=1.0, help="a new session after this idle time (1)")
-    loop.add_argument("--max-asks-per-user", type=int, default=10, help="requests per user at most (10)")
-    loop.set_defaults(func=_loop)

@@ -59,6 +59,20 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay_loop(args: argparse.Namespace) -> int:
+    from infra.replay import ReplayError
+    from infra.replay_loop import ReplayLoop
+
+    loop = ReplayLoop(get_settings(), users=args.users, seed=args.seed, gap_s=args.gap_hours * 3600,
+                      max_asks_per_user=args.max_asks_per_user)  # fmt: skip
+    try:
+        print(loop.run().summary())
+    except ReplayError as exc:
+        print(f"movierec replay loop: {exc}")
+        return 1
+    return 0
+
+
 def _iso(epoch: float | None) -> str | None:
     if epoch is None:
         return None
@@ -92,16 +106,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     ingest.add_argument("--report-every", type=float, default=5.0, help="seconds between progress lines")
     ingest.set_defaults(func=_ingest)
 
-    replay = sub.add_parser("replay", help="produce stream lines into Kafka (course samples or MovieLens)")
-    replay.add_argument("source", choices=["samples", "movielens"],
-                        help="samples: the real course files as they are; movielens: ml-latest-small converted")
-    replay.add_argument("files", nargs="*", help="sample files (default: every file under <data>/stream/)")
-    replay.add_argument("--speed", type=float, default=0.0,
-                        help="N x real time (keeps the gaps between line timestamps); 0 = as fast as possible")
-    replay.add_argument("--minutes", type=int, default=3, help="movielens: watch lines per rating (default 3)")
-    replay.add_argument("--limit", type=int, default=None, help="movielens: only the first N ratings by time")
-    replay.add_argument("--quiet", action="store_true", help="no progress bar")
-    replay.set_defaults(func=_replay)
+    replay = sub.add_parser("replay", help="produce stream lines into Kafka (course samples, MovieLens, or the loop)")
+    sources = replay.add_subparsers(dest="source", required=True, metavar="SOURCE")
+    paced = argparse.ArgumentParser(add_help=False)
+    paced.add_argument("--speed", type=float, default=0.0,
+                       help="N x real time (keeps the gaps between line timestamps); 0 = as fast as possible")
+    paced.add_argument("--quiet", action="store_true", help="no progress bar")
+    samples = sources.add_parser("samples", parents=[paced], help="the real course stream files as they are")
+    samples.add_argument("files", nargs="*", help="sample files (default: every file under <data>/stream/)")
+    samples.set_defaults(func=_replay)
+    movielens = sources.add_parser("movielens", parents=[paced], help="ml-latest-small in the course format")
+    movielens.add_argument("--minutes", type=int, default=3, help="watch lines per rating (default 3)")
+    movielens.add_argument("--limit", type=int, default=None, help="only the first N ratings by time")
+    movielens.set_defaults(func=_replay)
+    loop = sources.add_parser("loop", help="MovieLens users in time order, asking the running API on the way "
+                              "(closing the loop for online evaluation)")
+    loop.add_argument("--users", type=int, default=20, help="how many MovieLens users (seeded draw; default 20)")
+    loop.add_argument("--seed", type=int, default=0, help="seed of the user draw (default 0)")
+    loop.add_argument("--gap-hours", type=float, default=1.0, help="a new session after this idle time (1)")
+    loop.add_argument("--max-asks-per-user", type=int, default=10, help="requests per user at most (10)")
+    loop.set_defaults(func=_replay_loop)
 
     history = sub.add_parser("history", help="print a user's stored history as JSON")
     history.add_argument("user_id", type=int)
