@@ -72,7 +72,7 @@ def test_empty_log_reports_zeros() -> None:
 
 def test_load_online_reads_both_sources_from_dynamodb(isolated: Settings) -> None:
     at_ms = int(T0 * 1000)
-    RecommendationItem(1, f"{at_ms:013d}#api#x-0", at=at_ms, source="api", status=200,
+    RecommendationItem(1, f"{at_ms:013d}#api#x-0", at=T0, source="api", status=200,
                        movie_ids="m1,m2", latency_ms=12.5, version="v1").save()
     RecommendationItem(1, f"{at_ms + 5000:013d}#stream:s1#ab", at=T0 + 5, source="stream:s1", status=200,
                        movie_ids="m3", latency_ms=300).save()

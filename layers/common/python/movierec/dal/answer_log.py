@@ -102,7 +102,7 @@ class AnswerLog:
                         RecommendationItem(
                             a.user_id,
                             f"{a.at_ms:013d}#api#{self._tag}-{next(self._seq)}",
-                            at=a.at_ms,
+                            at=a.at_ms / 1000,
                             source="api",
                             status=a.status,
                             movie_ids=",".join(a.movie_ids),

@@ -85,7 +85,7 @@ class UserItem(_Base):
 
 
 class RecommendationItem(_Base):
-    """One recommendation answer: who, when (epoch ms + a discriminator in the range key), what."""
+    """One recommendation answer: who, when, what. ``at`` is epoch seconds, as in every table."""
 
     class Meta(_Base.Meta):
         logical = "recommendations"

@@ -17,8 +17,8 @@ Definitions (W = ``window_h``, default 24):
   by a request recommending that movie to that user, divided by all watches in that period.
 
 Everything is reported overall, per version (the index/model version the API recorded, else the source)
-and per UTC day of the request (watches: day of the watch). Request time comes from the 13-digit epoch-ms
-prefix of ``request_key``, which every writer uses.
+and per UTC day of the request (watches: day of the watch). Request time is the row's ``at`` (epoch seconds,
+as in every table).
 
 Usage::
 
@@ -187,11 +187,6 @@ def format_report(report: OnlineReport) -> str:
     ) + "\n"
 
 
-def request_time(request_key: str) -> float:
-    """Epoch seconds from a recommendations range key ``<epoch ms, 13 digits>#...``."""
-    return int(request_key[:13]) / 1000.0
-
-
 def load_online(settings: Settings | None = None) -> tuple[list[Request], list[Watch]]:
     """All recommendation rows and all watches of the deployment (read-only Scans)."""
     from movierec.dal import tables
@@ -200,7 +195,7 @@ def load_online(settings: Settings | None = None) -> tuple[list[Request], list[W
     requests = [
         Request(
             user_id=int(item.user_id),
-            at=request_time(item.request_key),
+            at=float(item.at),
             source=item.source,
             status=int(item.status),
             movie_ids=tuple(m for m in (item.movie_ids or "").split(",") if m),
