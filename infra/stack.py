@@ -116,7 +116,7 @@ def services(settings: Settings) -> list[Service]:
             name="moto",
             host=settings.moto_host,
             port=settings.moto_port,
-            command=[sys.executable, "-m", "moto.server", "-H", settings.moto_host, "-p", str(settings.moto_port)],
+            command=[sys.executable, "-m", "infra.moto_server", "-H", settings.moto_host, "-p", str(settings.moto_port)],
             healthy=lambda: s3_answers(endpoint, settings.region),
             env={},
         ),

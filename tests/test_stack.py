@@ -105,3 +105,18 @@ def test_s3_and_dynamodb_round_trip(isolated: Settings) -> None:
     HistoryItem(1, "heat+1995", max_minute=3, minutes={1, 2, 3}, first_seen=10, last_seen=20).save()
     [item] = list(HistoryItem.query(1))
     assert (item.movie_id, item.max_minute, item.minutes) == ("heat+1995", 3, {1, 2, 3})
+
+
+def test_query_reads_one_partition_with_moto_semantics(isolated: Settings) -> None:
+    """The stack's moto launcher narrows Query to the partition; results, order, paging, conditions hold."""
+    with HistoryItem.batch_write() as batch:
+        for user in (1, 2, 3):
+            for m in range(12):
+                batch.save(HistoryItem(user, f"m{m:02d}", max_minute=m, first_seen=1, last_seen=2))
+    expected = [f"m{m:02d}" for m in range(12)]
+    assert [i.movie_id for i in HistoryItem.query(2)] == expected
+    assert [i.movie_id for i in HistoryItem.query(2, page_size=5)] == expected  # three pages
+    assert [i.movie_id for i in HistoryItem.query(2, scan_index_forward=False)] == expected[::-1]
+    assert [i.movie_id for i in HistoryItem.query(2, HistoryItem.movie_id.startswith("m1"))] == ["m10", "m11"]
+    assert [i.max_minute for i in HistoryItem.query(3, filter_condition=HistoryItem.max_minute > 9)] == [10, 11]
+    assert list(HistoryItem.query(99)) == []
