@@ -144,13 +144,28 @@ ALL_MODELS: tuple[type[_Base], ...] = (
 )
 
 
-def bind(settings: Settings | None = None) -> None:
-    """Point every model at the table names, region and endpoint of ``settings`` (cheap when unchanged)."""
+#: pynamodb's own defaults: right for jobs, where a Scan of a large table may take seconds.
+JOB_TIMEOUTS = {"connect_timeout_seconds": 15, "read_timeout_seconds": 30, "max_retry_attempts": 3}
+
+
+def bind(settings: Settings | None = None, timeouts: dict[str, int] | None = None) -> None:
+    """Point every model at the tables, region and endpoint of ``settings``, with ``timeouts``.
+
+    ``timeouts`` (pynamodb Meta settings) default to :data:`JOB_TIMEOUTS`; the recommend function passes
+    short ones so a slow DynamoDB fails its request fast. Binding is part of the process-wide model state,
+    so every bind states its timeouts: one caller's request-path limits never leak into another's job.
+    Cheap when nothing changes (the cached connection is kept; a new one costs tens of ms).
+    """
     s = settings or get_settings()
+    limits = timeouts or JOB_TIMEOUTS
     for model in ALL_MODELS:
-        target = (s.table(model.Meta.logical), s.region, s.aws_endpoint_url)
-        if (model.Meta.table_name, model.Meta.region, getattr(model.Meta, "host", None)) == target:
-            continue  # already bound: keep the cached connection (a new one costs tens of ms)
-        model.Meta.table_name, model.Meta.region, model.Meta.host = target
-        # pynamodb caches its connection per model; drop it so the new endpoint/name take effect.
+        meta = model.Meta
+        target = (s.table(meta.logical), s.region, s.aws_endpoint_url, *(limits[k] for k in JOB_TIMEOUTS))
+        current = (meta.table_name, meta.region, getattr(meta, "host", None), *(getattr(meta, k, None) for k in JOB_TIMEOUTS))
+        if current == target:
+            continue
+        meta.table_name, meta.region, meta.host = target[:3]
+        for name in JOB_TIMEOUTS:
+            setattr(meta, name, limits[name])
+        # pynamodb caches its connection per model; drop it so the new endpoint/name/limits take effect.
         model._connection = None

@@ -126,10 +126,7 @@ class RecommendApi:
 
 def build_api(settings: Settings, log_answers: bool = True) -> RecommendApi:
     """The API of one process: tables bound with request-path timeouts, index store, popularity, answer log."""
-    tables.bind(settings)
-    for model in tables.ALL_MODELS:
-        for name, value in REQUEST_PATH_TIMEOUTS.items():
-            setattr(model.Meta, name, value)
+    tables.bind(settings, timeouts=REQUEST_PATH_TIMEOUTS)
     store = IndexStore(settings)
     popularity = Periodic(ingested_popularity, settings.index_refresh_s, "popularity")
     recommender = Recommender(store, get_history, popularity)
