@@ -3,7 +3,10 @@
 ``ml_to_course_ids.csv`` links 5,368 MovieLens movies to course ids (through TMDB ids). A linked movie
 takes the course record (richer: overview, popularity) under its course id, with ``movielens_id`` set,
 so the same movie has the same id and text whether it reaches the index from the stream or from
-MovieLens. An unlinked movie keeps MovieLens' title, year and genres under the id ``ml:<movieId>``.
+MovieLens. An unlinked movie gets the course-style id the stream replay gives it
+(:func:`~movierec.logic.movielens_stream.course_style_id`, e.g. ``the+american+president+1995``), so the
+index and the replayed stream name every movie alike; when that id is a course id (a link the TMDB join
+missed) it takes that course record, else it keeps MovieLens' title, year and genres.
 """
 
 from __future__ import annotations
@@ -15,16 +18,12 @@ from pathlib import Path
 
 from movierec.config import Settings
 from movierec.datasets import data_path
+from movierec.logic.movielens_stream import course_style_id
 from movierec.models.movie import Movie
 
 _TITLE_YEAR = re.compile(r"^(?P<title>.*?)\s*\((?P<year>\d{4})(?:[-–]\d{0,4})?\)\s*$")
 #: "Usual Suspects, The" -> "The Usual Suspects" (MovieLens moves leading articles to the end).
 _ARTICLE = re.compile(r"^(?P<rest>.*), (?P<article>The|A|An|Les|La|Le|L'|Il|Das|Der|Die|El)$")
-
-
-def movielens_id(ml_movie_id: int) -> str:
-    """The index id of a MovieLens movie that has no course id."""
-    return f"ml:{ml_movie_id}"
 
 
 def split_title(raw: str) -> tuple[str, int | None]:
@@ -54,14 +53,15 @@ def read_movielens_movies(
     with open(movies_csv, encoding="utf-8", newline="") as f:
         for row in csv.DictReader(f):
             ml_id = int(row["movieId"])
-            linked = course.get(links.get(ml_id, ""))
+            movie_id = links.get(ml_id) or course_style_id(row["title"])
+            linked = course.get(movie_id)
             if linked is not None:
                 out.append(replace(linked, movielens_id=ml_id))
                 continue
             title, year = split_title(row["title"])
             genres = tuple(g for g in row["genres"].split("|") if g and g != "(no genres listed)")
             out.append(
-                Movie(id=movielens_id(ml_id), title=title, year=year, genres=genres, movielens_id=ml_id, source="movielens")
+                Movie(id=movie_id, title=title, year=year, genres=genres, movielens_id=ml_id, source="movielens")
             )
     return out
 
