@@ -12,12 +12,12 @@ PYTEST_ARGS ?=
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
+$(BIN)/pip:  # pip comes last in venv creation: an interrupted creation is redone
+	rm -rf $(VENV) && $(PYTHON) -m venv $(VENV)
 
 # torch first, as the CPU build (a bare torch requirement would pull a multi-GB CUDA build); then the rest,
 # pinned by constraints.txt; then this project, editable.
-$(STAMP): $(BIN)/python constraints.txt requirements-dev.txt functions/ingest/requirements.txt functions/recommend/requirements.txt pyproject.toml
+$(STAMP): $(BIN)/pip constraints.txt requirements-dev.txt functions/ingest/requirements.txt functions/recommend/requirements.txt pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check "pip<26.3"
 	$(BIN)/pip install --quiet --disable-pip-version-check torch==2.13.0
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -r requirements-dev.txt
