@@ -7,10 +7,10 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install up down status test lock bench clean
+.PHONY: help install up down status test lock clean bench-ingest bench-recommend bench-train
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 $(BIN)/pip:  # pip comes last in venv creation: an interrupted creation is redone
 	rm -rf $(VENV) && $(PYTHON) -m venv $(VENV)
