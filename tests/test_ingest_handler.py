@@ -150,6 +150,22 @@ def test_crash_after_commit_point_is_redone_once(isolated: Settings, monkeypatch
     assert snapshot(clean) == recovered
 
 
+def test_pending_intent_of_another_partition_is_redone_before_new_writes(isolated: Settings) -> None:
+    """A crash left partition 1's intent (absolute counters of a shared movie); a delivery of partition 0
+    must redo it before applying its own lines, or that old intent would later overwrite them."""
+    p1 = kafka_event([b"2025-02-12T06:00:00,1,GET /rate/heat+1995=4"], partition=1)
+    [records] = records_by_partition(KafkaEvent(p1)).values()
+    chunk = next(chunks(records, 600))
+    assert _commit_intent("movielog-1", None, chunk.last, _encode(_target_items("movielog-1", chunk)))
+
+    summary = handler(kafka_event([b"2025-02-12T06:01:00,2,GET /rate/heat+1995=2"], partition=0), None)
+    assert summary["recovered"] == 1 and summary["accepted"] == 1
+    assert handler(p1, None)["skipped"] == 1  # the redelivery of partition 1 finds its chunk applied
+    movie = MovieItem.get("heat+1995")
+    assert (movie.ratings_count, movie.ratings_sum) == (2, 6)
+    assert not any(o.intent for o in OffsetItem.scan())
+
+
 def test_rerating_replaces_the_rating_in_the_movie_mean(isolated: Settings) -> None:
     handler(kafka_event([b"2025-02-12T06:00:00,1,GET /rate/heat+1995=2", b"2025-02-12T06:00:00,2,GET /rate/heat+1995=4"]), None)
     handler(kafka_event([b"2025-02-12T07:00:00,1,GET /rate/heat+1995=5",

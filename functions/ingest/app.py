@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.data_classes import KafkaEvent, event_sourc
 
 from movierec.config import get_settings
 from movierec.dal import tables
-from movierec.dal.ingest_writer import apply_partition, source_of
+from movierec.dal.ingest_writer import apply_partition, recover_pending, source_of
 from movierec.logic.kafka_batch import Summary, records_by_partition
 from movierec.observability import MetricUnit, make_logger, make_metrics
 
@@ -28,7 +28,7 @@ def handler(event: KafkaEvent, context: Any) -> dict:
     """Apply every topic-partition of the batch; return the summary (accepted, rejected by reason, ...)."""
     started = time.perf_counter()
     tables.bind(get_settings())
-    summary = Summary()
+    summary = Summary(recovered=recover_pending())
     groups = records_by_partition(event)
     summary.seconds["parse"] = time.perf_counter() - started
     for (topic, partition), records in groups.items():

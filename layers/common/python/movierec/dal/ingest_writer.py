@@ -13,6 +13,10 @@ contiguous chunks (:func:`movierec.logic.aggregate.chunks`); for each chunk:
 
 A crash before 2 leaves nothing; after 2, the next delivery finds the intent and re-applies exactly it
 (3 and 4) before anything else, so a chunk is applied once and whole, and a crash leaves a clean prefix.
+"Before anything else" spans partitions: an intent holds absolute states of items that other partitions
+share (a movie's counters), so :func:`recover_pending` re-applies every partition's pending intent before
+a delivery applies anything new; otherwise a newer chunk of partition A, written before the redo of
+partition B's older intent, would be overwritten by it.
 A failed condition at 2 means another delivery got there first: re-read and continue from its watermark.
 Any other storage failure raises, so the batch is retried.
 
@@ -124,15 +128,31 @@ def apply_partition(source: str, records: Sequence[Record], max_items: int = MAX
     return result
 
 
+def recover_pending() -> int:
+    """Re-apply the pending intent of every partition (see the module docstring); return how many.
+
+    The offsets table holds one small item per topic-partition, so this Scan costs one request.
+    """
+    recovered = 0
+    for item in OffsetItem.scan(OffsetItem.intent.exists(), consistent_read=True):
+        _redo(item)
+        recovered += 1
+    return recovered
+
+
+def _redo(item: OffsetItem) -> None:
+    CACHE.clear()  # a crashed delivery wrote (some of) these items behind our back
+    _write_items(_decode(item.intent))
+    _finish(item.source, int(item.intent_last))
+
+
 def _settle(source: str, result: PartitionResult) -> int | None:
     """The watermark, after re-applying an intent a crashed delivery left behind."""
     item = _offsets(source)
     if item is None:
         return None
     if item.intent is not None and item.intent_last is not None:
-        CACHE.clear()  # a crashed delivery wrote (some of) these items behind our back
-        _write_items(_decode(item.intent))
-        _finish(source, int(item.intent_last))
+        _redo(item)
         result.recovered += 1
         return int(item.intent_last) + 1
     return int(item.next_offset)
