@@ -12,7 +12,6 @@ from __future__ import annotations
 import sys
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 from movierec.config import REPO_ROOT, Settings
 from infra.stack import LOCAL_CREDENTIALS, Service, Stack
@@ -45,13 +44,12 @@ def function_env(settings: Settings) -> dict[str, str]:
 
 
 def api_service(settings: Settings) -> Service:
-    chalice = Path(sys.executable).with_name("chalice")
     return Service(
         name="api",
         host=settings.api_host,
         port=settings.api_port,
         command=[
-            str(chalice), "--project-dir", str(FUNCTION_DIR), "local", "--no-autoreload",
+            sys.executable, "-m", "infra.chalice_local", "--project-dir", str(FUNCTION_DIR), "local", "--no-autoreload",
             "--host", settings.api_host, "--port", str(settings.api_port),
         ],  # fmt: skip
         healthy=lambda: api_answers(settings.api_url),
