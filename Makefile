@@ -36,7 +36,7 @@ status: install ## each local component, its address and whether it answers
 	$(BIN)/movierec status
 
 test: install ## install, then run the whole test suite (starts and stops the services it needs)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
 
 lock: install ## rewrite constraints.txt from the installed environment
 	@{ head -2 constraints.txt; $(BIN)/pip freeze --exclude-editable | sed 's/^torch==\(.*\)+cpu$$/torch==\1/'; } > constraints.tmp && mv constraints.tmp constraints.txt
