@@ -35,7 +35,7 @@ class Component(Protocol):
 
 
 def components(settings: Settings) -> list[Component]:
-    """The main job's parts, in start order. Each later issue plugs its part in here."""
+    """The main job's parts, in start order (stopped in reverse)."""
     # Metrics first (so every other part's metrics are collected) and stopped last.
     metrics = MetricsPublisher(settings)
     metrics.follow(settings.run_dir / "logs" / "api.log")  # the API child's stdout (infra/api.py)
