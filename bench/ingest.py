@@ -39,7 +39,8 @@ def bench_parser(repeats: int = 5) -> dict[str, float]:
 
 def bench_end_to_end(minutes: int, limit: int | None, batch_size: int) -> dict[str, float]:
     from infra.bootstrap import bootstrap
-    from infra.poller import Poller, load_ingest_handler
+    from infra.handlers import load_handler
+    from infra.poller import Poller
     from infra.replay import movielens_lines, produce
     from infra.stack import LOCAL_CREDENTIALS, Stack, free_port
     from movierec.dal import tables
@@ -65,7 +66,7 @@ def bench_end_to_end(minutes: int, limit: int | None, batch_size: int) -> dict[s
         sent = produce(settings, lines, progress=False)
         produce_s = time.perf_counter() - started
 
-        handler = load_ingest_handler()
+        handler = load_handler("ingest")
         totals = {"records": 0, "handler": 0.0, "parse": 0.0, "read": 0.0, "write": 0.0, "batches": 0}
         done = threading.Event()
 

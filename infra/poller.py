@@ -14,22 +14,21 @@ and doubles nothing.
 from __future__ import annotations
 
 import base64
-import importlib.util
 import logging
 import threading
 import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import Any, Callable, Iterable
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.structs import OffsetAndMetadata
 
-from movierec.config import REPO_ROOT, Settings
+from movierec.config import Settings
 from movierec.observability import MetricUnit, make_metrics
+from infra.handlers import load_handler
 
 log = logging.getLogger("movierec.poller")
 
@@ -61,17 +60,6 @@ def lambda_event(
     if event_source == "aws:kafka":
         event["eventSourceArn"] = "arn:aws:kafka:us-east-1:000000000000:cluster/movierec-local/local"
     return event
-
-
-def load_ingest_handler() -> Handler:
-    """The ingest function's ``handler``, loaded from functions/ingest/app.py as Lambda would load it."""
-    path = REPO_ROOT / "functions" / "ingest" / "app.py"
-    spec = importlib.util.spec_from_file_location("movierec_ingest_app", path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load the ingest handler from {path}")
-    module: ModuleType = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.handler
 
 
 @dataclass
@@ -111,7 +99,7 @@ class Poller:
         lag_every_s: float = 5.0,
     ) -> None:
         self.settings = settings
-        self.handler = handler or load_ingest_handler()
+        self.handler = handler or load_handler("ingest")
         self.event_source = event_source
         self.max_backoff_s = max_backoff_s
         self.lag_every_s = lag_every_s
