@@ -66,9 +66,14 @@ def code_version() -> str:
     return f"{movierec.__version__}+{rev}" if rev else movierec.__version__
 
 
-def _write(
+def write_index_version(
     folder: Path, table: pa.Table, fp: str, ranker: str, k: int, parent: str | None, build: dict[str, object]
 ) -> Manifest:
+    """Write one index version into ``folder`` (LanceDB table, serving snapshot, manifest last).
+
+    Shared by the index build, the incremental update and the training job, so every version has the
+    same files whoever made it.
+    """
     now = datetime.now(timezone.utc)
     manifest = Manifest(
         version=f"{now:%Y%m%dT%H%M%S}Z-{fp[:8]}",
@@ -120,7 +125,7 @@ def build_index(
     fp = fingerprint(movies, k, ranker, sorted(extra_columns or {}))
     info = {**(build_info or {}), "embedded": embedded, "embed_s": round(embed_s, 2),
             "total_s": round(time.monotonic() - started, 2)}  # fmt: skip
-    manifest = _write(folder, table, fp, ranker, k, None, info)
+    manifest = write_index_version(folder, table, fp, ranker, k, None, info)
     return BuildResult(folder, manifest, embedded)
 
 
@@ -159,5 +164,5 @@ def update_index(
     fp = fingerprint(movies, k, base.manifest.ranker, sorted(extra))
     info = {**base.manifest.build, "added": len(new), "embedded": embedded,
             "total_s": round(time.monotonic() - started, 2)}  # fmt: skip
-    manifest = _write(folder, table, fp, base.manifest.ranker, k, base.version, info)
+    manifest = write_index_version(folder, table, fp, base.manifest.ranker, k, base.version, info)
     return BuildResult(folder, manifest, embedded)

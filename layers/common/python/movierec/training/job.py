@@ -29,9 +29,8 @@ from movierec.config import Settings
 from movierec.dal.index_store import IndexMissingError, download_version, read_pointer
 from movierec.datasets import data_path
 from movierec.evaluation.interactions import InteractionLog, load_movielens
-# _write is the index job's version writer (LanceDB table + serving.arrow + manifest, manifest last); a
-# trained version must be written exactly like a built one, so it is reused rather than re-implemented.
-from movierec.index.build import _write, code_version
+# A trained version is written exactly like a built one (LanceDB table + serving.arrow + manifest last).
+from movierec.index.build import code_version, write_index_version
 from movierec.index.loaded import MovieIndex, load_index
 from movierec.index.manifest import Manifest
 from movierec.index.publish import set_pointer, upload_version
@@ -90,7 +89,7 @@ def write_version(base: MovieIndex, model: CollabModel, fold: FoldIn, training: 
     table = to_arrow(movies_of(base.table), base.table["text_hash"].to_pylist(), base.vectors, base.nbr_idx,
                      base.nbr_sim, {**kept, **cols})  # fmt: skip
     build = {**base.manifest.build, "training": training}
-    return _write(folder, table, _model_fingerprint(base.manifest, model, fold), NAME,
+    return write_index_version(folder, table, _model_fingerprint(base.manifest, model, fold), NAME,
                   base.manifest.neighbours_k, base.version, build)  # fmt: skip
 
 
