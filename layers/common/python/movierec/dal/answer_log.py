@@ -21,7 +21,6 @@ from movierec.dal.tables import RecommendationItem
 from movierec.observability import make_logger
 
 logger = make_logger("answer-log")
-_STOP = object()
 
 
 @dataclass(frozen=True)
@@ -36,7 +35,7 @@ class LoggedAnswer:
 
 class AnswerLog:
     def __init__(self, maxsize: int = 10_000, batch: int = 25) -> None:
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=maxsize)
+        self._queue: queue.Queue[LoggedAnswer | None] = queue.Queue(maxsize=maxsize)
         self.batch = batch
         self._dropped = 0
         self._dropped_lock = threading.Lock()
@@ -68,7 +67,7 @@ class AnswerLog:
         """Write what is queued (waiting up to ``timeout_s``) and stop the writer."""
         if self._thread.is_alive():
             try:
-                self._queue.put(_STOP, timeout=timeout_s)
+                self._queue.put(None, timeout=timeout_s)  # None ends the writer
             except queue.Full:
                 return
             self._thread.join(timeout_s)
@@ -79,7 +78,7 @@ class AnswerLog:
     def _run(self) -> None:
         while True:
             first = self._queue.get()
-            if first is _STOP:
+            if first is None:
                 return
             items = [first]
             while len(items) < self.batch:
@@ -87,17 +86,16 @@ class AnswerLog:
                     nxt = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if nxt is _STOP:
+                if nxt is None:
                     self._write(items)
                     return
                 items.append(nxt)
             self._write(items)
 
-    def _write(self, answers: list[object]) -> None:
+    def _write(self, answers: list[LoggedAnswer]) -> None:
         try:
             with RecommendationItem.batch_write() as batch:
                 for a in answers:
-                    assert isinstance(a, LoggedAnswer)
                     batch.save(
                         RecommendationItem(
                             a.user_id,
