@@ -102,14 +102,13 @@ def load_movielens(settings: Settings | None = None) -> InteractionLog:
 def load_dynamodb(settings: Settings | None = None) -> InteractionLog:
     """The running system's ingested histories, read-only.
 
-    One Scan for the user ids, then each user's history through :func:`movierec.dal.history.get_history`
-    (the same read the recommend function makes, so evaluation sees exactly what serving sees).
+    One Scan of the history table, items mapped as the recommend function maps them
+    (:func:`movierec.dal.history.to_interaction`), so evaluation sees exactly what serving sees.
     """
     from movierec.dal import tables
-    from movierec.dal.history import get_history
+    from movierec.dal.history import scan_histories
 
     tables.bind(settings or get_settings())
-    user_ids = sorted({int(item.user_id) for item in tables.HistoryItem.scan(attributes_to_get=["user_id"])})
-    rows = ((user_id, item) for user_id in user_ids for item in get_history(user_id))
+    rows = scan_histories()
     catalog = [m.movie_id for m in tables.MovieItem.scan(attributes_to_get=["movie_id"])]
     return build_log(rows, catalog, source="dynamodb")
