@@ -21,7 +21,8 @@ from pathlib import Path
 
 from movierec.config import Settings, get_settings
 from movierec.dal import tables
-from movierec.dal.tables import HistoryItem
+from movierec.dal.history import save_histories
+from movierec.logic.aggregate import HistoryState
 from movierec.index.jobs import build_and_publish, catalog_movies
 from movierec.index.manifest import Manifest
 from infra.api import ApiServer
@@ -90,15 +91,17 @@ def write_users(manifest: Manifest, settings: Settings, per_length: int) -> dict
     ids = load_index(download_version(manifest.version, settings)).ids
     rng = random.Random(4)
     users: dict[int, int] = {}
-    with HistoryItem.batch_write() as batch:
-        for length in HISTORY_LENGTHS:
-            for n in range(per_length):
-                user = 100_000 + length * 1_000 + n
-                users[user] = length
-                for movie_id in rng.sample(ids, length):
-                    rating = rng.choice([None, None, None, 1, 2, 3, 4, 5])
-                    batch.save(HistoryItem(user, movie_id, rating=rating, max_minute=rng.randint(1, 120),
-                                           first_seen=1, last_seen=rng.randint(2, 10_000)))  # fmt: skip
+    histories: dict[int, dict[str, HistoryState]] = {}
+    for length in HISTORY_LENGTHS:
+        for n in range(per_length):
+            user = 100_000 + length * 1_000 + n
+            users[user] = length
+            histories[user] = {
+                movie_id: HistoryState(rating=rng.choice([None, None, None, 1, 2, 3, 4, 5]),
+                                       max_minute=rng.randint(1, 120), first_seen=1, last_seen=rng.randint(2, 10_000))
+                for movie_id in rng.sample(ids, length)
+            }  # fmt: skip
+    save_histories(histories)
     return users
 
 

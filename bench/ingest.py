@@ -44,7 +44,7 @@ def bench_end_to_end(minutes: int, limit: int | None, batch_size: int) -> dict[s
     from infra.replay import movielens_lines, produce
     from infra.stack import LOCAL_CREDENTIALS, Stack, free_port
     from movierec.dal import tables
-    from movierec.dal.tables import HistoryItem
+    from movierec.dal.history import scan_states
     from movierec.observability import set_emf_sink
 
     moto_port, kafka_port = free_port(), free_port()
@@ -67,7 +67,8 @@ def bench_end_to_end(minutes: int, limit: int | None, batch_size: int) -> dict[s
         produce_s = time.perf_counter() - started
 
         handler = load_handler("ingest")
-        totals = {"records": 0, "handler": 0.0, "parse": 0.0, "read": 0.0, "write": 0.0, "batches": 0}
+        totals = {"records": 0, "handler": 0.0, "parse": 0.0, "read": 0.0, "write": 0.0, "batches": 0, "chunks": 0}
+        writes: dict[str, int] = {}
         done = threading.Event()
 
         def timed(event: dict, context: object) -> dict:
@@ -76,8 +77,11 @@ def bench_end_to_end(minutes: int, limit: int | None, batch_size: int) -> dict[s
             totals["handler"] += time.perf_counter() - t
             totals["batches"] += 1
             totals["records"] += summary["records"]
+            totals["chunks"] += summary["chunks"]
             for phase in ("parse", "read", "write"):
                 totals[phase] += summary["seconds"].get(phase, 0.0)
+            for table, n in summary["writes"].items():
+                writes[table] = writes.get(table, 0) + n
             if totals["records"] >= sent:
                 done.set()
             return summary
@@ -88,14 +92,14 @@ def bench_end_to_end(minutes: int, limit: int | None, batch_size: int) -> dict[s
         done.wait(timeout=1800)
         e2e_s = time.perf_counter() - started
         poller.stop()
-        history_items = HistoryItem.count()
+        histories = dict(scan_states())
     finally:
         set_emf_sink(None)
         stack.down()
     other = totals["handler"] - totals["parse"] - totals["read"] - totals["write"]
     return {
-        "events": sent, "history_items": history_items, "produce_s": produce_s, "produce_per_s": sent / produce_s,
-        "e2e_s": e2e_s, "e2e_events_per_s": totals["records"] / e2e_s, "batches": totals["batches"],
+        "events": sent, "users": len(histories), "pairs": sum(len(h) for h in histories.values()), "writes": writes, "produce_s": produce_s, "produce_per_s": sent / produce_s,
+        "e2e_s": e2e_s, "e2e_events_per_s": totals["records"] / e2e_s, "batches": totals["batches"], "chunks": totals["chunks"],
         "parse_s": totals["parse"], "read_s": totals["read"], "write_s": totals["write"], "handler_other_s": other,
         "kafka_and_poller_s": e2e_s - totals["handler"],
     }
@@ -119,7 +123,11 @@ def main() -> None:
     print(f"replay: {r['events']:,} events ({args.minutes} watch lines + 1 rate line per rating) produced in "
           f"{r['produce_s']:.1f}s = {r['produce_per_s']:,.0f} lines/s")
     print(f"end to end: {r['events']:,} events applied in {r['e2e_s']:.1f}s = {r['e2e_events_per_s']:,.0f} events/s "
-          f"({r['batches']} batches of <= {args.batch_size}; {r['history_items']:,} history items)")
+          f"({r['batches']} batches of <= {args.batch_size}; {r['users']:,} users, {r['pairs']:,} (user, movie) histories)")
+    items = sum(r["writes"].values())
+    print(f"item writes: {items:,} ({', '.join(f'{t} {n:,}' for t, n in sorted(r['writes'].items()))}) "
+          f"= {r['events'] / items:.1f} events per item written, plus an intent and a watermark write for each of "
+          f"{r['chunks']} chunks")
     print(f"where the time went: handler parse {r['parse_s']:.1f}s, DynamoDB reads + folding {r['read_s']:.1f}s, "
           f"DynamoDB writes {r['write_s']:.1f}s, other handler {r['handler_other_s']:.1f}s, "
           f"Kafka fetch + poller {r['kafka_and_poller_s']:.1f}s")

@@ -86,14 +86,16 @@ def ml_built_movies(built: BuildResult) -> list[Movie]:
 
 
 def write_histories(log) -> int:
-    """The log's interactions as ``history`` items (bound tables), as ingest would have written them."""
-    from movierec.dal.tables import HistoryItem
+    """The log's interactions as ``history`` pages (bound tables), as ingest would have written them."""
+    from movierec.dal.history import save_histories
+    from movierec.logic.aggregate import HistoryState
 
-    n = 0
-    with HistoryItem.batch_write() as batch:
-        for user_id, history in log.users.items():
-            for i in history:
-                batch.save(HistoryItem(user_id, i.movie_id, rating=i.rating, max_minute=0,
-                                       first_seen=int(i.last_seen), last_seen=int(i.last_seen)))  # fmt: skip
-                n += 1
-    return n
+    save_histories({
+        user_id: {
+            i.movie_id: HistoryState(rating=None if i.rating is None else int(i.rating),
+                                     first_seen=int(i.last_seen), last_seen=int(i.last_seen))
+            for i in history
+        }
+        for user_id, history in log.users.items()
+    })
+    return sum(len(history) for history in log.users.values())

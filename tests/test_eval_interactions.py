@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from movierec.config import Settings
-from movierec.dal.tables import HistoryItem, MovieItem
+from movierec.dal.history import save_histories
+from movierec.dal.tables import MovieItem
+from movierec.logic.aggregate import HistoryState
 from movierec.evaluation.interactions import build_log, load_dynamodb, movie_order
 from movierec.ranking.base import Interaction
 
@@ -24,9 +26,11 @@ def test_build_log_orders_by_time_then_movie_id_and_keeps_one_row_per_movie() ->
 
 
 def test_load_dynamodb_reads_the_ingested_histories(isolated: Settings) -> None:
-    HistoryItem(7, "heat+1995", first_seen=100, last_seen=200, max_minute=90, minutes={1, 2, 3}).save()
-    HistoryItem(7, "sabrina+1995", first_seen=50, last_seen=60, rating=4).save()
-    HistoryItem(8, "heat+1995", first_seen=10, last_seen=10).save()
+    save_histories({
+        7: {"heat+1995": HistoryState(frozenset({1, 2, 3}), 90, first_seen=100, last_seen=200),
+            "sabrina+1995": HistoryState(rating=4, first_seen=50, last_seen=60)},
+        8: {"heat+1995": HistoryState(first_seen=10, last_seen=10)},
+    })
     MovieItem("toy+story+1995").save()
     log = load_dynamodb(isolated)
     assert log.source == "dynamodb"

@@ -7,7 +7,9 @@ from datetime import datetime, timezone
 import pytest
 
 from movierec.config import Settings
-from movierec.dal.tables import HistoryItem, RecommendationItem
+from movierec.dal.history import save_histories
+from movierec.dal.tables import RecommendationItem
+from movierec.logic.aggregate import HistoryState
 from movierec.evaluation.online import Request, Watch, evaluate_online, format_report, load_online
 
 T0 = datetime(2024, 1, 1, 12, 0, tzinfo=timezone.utc).timestamp()
@@ -76,8 +78,10 @@ def test_load_online_reads_both_sources_from_dynamodb(isolated: Settings) -> Non
                        movie_ids="m1,m2", latency_ms=12.5, version="v1").save()
     RecommendationItem(1, f"{at_ms + 5000:013d}#stream:s1#ab", at=T0 + 5, source="stream:s1", status=200,
                        movie_ids="m3", latency_ms=300).save()
-    HistoryItem(1, "m2", first_seen=int(T0 + 60), last_seen=int(T0 + 120), minutes={0, 1, 2}, max_minute=2).save()
-    HistoryItem(1, "m7", first_seen=int(T0 + 60), last_seen=int(T0 + 60), rating=5).save()  # rated, not watched
+    save_histories({1: {
+        "m2": HistoryState(frozenset({0, 1, 2}), 2, first_seen=int(T0 + 60), last_seen=int(T0 + 120)),
+        "m7": HistoryState(rating=5, first_seen=int(T0 + 60), last_seen=int(T0 + 60)),  # rated, not watched
+    }})
     requests, watches = load_online(isolated)
     assert sorted((r.at, r.source, r.movie_ids, r.version) for r in requests) == [
         (T0, "api", ("m1", "m2"), "v1"),

@@ -12,7 +12,7 @@ from infra.poller import Poller
 from infra.replay_loop import Ask, ReplayLoop, timeline
 from infra.stack import free_port
 from movierec.config import Settings, get_settings
-from movierec.dal.tables import HistoryItem
+from movierec.dal.history import get_states
 from movierec.evaluation.online import load_online
 from movierec.index.build import BuildResult
 from movierec.models.events import RateEvent, WatchEvent
@@ -79,7 +79,7 @@ def test_loop_asks_the_real_api_with_only_the_past_known(running: Settings, data
     assert len(replayed) == 4
     for r in replayed:
         assert r.status == 200 and len(r.movie_ids) == 20
-        history = {h.movie_id: h for h in HistoryItem.query(r.user_id)}
+        history = get_states(r.user_id)
         watched_before = {m for m, h in history.items() if h.first_seen < r.at}
         assert watched_before, "the API was asked after the user's first session was ingested"
         assert not watched_before & set(r.movie_ids), "a movie watched before the request was recommended"

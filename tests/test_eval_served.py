@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from movierec.config import Settings
-from movierec.dal.tables import HistoryItem
+from movierec.dal.history import save_histories
+from movierec.logic.aggregate import HistoryState
 from movierec.evaluation.interactions import load_dynamodb, with_catalog
 from movierec.evaluation.offline import evaluate, run_offline
 from movierec.evaluation.served import IdTranslatingRanker, published_index, served_specs
@@ -63,9 +64,10 @@ def test_content_ranker_from_the_registry_is_scored_by_the_runner(built: BuildRe
 @pytest.mark.slow
 def test_dynamodb_source_uses_the_published_version(published: BuildResult, settings: Settings, tmp_path: Path) -> None:  # noqa: F811
     ids = load_index(published.folder).ids
-    for user in (1, 2, 3):
-        for t, movie_id in enumerate(ids[user : user + 4]):
-            HistoryItem(user, movie_id, first_seen=t, last_seen=t, minutes={1}).save()
+    save_histories({
+        user: {m: HistoryState(frozenset({1}), 1, first_seen=t, last_seen=t) for t, m in enumerate(ids[user : user + 4])}
+        for user in (1, 2, 3)
+    })
     log = with_catalog(load_dynamodb(settings), published_index(settings).ids)
     assert len(log.catalog) == len(ids)
     specs = served_specs("dynamodb", settings)
@@ -81,6 +83,6 @@ def test_dynamodb_source_uses_the_published_version(published: BuildResult, sett
 def test_cli_says_what_is_missing_without_an_index(isolated: Settings, capsys) -> None:
     from infra.cli import main
 
-    HistoryItem(1, "heat+1995", first_seen=1, last_seen=1, minutes={1}).save()
+    save_histories({1: {"heat+1995": HistoryState(frozenset({1}), 1, first_seen=1, last_seen=1)}})
     assert main(["eval", "offline", "--source", "dynamodb", "--out", "unused"]) == 1
     assert "no index published yet" in capsys.readouterr().out

@@ -6,7 +6,8 @@ import pytest
 
 from movierec.config import Settings
 from movierec.dal.index_store import read_manifest, read_pointer
-from movierec.dal.tables import HistoryItem
+from movierec.dal.history import get_states, save_histories
+from movierec.logic.aggregate import HistoryState
 from movierec.index.build import BuildResult
 from movierec.index.loaded import load_index
 from movierec.index.publish import publish
@@ -66,8 +67,10 @@ def test_train_publishes_v2_promotes_it_and_keeps_an_unjudgeable_retrain(
     assert train(settings, "dynamodb", fit=FIT) is None
     # Three users came back: three fresh cases are too few to judge -> kept on S3, not promoted.
     later = training["data"]["last_at"] + 60
-    for user_id, movie_id in zip(list(slice_log.users)[:3], ("m-new-1", "m-new-2", "m-new-3")):
-        HistoryItem(user_id, movie_id, max_minute=5, first_seen=int(later), last_seen=int(later)).save()
+    save_histories({
+        user_id: {**get_states(user_id), movie_id: HistoryState(max_minute=5, first_seen=int(later), last_seen=int(later))}
+        for user_id, movie_id in zip(list(slice_log.users)[:3], ("m-new-1", "m-new-2", "m-new-3"))
+    })
     second = train(settings, "dynamodb", fit=FIT)
     assert not second.promoted and second.gate.reason == "only 3 fresh holdout cases (< 20): too few to judge"
     assert read_pointer(settings) == first.version

@@ -14,7 +14,7 @@ from movierec.dal.ingest_writer import _commit_intent, _encode, _target_items, a
 from movierec.logic.aggregate import Record, chunks
 from movierec.logic.kafka_batch import records_by_partition
 from movierec.logic.parser import parse_line
-from movierec.dal.history import get_history
+from movierec.dal.history import get_history, get_states
 from movierec.dal.tables import HistoryItem, MovieItem, OffsetItem, QuarantineItem, RecommendationItem, UserItem
 from tests._fixtures_ingest import kafka_event, snapshot
 
@@ -71,7 +71,7 @@ def test_noisy_batch_stores_valid_and_quarantines_invalid(isolated: Settings, ev
 
     [konga] = get_history(54831)
     assert (konga.movie_id, konga.max_minute, konga.watch_count, konga.rating) == ("konga+1961", 23, 2, 4.0)
-    item = HistoryItem.get(54831, "konga+1961")
+    item = get_states(54831)["konga+1961"]
     assert item.first_seen == 1739337115 and item.last_seen == 1739337121.25  # 2025-02-12T05:11:55, 05:12:01.25
     movie = MovieItem.get("konga+1961")
     assert (movie.watchers, movie.watch_minutes, movie.ratings_count, movie.ratings_sum) == (1, 2, 1, 4)
@@ -172,7 +172,7 @@ def test_rerating_replaces_the_rating_in_the_movie_mean(isolated: Settings) -> N
                          b"2025-02-12T05:00:00,2,GET /rate/heat+1995=1"], first_offset=2), None)  # older: ignored
     movie = MovieItem.get("heat+1995")
     assert (movie.ratings_count, movie.ratings_sum, movie.watchers) == (2, 9, 0)
-    assert HistoryItem.get(1, "heat+1995").rating == 5 and HistoryItem.get(2, "heat+1995").rating == 4
+    assert get_states(1)["heat+1995"].rating == 5 and get_states(2)["heat+1995"].rating == 4
 
 
 def test_storage_failure_raises_and_retry_is_harmless(isolated: Settings) -> None:

@@ -16,7 +16,9 @@ from chalice.test import Client
 from movierec import aws
 from movierec.config import Settings
 from movierec.dal.index_store import IndexStore
-from movierec.dal.tables import HistoryItem, MovieItem, RecommendationItem
+from movierec.dal.history import save_histories
+from movierec.dal.tables import MovieItem, RecommendationItem
+from movierec.logic.aggregate import HistoryState
 from movierec.index.build import BuildResult
 from movierec.index.jobs import update_published
 from movierec.index.loaded import load_index
@@ -93,8 +95,7 @@ def test_user_with_history_gets_content_ranking_and_the_answer_is_logged(
 ) -> None:
     index = load_index(published.folder)
     watched = {index.ids[0]: 5, index.ids[10]: None, index.ids[20]: 1}
-    for movie_id, rating in watched.items():
-        HistoryItem(42, movie_id, rating=rating, max_minute=90, first_seen=1, last_seen=2).save()
+    save_histories({42: {m: HistoryState(rating=r, max_minute=90, first_seen=1, last_seen=2) for m, r in watched.items()}})
     body = json.loads(_get(app, "/recommend/42", "application/json").body)
     assert (body["user_id"], body["ranker"], body["fallback"], body["version"]) == (
         42, "content-v1", False, published.manifest.version)  # fmt: skip

@@ -9,7 +9,8 @@ import urllib.request
 from pathlib import Path
 
 from movierec.config import Settings
-from movierec.dal.tables import HistoryItem
+from movierec.dal.history import save_histories
+from movierec.logic.aggregate import HistoryState
 from movierec.index.build import BuildResult
 from movierec.index.loaded import load_index
 from infra.api import ApiServer, api_answers
@@ -36,7 +37,7 @@ def _running(pid: int) -> bool:
 
 def test_chalice_local_round_trip(published: BuildResult, settings: Settings, tmp_path: Path) -> None:  # noqa: F811
     index = load_index(published.folder)
-    HistoryItem(5, index.ids[1], rating=4, max_minute=10, first_seen=1, last_seen=2).save()
+    save_histories({5: {index.ids[1]: HistoryState(rating=4, max_minute=10, first_seen=1, last_seen=2)}})
     server = ApiServer(dataclasses.replace(settings, api_port=free_port(), run_dir=tmp_path / "run"))
     server.start()
     base = server.settings.api_url

@@ -16,7 +16,8 @@ from collections.abc import Iterator
 import pytest
 
 from movierec.config import Settings, get_settings
-from movierec.dal.tables import HistoryItem
+from movierec.dal.history import save_histories
+from movierec.logic.aggregate import HistoryState
 from movierec.index.build import BuildResult
 from movierec.index.loaded import load_index
 from movierec.index.publish import publish
@@ -59,7 +60,7 @@ def _get(url: str) -> tuple[int, str, str, str]:
 def test_version_swap_under_load_serves_no_error(api: Settings, ml_built: BuildResult, slice_log) -> None:  # noqa: F811
     index = load_index(ml_built.folder)
     cold = [m for m in index.ids if m not in {i.movie_id for h in slice_log.users.values() for i in h}]
-    HistoryItem(COLD_USER, cold[0], max_minute=10, first_seen=1, last_seen=1).save()
+    save_histories({COLD_USER: {cold[0]: HistoryState(max_minute=10, first_seen=1, last_seen=1)}})
     users = [*list(slice_log.users)[:20], COLD_USER, 123456789]
     answers: list[list[tuple[int, str, str, str]]] = [[] for _ in range(CLIENTS)]
     stop = threading.Event()

@@ -80,19 +80,19 @@ def _iso(epoch: float | None) -> str | None:
 
 
 def _history(args: argparse.Namespace) -> int:
-    from movierec.dal.tables import HistoryItem
+    from movierec.dal.history import get_states
 
     tables.bind(get_settings())
     rows = [
         {
-            "movie_id": item.movie_id,
-            "max_minute": int(item.max_minute or 0),
-            "watch_count": len(item.minutes or ()),
-            "rating": None if item.rating is None else int(item.rating),
-            "first_seen": _iso(item.first_seen),
-            "last_seen": _iso(item.last_seen),
+            "movie_id": movie_id,
+            "max_minute": state.max_minute,
+            "watch_count": len(state.minutes),
+            "rating": state.rating,
+            "first_seen": _iso(state.first_seen),
+            "last_seen": _iso(state.last_seen),
         }
-        for item in HistoryItem.query(args.user_id)
+        for movie_id, state in get_states(args.user_id).items()
     ]
     rows.sort(key=lambda r: (r["last_seen"] or "", r["movie_id"]))
     print(json.dumps({"user_id": args.user_id, "movies": rows}, indent=2))

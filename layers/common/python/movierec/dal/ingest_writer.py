@@ -33,6 +33,7 @@ updated by a single consumer).
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import time
 import zlib
@@ -41,6 +42,7 @@ from typing import Any, Sequence
 from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.models import Model
 
+from movierec.dal.history import encode_pages, merge_pages
 from movierec.dal.tables import HistoryItem, MovieItem, OffsetItem, QuarantineItem, RecommendationItem, UserItem
 from movierec.logic.aggregate import (
     Chunk,
@@ -56,7 +58,7 @@ from movierec.logic.kafka_batch import PartitionResult
 from movierec.models.events import Rejection
 
 #: Item writes per chunk: bounds the intent's size (one DynamoDB item holds at most 400 KB).
-MAX_CHUNK_ITEMS = 600
+MAX_CHUNK_ITEMS = 2_000
 #: Largest compressed intent we store; a bigger chunk is split in two.
 MAX_INTENT_BYTES = 300_000
 #: A quarantined line keeps at most this many bytes (stream lines are short; items hold 400 KB).
@@ -109,6 +111,8 @@ def apply_partition(source: str, records: Sequence[Record], max_items: int = MAX
         if committed:
             _write_items(items)
             _finish(source, chunk.last)
+            for section, batch in items.items():
+                result.writes[section] = result.writes.get(section, 0) + len(batch)
         result.seconds["write"] += time.perf_counter() - started
         if committed:
             result.chunks += 1
@@ -240,7 +244,7 @@ class ItemCache:
 
 def _key_of(item: Model) -> Any:
     if isinstance(item, HistoryItem):
-        return (int(item.user_id), item.movie_id)
+        return (int(item.user_id), int(item.page))
     if isinstance(item, UserItem):
         return int(item.user_id)
     return item.movie_id
@@ -252,12 +256,13 @@ CACHE = ItemCache()
 
 def _target_items(source: str, chunk: Chunk) -> dict[str, list[Model]]:
     """The absolute new state of every item the chunk changes (foreign attributes of read items kept)."""
-    history = CACHE.get_many(HistoryItem, list(chunk.pairs))
+    pages = _history_pages(chunk.users)
+    stored = {user_id: merge_pages(items) for user_id, items in pages.items()}
     movies = CACHE.get_many(MovieItem, list(chunk.movies))
     users = CACHE.get_many(UserItem, list(chunk.users))
     resolution = resolve(
         chunk,
-        {k: _history_state(v) for k, v in history.items()},
+        {(u, m): state for (u, m) in chunk.pairs if (state := stored.get(u, {}).get(m)) is not None},
         {k: _movie_state(v) for k, v in movies.items()},
         {k: _user_state(v) for k, v in users.items()},
     )
@@ -273,12 +278,15 @@ def _target_items(source: str, chunk: Chunk) -> dict[str, list[Model]]:
             event.user_id, key, at=event.at, source=f"stream:{event.server}", status=event.status,
             movie_ids=",".join(event.movie_ids), latency_ms=event.latency_ms,
         ))
-    for (user_id, movie_id), s in resolution.history.items():
-        item = _copy(history.get((user_id, movie_id))) or HistoryItem(user_id, movie_id)
-        item.minutes = set(s.minutes) or None
-        item.max_minute, item.first_seen, item.last_seen = s.max_minute, s.first_seen, s.last_seen
-        item.rating, item.rated_at = s.rating, s.rated_at
-        out["history"].append(item)
+    changed: dict[int, dict[str, HistoryState]] = {}
+    for (user_id, movie_id), state in resolution.history.items():
+        changed.setdefault(user_id, dict(stored.get(user_id, {})))[movie_id] = state
+    for user_id, states in changed.items():
+        old = {int(p.page): p for p in pages.get(user_id, [])}
+        for page in encode_pages(user_id, states, max((int(p.pages) for p in old.values()), default=1)):
+            before = old.get(int(page.page))
+            if before is None or before.body != page.body or before.pages != page.pages:
+                out["history"].append(page)
     for movie_id, m in resolution.movies.items():
         item = _copy(movies.get(movie_id)) or MovieItem(movie_id)
         item.watchers, item.watch_minutes = m.watchers, m.watch_minutes
@@ -292,20 +300,20 @@ def _target_items(source: str, chunk: Chunk) -> dict[str, list[Model]]:
     return out
 
 
+def _history_pages(user_ids: set[int]) -> dict[int, list[HistoryItem]]:
+    """Every stored history page of each user (page 0 says how many there are; most users have one)."""
+    first = CACHE.get_many(HistoryItem, [(u, 0) for u in user_ids])
+    more = [(u, p) for (u, _), item in first.items() for p in range(1, int(item.pages))]
+    rest = CACHE.get_many(HistoryItem, more) if more else {}
+    out: dict[int, list[HistoryItem]] = {}
+    for (user_id, _), item in itertools.chain(first.items(), rest.items()):
+        out.setdefault(user_id, []).append(item)
+    return out
+
+
 def _copy(item: Model | None) -> Model | None:
     """A detached copy (the cached item must not change unless the write succeeds)."""
     return None if item is None else type(item).from_raw_data(item.serialize())
-
-
-def _history_state(item: HistoryItem) -> HistoryState:
-    return HistoryState(
-        minutes=frozenset(int(m) for m in item.minutes or ()),
-        max_minute=int(item.max_minute or 0),
-        rating=None if item.rating is None else int(item.rating),
-        rated_at=None if item.rated_at is None else float(item.rated_at),
-        first_seen=float(item.first_seen),
-        last_seen=float(item.last_seen),
-    )
 
 
 def _or(value: Any, default: float) -> float:

@@ -1,6 +1,6 @@
 """DynamoDB tables (pynamodb models), shaped by the reads the service makes.
 
-- ``history``: one item per (user, movie); a single Query on ``user_id`` returns a user's whole history.
+- ``history``: a user's movies in a few compressed pages; one Query on ``user_id`` returns the whole history.
 - ``movies``: per-movie aggregates for popularity.
 - ``users``: user profile and activity counters.
 - ``recommendations``: the log of recommendations served or seen in the stream (online evaluation).
@@ -18,7 +18,6 @@ from __future__ import annotations
 from pynamodb.attributes import (
     BinaryAttribute,
     NumberAttribute,
-    NumberSetAttribute,
     UnicodeAttribute,
 )
 from pynamodb.models import Model
@@ -33,20 +32,22 @@ class _Base(Model):
 
 
 class HistoryItem(_Base):
-    """What one user did with one movie. Times are epoch seconds (UTC)."""
+    """One page of a user's history: many movies in one compressed body (see movierec.dal.history).
+
+    Read and written only through :mod:`movierec.dal.history`, which owns the body's format.
+    """
 
     class Meta(_Base.Meta):
         logical = "history"
 
     user_id = NumberAttribute(hash_key=True)
-    movie_id = UnicodeAttribute(range_key=True)
-    #: Distinct minutes watched (a set, so re-applying a line changes nothing).
-    minutes = NumberSetAttribute(null=True)
-    max_minute = NumberAttribute(default=0)
-    rating = NumberAttribute(null=True)
-    rated_at = NumberAttribute(null=True)
-    first_seen = NumberAttribute()
-    last_seen = NumberAttribute()
+    page = NumberAttribute(range_key=True)
+    #: The user's page count when this page was written (movie m lives in page crc32(m) % pages).
+    pages = NumberAttribute()
+    #: Movies in this page (readable without decoding the body).
+    movies = NumberAttribute()
+    #: zlib-compressed JSON rows: movie id, minute runs, max minute, rating, rated at, first/last seen.
+    body = BinaryAttribute(legacy_encoding=False)
 
 
 class MovieItem(_Base):

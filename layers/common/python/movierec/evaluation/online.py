@@ -8,7 +8,7 @@ Definitions (W = ``window_h``, default 24):
 
 - a *request* is one recommendations row; it *failed* when its status is not 200, it was *slow* when its
   latency exceeds ``slow_ms``; only answered requests (status 200, at least one movie) can convert;
-- a *watch* is a history row with watched minutes; its time is ``first_seen`` (the first time the user
+- a *watch* is a history entry (user, movie) with watched minutes; its time is ``first_seen`` (the first time the user
   touched the movie: re-watching an old movie is not a new watch);
 - an answered request *converted* when the user's first watch of at least one recommended movie falls in
   ``(t, t + W]``, ``t`` = the request time; its *minutes* are the distinct minutes watched of those movies
@@ -190,6 +190,7 @@ def format_report(report: OnlineReport) -> str:
 def load_online(settings: Settings | None = None) -> tuple[list[Request], list[Watch]]:
     """All recommendation rows and all watches of the deployment (read-only Scans)."""
     from movierec.dal import tables
+    from movierec.dal.history import scan_states
 
     tables.bind(settings or get_settings())
     requests = [
@@ -205,9 +206,10 @@ def load_online(settings: Settings | None = None) -> tuple[list[Request], list[W
         for item in tables.RecommendationItem.scan()
     ]
     watches = [
-        Watch(int(item.user_id), item.movie_id, float(item.first_seen), len(item.minutes))
-        for item in tables.HistoryItem.scan()
-        if item.minutes
+        Watch(user_id, movie_id, float(state.first_seen), len(state.minutes))
+        for user_id, states in scan_states()
+        for movie_id, state in states.items()
+        if state.minutes
     ]
     return requests, watches
 

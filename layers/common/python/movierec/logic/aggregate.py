@@ -1,7 +1,8 @@
 """Fold a run of parsed stream records into per-(user, movie), per-movie and per-user changes.
 
 A user watching a movie sends one line per minute, so a batch of 500 lines touches far fewer items than
-it has lines: folding first turns hundreds of lines into tens of item writes (DynamoDB and moto are the
+it has lines: folding first turns hundreds of lines into tens of item writes (a user's history is a
+page item holding all their movies, so a user costs one history write however many movies they touch) (DynamoDB and moto are the
 slow part of ingest). Everything here is pure (no I/O): the data-access layer reads the current items,
 calls :func:`resolve` to get their absolute new state, and writes those (see dal/ingest_writer.py).
 
@@ -105,9 +106,8 @@ def _new_keys(chunk: Chunk, record: Record) -> int:
         return 1
     if isinstance(event, RecommendationEvent):
         return 0 if recommendation_key(event) in chunk.recommendations else 1
-    if (event.user_id, event.movie_id) in chunk.pairs:
-        return 0
-    return 1 + (event.movie_id not in chunk.movies) + (event.user_id not in chunk.users)
+    # a movie is one item write; a user two (their history page and their user item)
+    return (event.movie_id not in chunk.movies) + 2 * (event.user_id not in chunk.users)
 
 
 def chunks(records: Sequence[Record], max_actions: int) -> Iterator[Chunk]:

@@ -43,6 +43,8 @@ class PartitionResult:
     next_offset: int | None = None
     #: Where the time went: "read" (BatchGetItem + folding) and "write" (intent, puts, watermark).
     seconds: dict[str, float] = field(default_factory=lambda: {"read": 0.0, "write": 0.0})
+    #: Items written per table (the store's per-item cost is what bounds ingest throughput).
+    writes: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -58,6 +60,7 @@ class Summary:
     recovered: int = 0
     next_offsets: dict[str, int | None] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=lambda: {"read": 0.0, "write": 0.0})
+    writes: dict[str, int] = field(default_factory=dict)
 
     def add(self, part: PartitionResult) -> None:
         self.records += part.records
@@ -70,6 +73,8 @@ class Summary:
         self.recovered += part.recovered
         for phase, t in part.seconds.items():
             self.seconds[phase] = self.seconds.get(phase, 0.0) + t
+        for table, n in part.writes.items():
+            self.writes[table] = self.writes.get(table, 0) + n
         self.next_offsets[part.source] = part.next_offset
 
     @property
@@ -88,4 +93,5 @@ class Summary:
             "recovered": self.recovered,
             "next_offsets": self.next_offsets,
             "seconds": {k: round(v, 4) for k, v in self.seconds.items()},
+            "writes": dict(sorted(self.writes.items())),
         }
