@@ -48,6 +48,7 @@ from movierec.logic.aggregate import (
     Chunk,
     HistoryState,
     MovieState,
+    PairKey,
     Record,
     UserState,
     chunks,
@@ -278,15 +279,7 @@ def _target_items(source: str, chunk: Chunk) -> dict[str, list[Model]]:
             event.user_id, key, at=event.at, source=f"stream:{event.server}", status=event.status,
             movie_ids=",".join(event.movie_ids), latency_ms=event.latency_ms,
         ))
-    changed: dict[int, dict[str, HistoryState]] = {}
-    for (user_id, movie_id), state in resolution.history.items():
-        changed.setdefault(user_id, dict(stored.get(user_id, {})))[movie_id] = state
-    for user_id, states in changed.items():
-        old = {int(p.page): p for p in pages.get(user_id, [])}
-        for page in encode_pages(user_id, states, max((int(p.pages) for p in old.values()), default=1)):
-            before = old.get(int(page.page))
-            if before is None or before.body != page.body or before.pages != page.pages:
-                out["history"].append(page)
+    out["history"] = _changed_pages(pages, stored, resolution.history)
     for movie_id, m in resolution.movies.items():
         item = _copy(movies.get(movie_id)) or MovieItem(movie_id)
         item.watchers, item.watch_minutes = m.watchers, m.watch_minutes
@@ -308,6 +301,23 @@ def _history_pages(user_ids: set[int]) -> dict[int, list[HistoryItem]]:
     out: dict[int, list[HistoryItem]] = {}
     for (user_id, _), item in itertools.chain(first.items(), rest.items()):
         out.setdefault(user_id, []).append(item)
+    return out
+
+
+def _changed_pages(
+    pages: dict[int, list[HistoryItem]], stored: dict[int, dict[str, HistoryState]], changes: dict[PairKey, HistoryState]
+) -> list[HistoryItem]:
+    """The history pages to write: each changed user's pages re-encoded, keeping only those that differ."""
+    changed: dict[int, dict[str, HistoryState]] = {}
+    for (user_id, movie_id), state in changes.items():
+        changed.setdefault(user_id, dict(stored.get(user_id, {})))[movie_id] = state
+    out: list[HistoryItem] = []
+    for user_id, states in changed.items():
+        old = {int(p.page): p for p in pages.get(user_id, [])}
+        for page in encode_pages(user_id, states, max((int(p.pages) for p in old.values()), default=1)):
+            before = old.get(int(page.page))
+            if before is None or before.body != page.body or before.pages != page.pages:
+                out.append(page)
     return out
 
 
