@@ -58,7 +58,7 @@ class Settings:
     kafka_partitions: int = 4
     kafka_group: str = "movierec-ingest"
     #: Like the event source mapping's BatchSize and MaximumBatchingWindowInSeconds.
-    batch_size: int = 500
+    batch_size: int = 10_000
     batch_window_s: float = 1.0
 
     moto_host: str = "127.0.0.1"
