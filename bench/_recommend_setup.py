@@ -50,8 +50,6 @@ def _interrupt(*_: object) -> None:
 def local_system(users_per_length: int, cold_embeddings: bool = False) -> Iterator[LocalSystem]:
     """Stack up, index built (or reused) and published, users written; everything torn down after.
 
-    moto's DynamoDB Query walks every item of the table (O(table size), not O(user's items)), so the
-    history table is kept to the benchmark users: its read cost is moto's, measured and reported apart.
     SIGTERM and SIGINT both unwind through the cleanup (a background run ignores SIGINT).
     """
     signal.signal(signal.SIGTERM, _interrupt)

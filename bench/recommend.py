@@ -104,7 +104,8 @@ def starting_design(index: MovieIndex, table, history: list[Interaction], k: int
     seeds = [(index.row_of[h.movie_id], seed_weight(h.rating)) for h in history if h.movie_id in index.row_of]
     norm = sum(abs(w) for _, w in seeds)
     for row, w in seeds:
-        hits = table.search(index.vectors[row]).distance_type("cosine").limit(per_seed + 1).select(["id"]).to_arrow()
+        query = table.search(index.vectors[row]).distance_type("cosine").limit(per_seed + 1)
+        hits = query.select(["id", "_distance"]).to_arrow()
         for movie_id, distance in zip(hits["id"].to_pylist(), hits["_distance"].to_pylist()):
             other = index.row_of[movie_id]
             if other != row:
@@ -178,7 +179,8 @@ def compare_methods(system) -> None:
     all_ = {m: [v for vs in times[m].values() for v in vs] for m in times}
     print(f"  all users: ours {summary(all_['ours'])}\n             matmul {summary(all_['matmul'])}\n"
           f"             lancedb {summary(all_['lancedb'])}")  # fmt: skip
-    print(f"  history read (one DynamoDB Query on moto, {sum(system.users.values())} items in the table): "
+    print(f"  history read (one DynamoDB Query on moto; {len(system.users)} users, "
+          f"{sum(system.users.values())} (user, movie) entries in the table): "
           f"{summary(query_ms)}")
     print(f"  starting design / ours, mean time: {np.mean(all_['lancedb']) / np.mean(all_['ours']):.0f}x; "
           f"top-20 agreement with ours: mean {np.mean(overlap):.3f}")  # fmt: skip
