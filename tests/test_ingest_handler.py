@@ -166,6 +166,15 @@ def test_pending_intent_of_another_partition_is_redone_before_new_writes(isolate
     assert not any(o.intent for o in OffsetItem.scan())
 
 
+def test_profile_fields_of_a_known_user_are_kept(isolated: Settings) -> None:
+    """Ingest owns the activity counters of a user item, not the profile read from the user API."""
+    UserItem(5, age=34, occupation="scientist", gender="F").save()
+    handler(kafka_event([b"2025-02-12T06:00:00,5,GET /data/m/heat+1995/1.mpg"]), None)
+    handler(kafka_event([b"2025-02-12T06:01:00,5,GET /rate/heat+1995=4"], first_offset=1), None)
+    user = UserItem.get(5)
+    assert (user.age, user.occupation, user.gender, user.movies, user.ratings) == (34, "scientist", "F", 1, 1)
+
+
 def test_rerating_replaces_the_rating_in_the_movie_mean(isolated: Settings) -> None:
     handler(kafka_event([b"2025-02-12T06:00:00,1,GET /rate/heat+1995=2", b"2025-02-12T06:00:00,2,GET /rate/heat+1995=4"]), None)
     handler(kafka_event([b"2025-02-12T07:00:00,1,GET /rate/heat+1995=5",

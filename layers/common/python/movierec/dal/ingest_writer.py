@@ -33,6 +33,7 @@ updated by a single consumer).
 from __future__ import annotations
 
 import base64
+import copy
 import itertools
 import json
 import time
@@ -322,8 +323,16 @@ def _changed_pages(
 
 
 def _copy(item: Model | None) -> Model | None:
-    """A detached copy (the cached item must not change unless the write succeeds)."""
-    return None if item is None else type(item).from_raw_data(item.serialize())
+    """A detached copy (the cached item must not change unless the write succeeds).
+
+    Movie and user items hold only numbers and strings, so a new values dict detaches the copy; this is
+    ~10x cheaper than a serialize/deserialize round trip (pynamodb encodes every number with json.dumps).
+    """
+    if item is None:
+        return None
+    clone = copy.copy(item)
+    clone.attribute_values = dict(item.attribute_values)
+    return clone
 
 
 def _or(value: Any, default: float) -> float:
