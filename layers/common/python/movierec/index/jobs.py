@@ -1,7 +1,7 @@
 """The index jobs against a deployment: build + publish, build if missing, incremental update, status.
 
-Used by ``movierec index build|update|status``, by ``make up`` (build the course catalog's index the
-first time) and by ingest (``update_published`` when new movie ids appear). The work folder is created
+Used by ``movierec index build|update|status`` (``update --from-dynamodb`` adds the movie ids ingest
+has seen that the index lacks) and by ``make up`` (build the course catalog's index the first time). The work folder is created
 under the index cache, and a published version is left there, so a local API process does not download
 what this machine just built.
 """
