@@ -1,11 +1,19 @@
-"""Retraining while ``make up`` runs: every ``MOVIEREC_RETRAIN_EVERY_MIN`` minutes of ingest, train v2.
+"""Keeping the index and the model current while ``make up`` runs, every ``MOVIEREC_RETRAIN_EVERY_MIN`` minutes.
 
-A :class:`~infra.up.Component` (``start``/``stop``) with one daemon thread. Each round reads the
-ingested interactions from DynamoDB and runs the same job as ``movierec train``
-(:func:`movierec.training.job.train`): fit, gate against the current version, publish, promote or keep.
-A round with nothing new since the current model is skipped by the job; a failed round is logged and
-the next one tries again (a retrain must never take the running system down). The API picks a promoted
-version up through the pointer. ``MOVIEREC_RETRAIN_EVERY_MIN=0`` switches it off.
+A :class:`~infra.up.Component` (``start``/``stop``) with one daemon thread. Each round, in order:
+
+1. the index update, as ``movierec index update --from-dynamodb`` runs it: movie ids ingest has stored
+   (the ``movies`` table holds every id seen in a watch or rate line) that the current index lacks are
+   embedded and added as a new version, so movies new to the stream become recommendable and count as
+   seeds;
+2. the training job, as ``movierec train`` runs it (:func:`movierec.training.job.train`): fit v2 on the
+   ingested interactions, gate against the current version, publish, promote or keep. A round with
+   nothing new since the current model is skipped by the job.
+
+Both steps publish through the pointer, one after the other in this one thread, so they never race;
+the API picks a new version up through the pointer. A failed step is logged and the next round tries
+again (a background job must never take the running system down). ``MOVIEREC_RETRAIN_EVERY_MIN=0``
+switches it off.
 """
 
 from __future__ import annotations
@@ -46,10 +54,11 @@ class Retrainer:
             self.run_once()
 
     def run_once(self) -> None:
-        """One round: train, gate, publish; report the outcome on stdout; never raise."""
+        """One round: index update, then train, gate, publish; report on stdout; never raise."""
         from movierec.training.job import train
 
         self.rounds += 1
+        self._update_index()
         try:
             outcome = train(self.settings, source="dynamodb")
         except Exception:
@@ -60,3 +69,16 @@ class Retrainer:
         else:
             state = "promoted" if outcome.promoted else "kept, not promoted"
             print(f"retrain: {outcome.version} {state} ({outcome.gate.reason})", flush=True)
+
+    def _update_index(self) -> None:
+        """Add the movie ids the stream introduced to the index (embedding needs torch: a local job)."""
+        from movierec.index.jobs import ids_missing_from_index, update_published
+
+        try:
+            missing = ids_missing_from_index(self.settings)
+            manifest = update_published(missing, self.settings, progress=False) if missing else None
+        except Exception:
+            logger.exception("index update failed; the next round tries again")
+            return
+        if manifest is not None:
+            print(f"index: {len(missing)} movie ids first seen in the stream added -> {manifest.version}", flush=True)

@@ -46,7 +46,7 @@ def components(settings: Settings) -> list[Component]:
         parts.append(Replay(settings, source=settings.replay_on_up))
     # Recommend: the index (built from the course catalog the first time), then the API (chalice local).
     parts += [EnsureIndex(settings), ApiServer(settings)]
-    # Training: ranker v2 retrained every MOVIEREC_RETRAIN_EVERY_MIN minutes of ingest (0 = off).
+    # Every MOVIEREC_RETRAIN_EVERY_MIN minutes (0 = off): new stream movie ids into the index, then retrain v2.
     parts.append(Retrainer(settings))
     return parts
 

@@ -7,8 +7,10 @@ import time
 from dataclasses import replace
 
 from movierec.config import REPO_ROOT, Settings
-from movierec.dal.index_store import read_manifest, read_pointer
+from movierec.dal.index_store import download_version, read_manifest, read_pointer
+from movierec.dal.tables import MovieItem
 from movierec.index.build import BuildResult
+from movierec.index.loaded import load_index
 from movierec.index.publish import publish
 from infra.retrain import Retrainer
 from tests._fixtures_index import settings  # noqa: F401
@@ -28,6 +30,21 @@ def test_retrainer_trains_on_its_schedule_and_stops(settings: Settings, ml_built
         retrainer.stop()
     assert read_manifest(read_pointer(settings), settings).ranker == "collab-v2"
     assert retrainer.rounds >= 1 and not retrainer._thread.is_alive()  # type: ignore[union-attr]
+
+
+def test_a_round_first_adds_the_movies_new_to_the_stream_to_the_index(
+    settings: Settings, ml_built: BuildResult, slice_log  # noqa: F811
+) -> None:
+    publish(ml_built.folder, ml_built.manifest.version, settings)
+    write_histories(slice_log)
+    MovieItem("brand+new+film+2031", watchers=1, first_seen=1, last_activity=1).save()  # as ingest leaves it
+    Retrainer(settings).run_once()
+    current = load_index(download_version(read_pointer(settings), settings))
+    assert "brand+new+film+2031" in current.row_of
+    ancestry = [current.version]
+    while (parent := read_manifest(ancestry[-1], settings).parent) is not None:
+        ancestry.append(parent)
+    assert len(ancestry) >= 2 and ancestry[-1] == ml_built.manifest.version  # an update of what was served
 
 
 def test_retrainer_is_off_at_zero(settings: Settings) -> None:  # noqa: F811
