@@ -10,10 +10,11 @@ from aws_lambda_powertools.utilities.data_classes import KafkaEvent
 
 from infra import bootstrap
 from movierec.config import REPO_ROOT, Settings, get_settings
-from movierec.dal.ingest_writer import _commit_intent, _encode, _target_items, apply_partition
+from movierec.dal.ingest_writer import MAX_INTENT_BYTES, _commit_intent, _encode, _target_items, apply_partition
 from movierec.logic.aggregate import Record, chunks
 from movierec.logic.kafka_batch import records_by_partition
 from movierec.logic.parser import parse_line
+from movierec.dal import tables
 from movierec.dal.history import get_history, get_states
 from movierec.dal.tables import HistoryItem, MovieItem, OffsetItem, QuarantineItem, RecommendationItem, UserItem
 from tests._fixtures_ingest import kafka_event, snapshot
@@ -115,6 +116,25 @@ def test_overlapping_batches_count_once(isolated: Settings) -> None:
     assert snapshot(isolated) == after_overlap
 
 
+def test_an_intent_bigger_than_one_item_is_stored_in_slices(isolated: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Even the smallest chunk may not fit one item (a user's whole history re-paged): it is sliced."""
+    [records] = records_by_partition(KafkaEvent(kafka_event(NOISY))).values()
+    smallest = min(len(_encode(_target_items("movielog-0", c))) for c in chunks(records, 3))
+    assert smallest > 150  # so every chunk's intent below goes in slices
+    sliced = apply_partition("movielog-0", records, max_intent_bytes=150)
+    assert sliced.accepted == 5 and sliced.next_offset == len(NOISY) and sliced.chunks >= 1
+    in_slices = snapshot(isolated)
+    assert [o["source"] for o in in_slices["offsets"]] == ["movielog-0"]  # no slice left behind
+
+    monkeypatch.setenv("MOVIEREC_PREFIX", isolated.prefix + "-whole")
+    get_settings.cache_clear()
+    whole = get_settings()
+    bootstrap.ensure_tables(whole)
+    tables.bind(whole)
+    apply_partition("movielog-0", records)
+    assert snapshot(whole) == in_slices
+
+
 def test_many_pairs_split_into_chunks(isolated: Settings) -> None:
     # 300 users x 2 movies with a small chunk bound: many chunks, each committed on its own
     lines = [f"2025-02-12T06:00:00,{u},GET /data/m/movie+{u % 2}+2000/1.mpg".encode() for u in range(300)]
@@ -128,18 +148,24 @@ def test_many_pairs_split_into_chunks(isolated: Settings) -> None:
     assert UserItem.count() == 300 and HistoryItem.count() == 300
 
 
-def test_crash_after_commit_point_is_redone_once(isolated: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A delivery that died after recording its intent (before writing items) is completed by the next."""
+@pytest.mark.parametrize("slice_bytes", [MAX_INTENT_BYTES, 300])
+def test_crash_after_commit_point_is_redone_once(
+    isolated: Settings, monkeypatch: pytest.MonkeyPatch, slice_bytes: int
+) -> None:
+    """A delivery that died after recording its intent (before writing items) is completed by the next,
+    also when the intent was too big for one item and was stored in slices."""
     event = kafka_event(NOISY)
     [records] = records_by_partition(KafkaEvent(event)).values()
     chunk = next(chunks(records, 600))
-    assert _commit_intent("movielog-0", None, chunk.last, _encode(_target_items("movielog-0", chunk)))
+    committed, more = _commit_intent("movielog-0", None, chunk.last, _encode(_target_items("movielog-0", chunk)), slice_bytes)
+    assert committed and (len(more) > 1) == (slice_bytes < MAX_INTENT_BYTES)
     assert HistoryItem.count() == 0  # the "crash": nothing but the intent was written
 
     summary = handler(event, None)
     assert summary["recovered"] == 1 and summary["skipped"] == len(NOISY) and summary["accepted"] == 0
     recovered = snapshot(isolated)
     assert recovered["history"] and not any("intent" in o for o in recovered["offsets"])
+    assert [o["source"] for o in recovered["offsets"]] == ["movielog-0"]  # the slices are gone
 
     # the same batch without a crash, into a second set of tables: identical contents
     monkeypatch.setenv("MOVIEREC_PREFIX", isolated.prefix + "-clean")
@@ -156,7 +182,7 @@ def test_pending_intent_of_another_partition_is_redone_before_new_writes(isolate
     p1 = kafka_event([b"2025-02-12T06:00:00,1,GET /rate/heat+1995=4"], partition=1)
     [records] = records_by_partition(KafkaEvent(p1)).values()
     chunk = next(chunks(records, 600))
-    assert _commit_intent("movielog-1", None, chunk.last, _encode(_target_items("movielog-1", chunk)))
+    assert _commit_intent("movielog-1", None, chunk.last, _encode(_target_items("movielog-1", chunk)))[0]
 
     summary = handler(kafka_event([b"2025-02-12T06:01:00,2,GET /rate/heat+1995=2"], partition=0), None)
     assert summary["recovered"] == 1 and summary["accepted"] == 1

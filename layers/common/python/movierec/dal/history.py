@@ -24,8 +24,8 @@ from movierec.dal.tables import HistoryItem
 from movierec.logic.aggregate import HistoryState
 from movierec.ranking.base import Interaction
 
-#: Largest compressed page body (~1,500 movies); far below the 400 KB item limit, so a chunk's redo
-#: intent holding several rewritten pages still fits in one item (see dal/ingest_writer.py).
+#: Largest compressed page body (~1,000-3,000 movies); far below the 400 KB item limit. When a re-paging
+#: rewrites a heavy user's every page, the redo intent is stored in slices (see dal/ingest_writer.py).
 PAGE_BYTES = 48_000
 
 

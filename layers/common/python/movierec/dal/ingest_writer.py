@@ -6,7 +6,8 @@ contiguous chunks (:func:`movierec.logic.aggregate.chunks`); for each chunk:
 
 1. read the items it touches (BatchGetItem) and compute their absolute new state (:func:`resolve`);
 2. **commit point**: store that list of new states as the chunk's *intent* on the offsets item, on
-   condition that the watermark is still where we read it and no other intent is pending;
+   condition that the watermark is still where we read it and no other intent is pending (an intent
+   too big for one item goes in slices, written first under fresh keys and named by this write);
 3. write the new states with BatchWriteItem (25 items a request; absolute states, so writing them
    twice is harmless);
 4. advance the watermark past the chunk and drop the intent.
@@ -37,6 +38,7 @@ import copy
 import itertools
 import json
 import time
+import uuid
 import zlib
 from typing import Any, Sequence
 
@@ -61,7 +63,8 @@ from movierec.models.events import Rejection
 
 #: Item writes per chunk: bounds the intent's size (one DynamoDB item holds at most 400 KB).
 MAX_CHUNK_ITEMS = 2_000
-#: Largest compressed intent we store; a bigger chunk is split in two.
+#: Largest compressed intent we want in one item: a bigger chunk is split in two, down to the smallest
+#: chunk; an intent still bigger (a user's whole history re-paged) is stored in slices of this size.
 MAX_INTENT_BYTES = 300_000
 #: A quarantined line keeps at most this many bytes (stream lines are short; items hold 400 KB).
 MAX_RAW_BYTES = 4096
@@ -93,7 +96,9 @@ def read_watermark(source: str) -> int | None:
     return None if item is None else int(item.next_offset)
 
 
-def apply_partition(source: str, records: Sequence[Record], max_items: int = MAX_CHUNK_ITEMS) -> PartitionResult:
+def apply_partition(
+    source: str, records: Sequence[Record], max_items: int = MAX_CHUNK_ITEMS, max_intent_bytes: int = MAX_INTENT_BYTES
+) -> PartitionResult:
     """Apply the records of one topic-partition exactly once in effect; return what happened."""
     result = PartitionResult(source, records=len(records))
     watermark = _settle(source, result)
@@ -105,14 +110,14 @@ def apply_partition(source: str, records: Sequence[Record], max_items: int = MAX
         items = _target_items(source, chunk)
         result.seconds["read"] += time.perf_counter() - started
         blob = _encode(items)
-        if len(blob) > MAX_INTENT_BYTES and max_items > 3:
-            max_items //= 2  # huge minute sets: smaller chunks keep the intent within one item
+        if len(blob) > max_intent_bytes and max_items > 3:
+            max_items //= 2  # big history pages: smaller chunks keep the intent within one item
             continue
         started = time.perf_counter()
-        committed = _commit_intent(source, watermark, chunk.last, blob)
+        committed, more = _commit_intent(source, watermark, chunk.last, blob, max_intent_bytes)
         if committed:
             _write_items(items)
-            _finish(source, chunk.last)
+            _finish(source, chunk.last, more)
             for section, batch in items.items():
                 result.writes[section] = result.writes.get(section, 0) + len(batch)
         result.seconds["write"] += time.perf_counter() - started
@@ -148,8 +153,10 @@ def recover_pending() -> int:
 
 def _redo(item: OffsetItem) -> None:
     CACHE.clear()  # a crashed delivery wrote (some of) these items behind our back
-    _write_items(_decode(item.intent))
-    _finish(item.source, int(item.intent_last))
+    more = list(item.intent_more or [])
+    slices = [OffsetItem.get(key, consistent_read=True).part for key in more]
+    _write_items(_decode(b"".join([item.intent, *slices])))
+    _finish(item.source, int(item.intent_last), more)
 
 
 def _settle(source: str, result: PartitionResult) -> int | None:
@@ -164,33 +171,53 @@ def _settle(source: str, result: PartitionResult) -> int | None:
     return int(item.next_offset)
 
 
-def _commit_intent(source: str, watermark: int | None, last: int, blob: bytes) -> bool:
-    """Record the chunk's intent unless the watermark moved or an intent is pending; True when recorded."""
+def _commit_intent(
+    source: str, watermark: int | None, last: int, blob: bytes, max_bytes: int = MAX_INTENT_BYTES
+) -> tuple[bool, list[str]]:
+    """Record the chunk's intent unless the watermark moved or an intent is pending.
+
+    Returns whether it was recorded, and the keys of the slices beyond the first when the intent is
+    bigger than ``max_bytes``. Those are written first, under keys no other delivery uses; they count
+    only once the conditional write of the offsets item names them.
+    """
     condition = (
         OffsetItem.source.does_not_exist()
         if watermark is None
         else (OffsetItem.next_offset == watermark) & OffsetItem.intent.does_not_exist()
     )
-    item = OffsetItem(source, next_offset=watermark or 0, intent=blob, intent_last=last)
+    slices = [blob[i : i + max_bytes] for i in range(0, len(blob), max_bytes)] or [blob]
+    token = uuid.uuid4().hex[:12]
+    more = [f"{source}#{token}#{n}" for n in range(1, len(slices))]
+    for key, part in zip(more, slices[1:]):
+        OffsetItem(key, part=part).save()
+    item = OffsetItem(source, next_offset=watermark or 0, intent=slices[0], intent_last=last, intent_more=more or None)
     try:
         item.save(condition=condition)
     except PutError as exc:
         if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
+            _delete_slices(more)
+            return False, []
         raise
-    return True
+    return True, more
 
 
-def _finish(source: str, last: int) -> None:
+def _finish(source: str, last: int, more: list[str]) -> None:
     """Advance the watermark past the applied intent and drop it (a no-op when already done)."""
     try:
         OffsetItem(source).update(
-            actions=[OffsetItem.next_offset.set(last + 1), OffsetItem.intent.remove(), OffsetItem.intent_last.remove()],
+            actions=[OffsetItem.next_offset.set(last + 1), OffsetItem.intent.remove(), OffsetItem.intent_last.remove(),
+                     OffsetItem.intent_more.remove()],  # fmt: skip
             condition=OffsetItem.intent_last == last,
         )
     except UpdateError as exc:
         if exc.cause_response_code != "ConditionalCheckFailedException":
             raise
+    _delete_slices(more)
+
+
+def _delete_slices(keys: list[str]) -> None:
+    for key in keys:
+        OffsetItem(key).delete()
 
 
 def _write_items(items: dict[str, list[Model]]) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from pynamodb.attributes import (
     BinaryAttribute,
+    ListAttribute,
     NumberAttribute,
     UnicodeAttribute,
 )
@@ -133,6 +134,10 @@ class OffsetItem(_Base):
     intent = BinaryAttribute(legacy_encoding=False, null=True)
     #: The last offset the intent covers; ``next_offset`` becomes this + 1 when it is applied.
     intent_last = NumberAttribute(null=True)
+    #: Keys of the items holding the rest of an intent too big for one item, in order (see ``part``).
+    intent_more = ListAttribute(of=UnicodeAttribute, null=True)
+    #: On such an item (key ``<source>#<token>#<n>``): one slice of a pending intent, inert on its own.
+    part = BinaryAttribute(legacy_encoding=False, null=True)
 
 
 ALL_MODELS: tuple[type[_Base], ...] = (
