@@ -1,8 +1,9 @@
 """The moto server of the local stack, with DynamoDB Query made to read one partition.
 
 moto 5.2's ``Table.query`` (no index) sorts *every* item of the table and then filters by hash key, so a
-Query costs O(table) instead of O(partition): with the ~100k history items of a MovieLens replay, every
-recommend request paid ~100 ms for reading one user's history. Real DynamoDB, DynamoDB Local and
+Query costs O(table) instead of O(partition): when the history table held one item per (user, movie),
+~100k after a MovieLens replay, every recommend request paid ~100 ms for reading one user's history; with
+one page per user it would still grow with the number of users (100k in the course data). Real DynamoDB, DynamoDB Local and
 LocalStack read only the partition. This launcher hands moto's own query code a view of the table that
 holds just the queried partition, so results, ordering, paging and filters stay moto's; everything else
 is the unmodified moto server (``python -m infra.moto_server -H 127.0.0.1 -p 4566``).

@@ -109,7 +109,6 @@ def produce(
     return sent
 
 
-
 def _pace(line: bytes, speed: float, first: tuple[float, float] | None, stop: threading.Event | None) -> tuple[float, float] | None:
     """Sleep until ``line`` is due at ``speed`` x real time; return the (line time, wall time) origin."""
     parsed = parse_line(line)

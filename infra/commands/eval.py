@@ -10,12 +10,11 @@ from movierec.evaluation.online import SLOW_MS, WINDOW_H
 
 
 def _offline(args: argparse.Namespace) -> int:
+    from movierec.dal.index_store import IndexMissingError
+    from movierec.datasets import DataMissingError
     from movierec.evaluation import interactions, report
     from movierec.evaluation.offline import default_specs, run_offline
     from movierec.evaluation.served import published_index, served_specs
-
-    from movierec.dal.index_store import IndexMissingError
-    from movierec.datasets import DataMissingError
 
     settings = get_settings()
     try:

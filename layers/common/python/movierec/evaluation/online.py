@@ -8,8 +8,8 @@ Definitions (W = ``window_h``, default 24):
 
 - a *request* is one recommendations row; it *failed* when its status is not 200, it was *slow* when its
   latency exceeds ``slow_ms``; only answered requests (status 200, at least one movie) can convert;
-- a *watch* is a history entry (user, movie) with watched minutes; its time is ``first_seen`` (the first time the user
-  touched the movie: re-watching an old movie is not a new watch);
+- a *watch* is a history entry (user, movie) with watched minutes; its time is ``first_seen`` (the
+  first time the user touched the movie: re-watching an old movie is not a new watch);
 - an answered request *converted* when the user's first watch of at least one recommended movie falls in
   ``(t, t + W]``, ``t`` = the request time; its *minutes* are the distinct minutes watched of those movies
   (the mean is over converted movies);

@@ -8,8 +8,8 @@ and the same registry builds the ranker from it. The version is cached under
 ``<index cache>/movielens-<fingerprint>`` (and embeddings in the embedding cache), so only the first run
 pays for embedding ~9.7k texts.
 
-The index speaks the system's movie ids (``heat+1995``; course-style ids derived from the title for unlinked movies) while
-the MovieLens log speaks ``movieId``: :class:`IdTranslatingRanker` translates the history in and the
+The index speaks the system's movie ids (``heat+1995``; course-style ids derived from the title for
+unlinked movies) while the MovieLens log speaks ``movieId``: :class:`IdTranslatingRanker` translates the history in and the
 answer out, and changes nothing else. Two MovieLens movies linked to one course id share an index row;
 the answer names the first of them (:attr:`IdTranslatingRanker.shared` counts such rows).
 

@@ -1,9 +1,10 @@
 """The index jobs against a deployment: build + publish, build if missing, incremental update, status.
 
 Used by ``movierec index build|update|status`` (``update --from-dynamodb`` adds the movie ids ingest
-has seen that the index lacks) and by ``make up`` (build the course catalog's index the first time). The work folder is created
-under the index cache, and a published version is left there, so a local API process does not download
-what this machine just built.
+has seen that the index lacks) and by ``make up`` (the first build of the course catalog's index, and
+the same update in its background loop, ``infra/retrain.py``). The work folder is created under the
+index cache, and a published version is left there, so a local API process does not download what this
+machine just built.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Fold a run of parsed stream records into per-(user, movie), per-movie and per-user changes.
 
-A user watching a movie sends one line per minute, so a batch of 500 lines touches far fewer items than
-it has lines: folding first turns hundreds of lines into tens of item writes (a user's history is a
-page item holding all their movies, so a user costs one history write however many movies they touch) (DynamoDB and moto are the
-slow part of ingest). Everything here is pure (no I/O): the data-access layer reads the current items,
+A user watching a movie sends one line per minute, so a batch of thousands of lines touches far fewer
+items than it has lines: folding first turns them into tens or hundreds of item writes (DynamoDB and
+moto are the slow part of ingest). A user's history is one page item holding all their movies, so a
+user costs one history write however many movies they touch. Everything here is pure (no I/O): the data-access layer reads the current items,
 calls :func:`resolve` to get their absolute new state, and writes those (see dal/ingest_writer.py).
 
 What the result means (and why it is idempotent):

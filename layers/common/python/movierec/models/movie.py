@@ -15,7 +15,8 @@ class Movie:
     """A movie as the rest of the system sees it.
 
     ``id`` is the course movie id (``heat+1995``) when one is known, else a course-style id derived
-    from the title (a MovieLens movie with no course link), as the stream replay names it. ``source`` says where the metadata came from:
+    from the title (a MovieLens movie with no course link), as the stream replay names it. ``source``
+    says where the metadata came from:
     ``course`` (recorded API responses), ``api`` (fetched live), ``movielens`` or ``derived`` (from the
     id alone). ``popularity`` is the source's popularity figure (TMDB popularity for course records,
     0 when unknown); rankers normalise it.

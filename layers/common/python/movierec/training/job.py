@@ -90,7 +90,7 @@ def write_version(base: MovieIndex, model: CollabModel, fold: FoldIn, training: 
                      base.nbr_sim, {**kept, **cols})  # fmt: skip
     build = {**base.manifest.build, "training": training}
     return write_index_version(folder, table, _model_fingerprint(base.manifest, model, fold), NAME,
-                  base.manifest.neighbours_k, base.version, build)  # fmt: skip
+                               base.manifest.neighbours_k, base.version, build)  # fmt: skip
 
 
 def train(settings: Settings, source: str = "dynamodb", promote: bool = True, fit: FitParams = FitParams(),
