@@ -22,7 +22,7 @@ from pathlib import Path
 from movierec.config import Settings, get_settings
 from movierec.dal import tables
 from movierec.dal.history import save_histories
-from movierec.logic.aggregate import HistoryState
+from movierec.models.state import HistoryState
 from movierec.index.jobs import build_and_publish, catalog_movies
 from movierec.index.manifest import Manifest
 from infra.api import ApiServer

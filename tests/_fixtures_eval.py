@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from movierec.evaluation.interactions import InteractionLog, build_log
-from movierec.ranking.base import Interaction
+from movierec.models.ranking import Interaction
 
 
 def log_from(events: dict[int, list[tuple[str, float]]], catalog: tuple[str, ...] = ()) -> InteractionLog:

@@ -88,7 +88,7 @@ def ml_built_movies(built: BuildResult) -> list[Movie]:
 def write_histories(log) -> int:
     """The log's interactions as ``history`` pages (bound tables), as ingest would have written them."""
     from movierec.dal.history import save_histories
-    from movierec.logic.aggregate import HistoryState
+    from movierec.models.state import HistoryState
 
     save_histories({
         user_id: {

@@ -5,9 +5,9 @@ from __future__ import annotations
 from movierec.config import Settings
 from movierec.dal.history import save_histories
 from movierec.dal.tables import MovieItem
-from movierec.logic.aggregate import HistoryState
+from movierec.models.state import HistoryState
 from movierec.evaluation.interactions import build_log, load_dynamodb, movie_order
-from movierec.ranking.base import Interaction
+from movierec.models.ranking import Interaction
 
 
 def test_build_log_orders_by_time_then_movie_id_and_keeps_one_row_per_movie() -> None:

@@ -45,7 +45,7 @@ def test_popularity_percentiles_with_ties_at_their_midpoint() -> None:
 
 
 def test_popularity_counts_users_not_events() -> None:
-    from movierec.ranking.base import Interaction
+    from movierec.models.ranking import Interaction
 
     train = {1: [Interaction("a", 1), Interaction("a", 2)], 2: [Interaction("a", 1), Interaction("b", 3)]}
     assert metrics.popularity_counts(train) == {"a": 2, "b": 1}

@@ -9,7 +9,7 @@ import pytest
 from movierec.evaluation import baselines, interactions
 from movierec.evaluation.offline import ModelSpec, default_specs, evaluate, run_offline
 from movierec.evaluation.split import leave_last_out
-from movierec.ranking.base import Interaction, Scored
+from movierec.models.ranking import Interaction, Scored
 
 from tests._fixtures_eval import log_from, taste_log
 

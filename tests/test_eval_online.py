@@ -9,7 +9,7 @@ import pytest
 from movierec.config import Settings
 from movierec.dal.history import save_histories
 from movierec.dal.tables import RecommendationItem
-from movierec.logic.aggregate import HistoryState
+from movierec.models.state import HistoryState
 from movierec.evaluation.online import Request, Watch, evaluate_online, format_report, load_online
 
 T0 = datetime(2024, 1, 1, 12, 0, tzinfo=timezone.utc).timestamp()

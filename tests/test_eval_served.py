@@ -8,14 +8,14 @@ import pytest
 
 from movierec.config import Settings
 from movierec.dal.history import save_histories
-from movierec.logic.aggregate import HistoryState
+from movierec.models.state import HistoryState
 from movierec.evaluation.interactions import load_dynamodb, with_catalog
 from movierec.evaluation.offline import evaluate, run_offline
 from movierec.evaluation.served import IdTranslatingRanker, published_index, served_specs
 from movierec.evaluation.split import leave_last_out
 from movierec.index.build import BuildResult
 from movierec.index.loaded import load_index
-from movierec.ranking.base import Interaction, Scored
+from movierec.models.ranking import Interaction, Scored
 from movierec.ranking.registry import build_ranker
 
 from tests._fixtures_index import built, catalog_slice, embedding_cache, published, settings  # noqa: F401

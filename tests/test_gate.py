@@ -7,7 +7,7 @@ import pytest
 from movierec.config import Settings
 from movierec.dal.index_store import read_manifest, read_pointer
 from movierec.dal.history import get_states, save_histories
-from movierec.logic.aggregate import HistoryState
+from movierec.models.state import HistoryState
 from movierec.index.build import BuildResult
 from movierec.index.loaded import load_index
 from movierec.index.publish import publish

@@ -8,7 +8,7 @@ from infra.handlers import load_handler
 from movierec.config import Settings
 from movierec.dal.history import PAGE_BYTES, decode_page, encode_pages, get_history, get_states, merge_pages, page_of
 from movierec.dal.tables import HistoryItem
-from movierec.logic.aggregate import HistoryState
+from movierec.models.state import HistoryState
 from tests._fixtures_ingest import kafka_event, snapshot
 
 

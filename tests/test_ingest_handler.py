@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
 from aws_lambda_powertools.utilities.data_classes import KafkaEvent
 
 from infra import bootstrap
-from movierec.config import REPO_ROOT, Settings, get_settings
+from infra.handlers import load_handler
+from movierec.config import Settings, get_settings
 from movierec.dal.ingest_writer import MAX_INTENT_BYTES, _commit_intent, _encode, _target_items, apply_partition
-from movierec.logic.aggregate import Record, chunks
-from movierec.logic.kafka_batch import records_by_partition
+from movierec.logic.aggregate import chunks
+from movierec.models.ingest import Record
 from movierec.logic.parser import parse_line
 from movierec.dal import tables
 from movierec.dal.history import get_history, get_states
@@ -50,14 +50,8 @@ EXPECTED_REJECTED = {
 }
 
 
-def _load_handler():
-    spec = importlib.util.spec_from_file_location("ingest_app_under_test", REPO_ROOT / "functions/ingest/app.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.handler
-
-
-handler = _load_handler()
+handler = load_handler("ingest")
+records_by_partition = load_handler("ingest", "records_by_partition")
 
 
 

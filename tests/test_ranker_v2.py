@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pyarrow as pa
 
-from movierec.ranking.base import Interaction
+from movierec.models.ranking import Interaction
 from movierec.ranking.collab import CollabRanker, FoldIn, Neighbours
 from movierec.ranking.registry import build_ranker
 from movierec.training.model import arrow_columns

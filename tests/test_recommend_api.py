@@ -18,7 +18,7 @@ from movierec.config import Settings
 from movierec.dal.index_store import IndexStore
 from movierec.dal.history import save_histories
 from movierec.dal.tables import MovieItem, RecommendationItem
-from movierec.logic.aggregate import HistoryState
+from movierec.models.state import HistoryState
 from movierec.index.build import BuildResult
 from movierec.index.jobs import update_published
 from movierec.index.loaded import load_index

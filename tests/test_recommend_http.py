@@ -10,7 +10,7 @@ from pathlib import Path
 
 from movierec.config import Settings
 from movierec.dal.history import save_histories
-from movierec.logic.aggregate import HistoryState
+from movierec.models.state import HistoryState
 from movierec.index.build import BuildResult
 from movierec.index.loaded import load_index
 from infra.api import ApiServer, api_answers

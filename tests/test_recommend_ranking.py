@@ -14,7 +14,7 @@ from movierec.index.embed import EmbeddingCache
 from movierec.index.loaded import MovieIndex, load_index
 from movierec.models.movie import Movie
 from movierec.ranking import registry
-from movierec.ranking.base import Interaction, Scored
+from movierec.models.ranking import Interaction, Scored
 from movierec.ranking.content import ContentRanker, seed_weight
 from movierec.ranking.popular import PopularRanker, rank_aggregates
 from tests._fixtures_index import built, catalog_slice, embedding_cache  # noqa: F401

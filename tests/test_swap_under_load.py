@@ -17,7 +17,7 @@ import pytest
 
 from movierec.config import Settings, get_settings
 from movierec.dal.history import save_histories
-from movierec.logic.aggregate import HistoryState
+from movierec.models.state import HistoryState
 from movierec.index.build import BuildResult
 from movierec.index.loaded import load_index
 from movierec.index.publish import publish

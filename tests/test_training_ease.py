@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from movierec.ranking.base import Interaction
+from movierec.models.ranking import Interaction
 from movierec.training.ease import EaseRanker, ease_weights, fit_ease
 from movierec.training.neighbours import top_n_dense, top_n_sparse
 from movierec.training.transitions import transition_matrix

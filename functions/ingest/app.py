@@ -1,13 +1,15 @@
 """The ingest Lambda: a Kafka event-source-mapping batch -> validated events -> DynamoDB, exactly once in effect.
 
-Thin on purpose: Powertools decodes the event (``aws:kafka`` and ``SelfManagedKafka`` alike), the shared
-package parses, folds and writes (see docs/ingest.md). Bad lines are quarantined and counted, never
+Thin on purpose: Powertools decodes the event (``aws:kafka`` and ``SelfManagedKafka`` alike, grouped by
+``<topic>-<partition>`` with base64 values), this file turns it into parsed records per partition (the one
+place that knows the AWS event type), and the shared package folds and writes (see docs/ingest.md). Bad lines are quarantined and counted, never
 raised; a storage failure raises, so Lambda (or the local poller) retries the batch, harmlessly.
 """
 
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import KafkaEvent, event_source
@@ -15,11 +17,28 @@ from aws_lambda_powertools.utilities.data_classes import KafkaEvent, event_sourc
 from movierec.config import get_settings
 from movierec.dal import tables
 from movierec.dal.ingest_writer import apply_partition, recover_pending, source_of
-from movierec.logic.kafka_batch import Summary, records_by_partition
+from movierec.logic.parser import parse_line
+from movierec.models.ingest import Record, Summary
 from movierec.observability import MetricUnit, make_logger, make_metrics
 
 logger = make_logger("ingest")
 metrics = make_metrics("ingest")
+
+
+def records_by_partition(event: KafkaEvent) -> dict[tuple[str, int], list[Record]]:
+    """Every record of the event, parsed, grouped by (topic, partition), in offset order.
+
+    Each partition is applied on its own (its own watermark), so the grouping is the unit of work.
+    """
+    out: dict[tuple[str, int], list[Record]] = defaultdict(list)
+    for rec in event.records:
+        raw = rec.decoded_value
+        out[(rec.topic, int(rec.partition))].append(
+            Record(offset=int(rec.offset), raw=raw, parsed=parse_line(raw), timestamp_ms=rec.get("timestamp"))
+        )
+    for records in out.values():
+        records.sort(key=lambda r: r.offset)
+    return dict(out)
 
 
 @metrics.log_metrics

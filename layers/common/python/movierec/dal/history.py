@@ -21,8 +21,8 @@ import zlib
 from typing import Iterable, Iterator, Mapping
 
 from movierec.dal.tables import HistoryItem
-from movierec.logic.aggregate import HistoryState
-from movierec.ranking.base import Interaction
+from movierec.models.state import HistoryState
+from movierec.models.ranking import Interaction
 
 #: Largest compressed page body (~1,000-3,000 movies); far below the 400 KB item limit. When a re-paging
 #: rewrites a heavy user's every page, the redo intent is stored in slices (see dal/ingest_writer.py).

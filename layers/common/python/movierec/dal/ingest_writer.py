@@ -47,18 +47,10 @@ from pynamodb.models import Model
 
 from movierec.dal.history import encode_pages, merge_pages
 from movierec.dal.tables import HistoryItem, MovieItem, OffsetItem, QuarantineItem, RecommendationItem, UserItem
-from movierec.logic.aggregate import (
-    Chunk,
-    HistoryState,
-    MovieState,
-    PairKey,
-    Record,
-    UserState,
-    chunks,
-    count_rejections,
-    resolve,
-)
-from movierec.logic.kafka_batch import PartitionResult
+from movierec.logic.aggregate import Chunk, PairKey, chunks, count_rejections, resolve
+from movierec.models.state import HistoryState, MovieState, UserState
+from movierec.models.ingest import Record
+from movierec.models.ingest import PartitionResult
 from movierec.models.events import Rejection
 
 #: Item writes per chunk: bounds the intent's size (one DynamoDB item holds at most 400 KB).

@@ -30,7 +30,7 @@ from scipy.sparse import csr_matrix
 
 from movierec.evaluation.interactions import movie_order
 from movierec.evaluation.metrics import popularity_counts
-from movierec.ranking.base import Interaction, Scored
+from movierec.models.ranking import Interaction, Scored
 
 Train = Mapping[int, Sequence[Interaction]]
 

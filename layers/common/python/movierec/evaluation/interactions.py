@@ -27,7 +27,7 @@ from typing import Iterable, Mapping, Sequence
 
 from movierec.config import Settings, get_settings
 from movierec.datasets import data_path
-from movierec.ranking.base import Interaction
+from movierec.models.ranking import Interaction
 
 MOVIELENS = ("movielens", "ml-latest-small")
 

@@ -28,7 +28,8 @@ from typing import Mapping, Sequence
 from movierec.config import Settings, get_settings
 from movierec.evaluation.offline import ModelSpec
 from movierec.index.loaded import MovieIndex
-from movierec.ranking.base import Interaction, Ranker, Scored
+from movierec.ranking.base import Ranker
+from movierec.models.ranking import Interaction, Scored
 
 
 class IdTranslatingRanker:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from movierec.evaluation.interactions import InteractionLog
-from movierec.ranking.base import Interaction
+from movierec.models.ranking import Interaction
 
 History = tuple[Interaction, ...]
 

@@ -24,19 +24,11 @@ import zlib
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Iterator, Sequence
 
-from movierec.models.events import Parsed, RecommendationEvent, Rejection, WatchEvent
+from movierec.models.events import RecommendationEvent, Rejection, WatchEvent
+from movierec.models.ingest import Record
+from movierec.models.state import HistoryState, MovieState, UserState
 
 PairKey = tuple[int, str]
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One Kafka record with its parse: the coordinates make quarantine entries exactly-once."""
-
-    offset: int
-    raw: bytes
-    parsed: Parsed
-    timestamp_ms: int | None = None
 
 
 @dataclass(slots=True)
@@ -132,34 +124,6 @@ def chunks(records: Sequence[Record], max_actions: int) -> Iterator[Chunk]:
 
 
 # ---- resolving a chunk against the stored state -------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryState:
-    minutes: frozenset[int] = frozenset()
-    max_minute: int = 0
-    rating: int | None = None
-    rated_at: float | None = None
-    first_seen: float = float("inf")
-    last_seen: float = float("-inf")
-
-
-@dataclass(frozen=True, slots=True)
-class MovieState:
-    watchers: int = 0
-    watch_minutes: int = 0
-    ratings_count: int = 0
-    ratings_sum: int = 0
-    first_seen: float = float("inf")
-    last_activity: float = float("-inf")
-
-
-@dataclass(frozen=True, slots=True)
-class UserState:
-    movies: int = 0
-    ratings: int = 0
-    first_seen: float = float("inf")
-    last_seen: float = float("-inf")
 
 
 @dataclass

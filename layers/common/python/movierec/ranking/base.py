@@ -7,29 +7,9 @@ index version (it may hold vectors or neighbour lists in memory) and then answer
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol, Sequence
 
-
-@dataclass(frozen=True)
-class Interaction:
-    """One movie in a user's history, as the ranker sees it.
-
-    ``rating`` is None when the user watched but did not rate (the ranker decides what that means;
-    v1 treats it as 3). ``last_seen`` is epoch seconds and orders the history by recency.
-    """
-
-    movie_id: str
-    last_seen: float
-    rating: float | None = None
-    max_minute: int = 0
-    watch_count: int = 0
-
-
-@dataclass(frozen=True)
-class Scored:
-    movie_id: str
-    score: float
+from movierec.models.ranking import Interaction, Scored
 
 
 class Ranker(Protocol):

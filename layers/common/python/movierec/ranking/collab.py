@@ -29,7 +29,7 @@ import numpy as np
 
 
 from movierec.index.loaded import MovieIndex
-from movierec.ranking.base import Interaction, Scored
+from movierec.models.ranking import Interaction, Scored
 from movierec.ranking.content import top_rows
 
 NAME = "collab-v2"

@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 
 from movierec.index.loaded import MovieIndex
-from movierec.ranking.base import Interaction, Scored
+from movierec.models.ranking import Interaction, Scored
 
 UNRATED = 3.0
 NEUTRAL = 2.5

@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from movierec.index.loaded import MovieIndex
-from movierec.ranking.base import Interaction, Scored
+from movierec.models.ranking import Interaction, Scored
 from movierec.ranking.content import popularity_scores, top_rows
 
 

@@ -16,7 +16,8 @@ from movierec.dal.movie_stats import scan_movie_stats
 from movierec.dal.periodic import Periodic
 from movierec.index.loaded import MovieIndex
 from movierec.observability import make_logger
-from movierec.ranking.base import Interaction, Ranker, Scored
+from movierec.ranking.base import Ranker
+from movierec.models.ranking import Interaction, Scored
 from movierec.ranking.popular import PopularRanker, rank_aggregates
 from movierec.ranking.registry import build_ranker
 

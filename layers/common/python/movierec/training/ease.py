@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 from scipy.linalg import lapack
 
-from movierec.ranking.base import Interaction, Scored
+from movierec.models.ranking import Interaction, Scored
 from movierec.ranking.content import top_rows
 from movierec.training.vocabulary import Train, Vocabulary, user_item_matrix, vocabulary
 

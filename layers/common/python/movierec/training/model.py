@@ -15,7 +15,7 @@ from typing import Mapping
 import numpy as np
 import pyarrow as pa
 
-from movierec.ranking.base import Interaction
+from movierec.models.ranking import Interaction
 from movierec.ranking.collab import Neighbours
 from movierec.training.ease import ease_weights
 from movierec.training.neighbours import top_n_dense, top_n_sparse

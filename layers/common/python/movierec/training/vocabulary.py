@@ -16,7 +16,7 @@ from typing import Mapping, Sequence
 import numpy as np
 from scipy.sparse import csr_matrix
 
-from movierec.ranking.base import Interaction
+from movierec.models.ranking import Interaction
 
 Train = Mapping[int, Sequence[Interaction]]
 

@@ -1,31 +1,24 @@
-"""A Lambda Kafka event -> parsed records per topic-partition, and the summary of applying them.
+"""What crosses the ingest boundary: a Kafka record with its parse, and what applying records did.
 
-Lambda's event source mapping delivers records grouped by ``<topic>-<partition>`` with base64 values
-(``eventSource`` ``aws:kafka`` for MSK, ``SelfManagedKafka`` otherwise; the record shape is the same);
-Powertools' :class:`KafkaEvent` decodes them. Each partition is applied on its own (its own watermark).
+The ingest function builds :class:`Record` from the Lambda event, the fold consumes it, the data layer
+fills :class:`PartitionResult`, and the handler (and the local poller) report :class:`Summary`.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
-from aws_lambda_powertools.utilities.data_classes import KafkaEvent
 
-from movierec.logic.aggregate import Record
-from movierec.logic.parser import parse_line
+from movierec.models.events import Parsed
 
 
-def records_by_partition(event: KafkaEvent) -> dict[tuple[str, int], list[Record]]:
-    """Every record of the event, parsed, grouped by (topic, partition), in offset order."""
-    out: dict[tuple[str, int], list[Record]] = defaultdict(list)
-    for rec in event.records:
-        raw = rec.decoded_value
-        out[(rec.topic, int(rec.partition))].append(
-            Record(offset=int(rec.offset), raw=raw, parsed=parse_line(raw), timestamp_ms=rec.get("timestamp"))
-        )
-    for records in out.values():
-        records.sort(key=lambda r: r.offset)
-    return dict(out)
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One Kafka record with its parse: the coordinates make quarantine entries exactly-once."""
+
+    offset: int
+    raw: bytes
+    parsed: Parsed
+    timestamp_ms: int | None = None
 
 
 @dataclass

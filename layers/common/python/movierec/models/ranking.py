@@ -1,0 +1,32 @@
+"""What a ranker reads and returns: a user's history as :class:`Interaction` rows, and :class:`Scored` ids.
+
+The history readers of the data layer produce :class:`Interaction`; rankers, serving, evaluation and
+training consume it. Kept apart from the ranker interface so that the data layer needs no ranking code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """One movie in a user's history, as the ranker sees it.
+
+    ``rating`` is None when the user watched but did not rate (the ranker decides what that means;
+    v1 treats it as 3). ``last_seen`` is epoch seconds and orders the history by recency.
+    """
+
+    movie_id: str
+    last_seen: float
+    rating: float | None = None
+    max_minute: int = 0
+    watch_count: int = 0
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A movie id with the score its ranker gave it (higher is better)."""
+
+    movie_id: str
+    score: float
