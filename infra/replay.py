@@ -21,7 +21,8 @@ from tqdm import tqdm
 
 from movierec.config import Settings
 from movierec.datasets import data_path
-from movierec.logic.movielens_stream import format_line, movielens_events
+from movierec.catalog.movielens_stream import movielens_events
+from movierec.logic.stream_format import format_line
 from movierec.logic.parser import parse_line
 from movierec.models.events import Rejection
 

@@ -1,7 +1,7 @@
 """Closing the loop locally: replay MovieLens users into Kafka and ask the REAL API along the way.
 
 MovieLens users are replayed in time order through the ingest helper's conversion
-(:func:`movierec.logic.movielens_stream.movielens_events`: each rating becomes watch events then a rate
+(:func:`movierec.catalog.movielens_stream.movielens_events`: each rating becomes watch events then a rate
 event, with course movie ids). Whenever a user starts a new session (``gap_s`` since their previous
 event, default one hour) and before that session's first event is sent, the loop asks the running API
 ``GET /recommend/<user>`` over HTTP. Then the user's real later events show whether they watched what we
@@ -118,7 +118,7 @@ class ReplayLoop:
         from kafka import KafkaProducer
 
         from movierec.dal import tables
-        from movierec.logic.movielens_stream import movielens_events
+        from movierec.catalog.movielens_stream import movielens_events
 
         tables.bind(self.settings)
         chosen = choose_users(self.users, self.seed, self.settings)
@@ -142,7 +142,7 @@ class ReplayLoop:
         return self.stats
 
     def _send(self, producer, user_id: int, event: Event | RecommendationEvent) -> None:
-        from movierec.logic.movielens_stream import format_line
+        from movierec.logic.stream_format import format_line
 
         future = producer.send(self.settings.kafka_topic, key=str(user_id).encode(), value=format_line(event).encode())
         future.add_errback(self._unacknowledged.append)

@@ -17,7 +17,7 @@ from movierec.catalog.movie_api import MovieApiClient, MovieApiError
 from movierec.catalog.movielens import load_movielens_catalog, split_title
 from movierec.catalog.resolve import resolve_movies
 from movierec.config import Settings
-from movierec.logic.movielens_stream import movie_ids
+from movierec.catalog.movielens_stream import movie_ids
 from movierec.models.movie import Movie
 
 RAW = {

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from infra.replay import sample_lines
-from movierec.logic.movielens_stream import course_style_id, format_line, stream_rating
+from movierec.logic.stream_format import format_line, stream_rating
+from movierec.models.movie import course_style_id
 from movierec.logic.parser import MAX_USER_ID, parse_line, parse_text
 from movierec.models.events import RateEvent, Reason, RecommendationEvent, Rejection, WatchEvent
 

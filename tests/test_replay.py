@@ -10,7 +10,7 @@ from kafka import KafkaConsumer
 
 from infra.replay import movielens_lines, produce, sample_lines
 from movierec.config import Settings
-from movierec.logic.movielens_stream import movie_ids, movielens_events
+from movierec.catalog.movielens_stream import movie_ids, movielens_events
 from movierec.logic.parser import parse_line
 from movierec.models.events import RateEvent, WatchEvent
 

@@ -4,7 +4,7 @@
 takes the course record (richer: overview, popularity) under its course id, with ``movielens_id`` set,
 so the same movie has the same id and text whether it reaches the index from the stream or from
 MovieLens. An unlinked movie gets the course-style id the stream replay gives it
-(:func:`~movierec.logic.movielens_stream.course_style_id`, e.g. ``the+american+president+1995``), so the
+(:func:`~movierec.models.movie.course_style_id`, e.g. ``the+american+president+1995``), so the
 index and the replayed stream name every movie alike; when that id is a course id (a link the TMDB join
 missed) it takes that course record, else it keeps MovieLens' title, year and genres.
 """
@@ -18,8 +18,7 @@ from pathlib import Path
 
 from movierec.config import Settings
 from movierec.datasets import data_path
-from movierec.logic.movielens_stream import course_style_id
-from movierec.models.movie import Movie
+from movierec.models.movie import Movie, course_style_id
 
 _TITLE_YEAR = re.compile(r"^(?P<title>.*?)\s*\((?P<year>\d{4})(?:[-–]\d{0,4})?\)\s*$")
 #: "Usual Suspects, The" -> "The Usual Suspects" (MovieLens moves leading articles to the end).

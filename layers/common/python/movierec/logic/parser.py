@@ -22,6 +22,7 @@ from movierec.models.events import (
     Rejection,
     WatchEvent,
 )
+from movierec.models.movie import MAX_MOVIE_ID_LEN, MOVIE_ID_CHARS
 
 #: User ids are below one million: the real course streams use ids up to ~614k (six digits); the course
 #: injects 7-digit ids (``5521777``) as corruption.
@@ -29,11 +30,9 @@ MAX_USER_ID = 999_999
 #: Accepted years: the web and MovieLens start in 1995/96; a year from 2100 on is a garbled timestamp.
 MIN_YEAR, END_YEAR = 1995, 2100
 MAX_MINUTE = 9_999
-MAX_MOVIE_ID_LEN = 200
 
 _TS = r"(\d{4}-\d\d-\d\dT\d\d:\d\d)(?::(\d\d)(?:\.(\d{1,6}))?)?"
-_MOVIE_CHARS = r"[a-z0-9+\-._*]"
-_MOVIE = rf"({_MOVIE_CHARS}{{1,{MAX_MOVIE_ID_LEN}}})"
+_MOVIE = rf"({MOVIE_ID_CHARS}{{1,{MAX_MOVIE_ID_LEN}}})"
 _WATCH = re.compile(rf"{_TS},(\d{{1,6}}),GET /data/m/{_MOVIE}/(\d{{1,4}})\.mpg")
 _RATE = re.compile(rf"{_TS},(\d{{1,6}}),GET /rate/{_MOVIE}=([1-5])")
 _RECO_BODY = r"recommendation request ([^,\s]+), status (\d{1,3}), result: (.*?),? (\d{1,9}) ?ms"
@@ -154,8 +153,3 @@ def _diagnose(text: str) -> Rejection:
         return Rejection(Reason.BAD_RECOMMENDATION, f"not '<server>, status <n>, result: <ids>, <n> ms': "
                          f"{request[:80]!r}")
     return Rejection(Reason.UNKNOWN_REQUEST, f"unknown request {request[:60]!r}")
-
-
-def is_movie_id(text: str) -> bool:
-    """True when ``text`` is a valid stream movie id (used by the MovieLens conversion)."""
-    return _MOVIE_ONLY.fullmatch(text) is not None
