@@ -21,10 +21,10 @@ from tqdm import tqdm
 
 from movierec.config import Settings
 from movierec.datasets import data_path
-from movierec.catalog.movielens_stream import movielens_events
-from movierec.logic.stream_format import format_line
+from movierec.catalog.movielens_stream import movie_ids, movielens_ratings
 from movierec.logic.parser import parse_line
-from movierec.models.events import Rejection
+from movierec.logic.stream_format import format_line, ratings_as_events
+from movierec.models.events import RateEvent, Rejection, WatchEvent
 
 log = logging.getLogger("movierec.replay")
 
@@ -52,6 +52,13 @@ def sample_lines(paths: Iterable[Path]) -> Iterator[bytes]:
 
 def default_sample_paths(settings: Settings) -> list[Path]:
     return [data_path("stream", name, settings=settings) for name in SAMPLE_FILES]
+
+
+def movielens_events(
+    minutes_per_rating: int = 3, limit: int | None = None, settings: Settings | None = None
+) -> Iterator[WatchEvent | RateEvent]:
+    """Every MovieLens rating (the first ``limit`` in time order) as watch events then a rate event, by time."""
+    return ratings_as_events(movielens_ratings(limit, settings), movie_ids(settings), minutes_per_rating)
 
 
 def movielens_lines(minutes_per_rating: int = 3, limit: int | None = None, settings: Settings | None = None) -> Iterator[bytes]:

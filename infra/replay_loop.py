@@ -1,7 +1,7 @@
 """Closing the loop locally: replay MovieLens users into Kafka and ask the REAL API along the way.
 
 MovieLens users are replayed in time order through the ingest helper's conversion
-(:func:`movierec.catalog.movielens_stream.movielens_events`: each rating becomes watch events then a rate
+(:func:`infra.replay.movielens_events`: each rating becomes watch events then a rate
 event, with course movie ids). Whenever a user starts a new session (``gap_s`` since their previous
 event, default one hour) and before that session's first event is sent, the loop asks the running API
 ``GET /recommend/<user>`` over HTTP. Then the user's real later events show whether they watched what we
@@ -118,7 +118,7 @@ class ReplayLoop:
         from kafka import KafkaProducer
 
         from movierec.dal import tables
-        from movierec.catalog.movielens_stream import movielens_events
+        from infra.replay import movielens_events
 
         tables.bind(self.settings)
         chosen = choose_users(self.users, self.seed, self.settings)

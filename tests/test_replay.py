@@ -8,9 +8,9 @@ from pathlib import Path
 
 from kafka import KafkaConsumer
 
-from infra.replay import movielens_lines, produce, sample_lines
+from infra.replay import movielens_events, movielens_lines, produce, sample_lines
 from movierec.config import Settings
-from movierec.catalog.movielens_stream import movie_ids, movielens_events
+from movierec.catalog.movielens_stream import movie_ids
 from movierec.logic.parser import parse_line
 from movierec.models.events import RateEvent, WatchEvent
 

@@ -1,22 +1,19 @@
-"""MovieLens ml-latest-small as a course stream: its ratings, in time order, as course-format events.
+"""MovieLens ml-latest-small as the source of a course stream: its ratings in time order and its stream movie ids.
 
 MovieLens gives long, timestamped histories; the course stream gives the format. Movie ids are the course
 ids from ``movielens/ml_to_course_ids.csv`` where one exists, else derived from the MovieLens title in
 the course style (:func:`~movierec.models.movie.course_style_id`, which reproduces 92% of the known course
-ids exactly). This module reads the files; the conversion itself is pure
-(:func:`movierec.logic.stream_format.ratings_as_events`), so a replay, a benchmark or an evaluation can
-consume the events lazily.
+ids exactly). This module reads the files; turning ratings into events is pure logic
+(:func:`movierec.logic.stream_format.ratings_as_events`), which the replay applies to what this returns.
 """
 
 from __future__ import annotations
 
 import csv
-from typing import Iterator
 
 from movierec.config import Settings
 from movierec.datasets import data_path
-from movierec.logic.stream_format import ratings_as_events
-from movierec.models.events import RateEvent, WatchEvent
+from movierec.models.events import RatingRow
 from movierec.models.movie import course_style_id
 
 MOVIELENS = ("movielens", "ml-latest-small")
@@ -36,14 +33,9 @@ def movie_ids(settings: Settings | None = None) -> dict[int, str]:
     return out
 
 
-def movielens_events(
-    minutes_per_rating: int = 3,
-    limit: int | None = None,
-    settings: Settings | None = None,
-) -> Iterator[WatchEvent | RateEvent]:
-    """Every MovieLens rating (the first ``limit`` in time order) as watch events then a rate event, by time."""
-    ids = movie_ids(settings)
+def movielens_ratings(limit: int | None = None, settings: Settings | None = None) -> list[RatingRow]:
+    """The first ``limit`` MovieLens ratings (all by default) in time order, ties by (user, movie)."""
     with open(data_path(*MOVIELENS, "ratings.csv", settings=settings), newline="") as f:
         rows = [(int(r["timestamp"]), int(r["userId"]), int(r["movieId"]), float(r["rating"])) for r in csv.DictReader(f)]
     rows.sort()
-    return ratings_as_events(rows[:limit] if limit is not None else rows, ids, minutes_per_rating)
+    return rows[:limit] if limit is not None else rows

@@ -14,10 +14,7 @@ import heapq
 from datetime import datetime, timezone
 from typing import Iterable, Iterator, Mapping
 
-from movierec.models.events import Event, RateEvent, RecommendationEvent, WatchEvent
-
-#: One MovieLens rating: (epoch seconds, user id, MovieLens movie id, rating 0.5..5).
-RatingRow = tuple[int, int, int, float]
+from movierec.models.events import Event, RateEvent, RatingRow, RecommendationEvent, WatchEvent
 
 
 def stream_rating(value: float) -> int:

@@ -72,3 +72,5 @@ class Rejection:
 
 Event = Union[WatchEvent, RateEvent, RecommendationEvent]
 Parsed = Union[WatchEvent, RateEvent, RecommendationEvent, Rejection]
+#: One MovieLens rating, the source the replay turns into events: (epoch seconds, user, MovieLens movie id, 0.5..5).
+RatingRow = tuple[int, int, int, float]
