@@ -66,7 +66,7 @@ class FunctionSpec:
 
 def template_parameters(settings: Settings) -> dict[str, str]:
     """The template parameters that the local settings decide (the rest keep their defaults)."""
-    return {"Prefix": settings.prefix, "Stage": settings.stage}
+    return {"Prefix": settings.prefix, "Stage": settings.stage, "LocalEndpointUrl": settings.aws_endpoint_url or ""}
 
 
 def function_ids(template: dict[str, Any]) -> list[str]:
