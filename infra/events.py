@@ -22,7 +22,6 @@ import argparse
 import json
 import sys
 import uuid
-from pathlib import Path
 from typing import Any
 
 from kafka.consumer.fetcher import ConsumerRecord

@@ -44,7 +44,7 @@ def invoked(published: BuildResult, settings: Settings, tmp_path: Path) -> dict[
 
 
 def test_every_function_of_the_template_is_invoked(invoked: dict[str, subprocess.CompletedProcess[str]],
-                                                   settings: Settings) -> None:  # fmt: skip
+                                                   settings: Settings) -> None:  # noqa: F811  # fmt: skip
     template = load()
     assert set(ORDER) == set(function_ids(template))
     for function, done in invoked.items():
