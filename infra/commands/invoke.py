@@ -20,6 +20,10 @@ def _invoke(args: argparse.Namespace) -> int:
     except (InvokeError, OSError, json.JSONDecodeError) as exc:
         print(f"movierec invoke: {exc}", file=sys.stderr)
         return 2
+    bad = [item for item in args.env if "=" not in item]
+    if bad:
+        print(f"movierec invoke: --env takes NAME=VALUE, got {', '.join(bad)}", file=sys.stderr)
+        return 2
     overrides = dict(item.split("=", 1) for item in args.env)
     done = invoke(spec, event, env=overrides)
     sys.stderr.write(done.log)  # the log first, on stderr; the result alone on stdout (as sam local invoke)
