@@ -38,8 +38,9 @@ status: install ## each local component, its address and whether it answers
 test: install ## install, then run the whole test suite (starts and stops the services it needs)
 	$(BIN)/python -m pytest --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
 
-lock: install ## rewrite constraints.txt from the installed environment
+lock: install ## rewrite constraints.txt from the installed environment, then the functions' pinned requirements
 	@{ head -2 constraints.txt; $(BIN)/pip freeze --exclude-editable | sed 's/^torch==\(.*\)+cpu$$/torch==\1/'; } > constraints.tmp && mv constraints.tmp constraints.txt
+	$(BIN)/python -m infra.requirements_gen
 
 bench-recommend: install ## recommend latency, cold start, starting-design ratio, then the 100k-request soak
 	$(BIN)/python bench/recommend.py && $(BIN)/python bench/soak.py

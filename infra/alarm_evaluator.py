@@ -8,8 +8,9 @@ is also appended to ``<run_dir>/metrics/alarm-history.jsonl`` (moto has no Descr
 
 It is an emulation, with one deliberate difference: the periods form a rolling window that ends now
 (CloudWatch evaluates whole periods aligned to the clock, a little later), so a local alarm reacts as
-soon as the data arrive. On AWS and LocalStack, CloudWatch evaluates the alarms itself; do not run this
-there.
+soon as the data arrive. On AWS, CloudWatch evaluates the alarms itself; do not run this there. On
+LocalStack it runs as well (``movierec metrics``): LocalStack's community CloudWatch does not evaluate
+metric math or percentile alarms (docs/deploy.md says what is and is not verified).
 """
 
 from __future__ import annotations

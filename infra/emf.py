@@ -9,6 +9,10 @@ nothing does, so both local runners hand their function's documents to ONE :clas
   file under the run folder (``infra/api.py``); :meth:`MetricsPublisher.follow` tails that file and
   takes its EMF lines, as CloudWatch Logs does with a function's log stream.
 
+The same publisher runs wherever the functions run locally, on whatever endpoint is configured (moto or
+LocalStack, which does not extract EMF either): ``make up``, ``movierec ingest``, ``movierec invoke`` (the
+invoked process's log) and ``movierec metrics --follow FILE`` (log files of runners started by hand).
+
 Collecting costs a queue append on the caller's thread; parsing, aggregation (equal values become
 ``Values``/``Counts`` pairs) and the PutMetricData calls happen on the publisher's own thread every
 ``interval_s`` seconds, off the request path. Timing values (unit Milliseconds) are also kept in a

@@ -17,7 +17,6 @@ import base64
 import logging
 import threading
 import time
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
@@ -29,6 +28,7 @@ from kafka.structs import OffsetAndMetadata
 from movierec.config import Settings
 from movierec.observability import MetricUnit, make_metrics
 from infra.handlers import load_handler
+from infra.lambda_runtime import LambdaContext
 
 log = logging.getLogger("movierec.poller")
 
@@ -60,20 +60,6 @@ def lambda_event(
     if event_source == "aws:kafka":
         event["eventSourceArn"] = "arn:aws:kafka:us-east-1:000000000000:cluster/movierec-local/local"
     return event
-
-
-@dataclass
-class LambdaContext:
-    """The parts of Lambda's context object the handler and Powertools read."""
-
-    function_name: str = "movierec-ingest"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:000000000000:function:movierec-ingest"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    deadline: float = field(default_factory=lambda: time.monotonic() + 300)
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
 @dataclass

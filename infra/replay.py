@@ -71,7 +71,8 @@ class ReplayError(RuntimeError):
     """Some lines did not reach the broker (the replay must not pretend it sent them)."""
 
 
-def _key(line: bytes) -> bytes | None:
+def key_of(line: bytes) -> bytes | None:
+    """The Kafka key of a stream line: its user field, so one user's lines share a partition."""
     parts = line.split(b",", 2)
     return parts[1] if len(parts) == 3 else None
 
@@ -104,7 +105,7 @@ def produce(
                     break
                 if speed > 0:
                     first = _pace(line, speed, first, stop)
-                producer.send(settings.kafka_topic, key=_key(line), value=line).add_errback(failed.append)
+                producer.send(settings.kafka_topic, key=key_of(line), value=line).add_errback(failed.append)
                 sent += 1
                 if sent % 1000 == 0:
                     bar.update(1000)

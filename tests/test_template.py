@@ -208,7 +208,9 @@ def test_api_route_throttling_and_image_function(template: dict[str, Any]) -> No
         for path in source.split():
             assert (REPO_ROOT / path).exists(), f"Dockerfile copies {path}, which does not exist"
     layer = res["CommonLayer"]["Properties"]
-    assert (REPO_ROOT / layer["ContentUri"] / "python" / "movierec" / "__init__.py").exists()
+    # sam build (BuildMethod python3.11) puts the ContentUri folder's content under python/ of the layer
+    assert (REPO_ROOT / layer["ContentUri"] / "movierec" / "__init__.py").exists()
+    assert res["CommonLayer"]["Metadata"]["BuildMethod"] == "python3.11"
     assert res["IngestFunction"]["Properties"]["Layers"] == [{"Ref": "CommonLayer"}]
 
 

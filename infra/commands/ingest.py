@@ -15,6 +15,7 @@ from movierec.dal import tables
 
 
 def _ingest(args: argparse.Namespace) -> int:
+    from infra.emf import MetricsPublisher
     from infra.poller import Poller
 
     settings = get_settings()
@@ -27,7 +28,13 @@ def _ingest(args: argparse.Namespace) -> int:
           f"into tables {settings.prefix}-*; Ctrl-C stops", flush=True)
     reporter = threading.Thread(target=_report, args=(poller, stop, args.report_every), daemon=True)
     reporter.start()
-    poller.run(stop)
+    # The handler's and the poller's metrics reach the endpoint's CloudWatch (moto or LocalStack), as under make up.
+    publisher = MetricsPublisher(settings)
+    publisher.start()
+    try:
+        poller.run(stop)
+    finally:
+        publisher.stop()
     print(f"stopped after {poller.stats.batches} batches, {poller.stats.records} records", flush=True)
     return 0
 
