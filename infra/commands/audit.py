@@ -48,6 +48,61 @@ def _security(args: argparse.Namespace) -> int:
     return _write(text, args.out / "audit-security.md")
 
 
+K = 20
+NO_PROFILE = ("MovieLens users have no profile (ml-latest-small has no demographics, and its user ids 1..610 "
+              "are not course user ids): per-group figures need course users; exposure is reported.")
+
+
+def _fairness(args: argparse.Namespace) -> int:
+    from movierec.audit import fairness
+    from movierec.audit.report import fairness_markdown, fairness_png
+    from movierec.catalog.users import read_profiles
+    from movierec.evaluation import baselines, interactions
+    from movierec.evaluation.metrics import popularity_counts
+    from movierec.evaluation.offline import evaluate
+    from movierec.evaluation.split import leave_last_out
+    from movierec.training.ease import EaseRanker
+
+    settings = get_settings()
+    online = None
+    profiles = read_profiles(settings)
+    note = "Course users joined with catalog/users.csv on user id."
+    if args.source == "samples":
+        from movierec.audit.stream_log import log_from_lines
+        from infra.replay import default_sample_paths, sample_lines
+
+        log = log_from_lines(sample_lines(default_sample_paths(settings)))
+    elif args.source == "movielens":
+        log, profiles, note = interactions.load_movielens(settings), {}, NO_PROFILE
+    else:
+        from movierec.evaluation.online import load_online
+        from movierec.evaluation.served import published_index
+
+        log = interactions.with_catalog(interactions.load_dynamodb(settings), published_index(settings).ids)
+        note += (" If this system ingested a MovieLens replay, users 1..610 are MovieLens users joined to "
+                 "unrelated course profiles: audit such a system with --source movielens instead.")
+        requests, watches = load_online(settings)
+        online = fairness.online_by_group(requests, watches, profiles, args.window_hours)
+    split = leave_last_out(log)
+    rankers = {"popular": baselines.PopularRanker(split.train, split.catalog),
+               "ease": EaseRanker.fit(split.train, split.catalog, lam=args.lam)}  # fmt: skip
+    if args.source == "dynamodb":
+        from movierec.evaluation.served import served_specs
+
+        rankers |= {name: spec.build(split.train, split.catalog) for name, spec in served_specs("dynamodb", settings).items()}
+    print(f"{log.source}: {len(log.users):,} users, {len(split.cases):,} test cases, {len(split.catalog):,} movies")
+    results = evaluate(rankers, split, (K,), progress=False)
+    users = [c.user_id for c in split.cases]
+    models = {name: fairness.offline_by_group(m.ranks, users, profiles, K) for name, m in results.models.items()}
+    popularity = popularity_counts(split.train)
+    exposures = {name: fairness.exposure(m.recommended, popularity, split.catalog, K) for name, m in results.models.items()}
+    args.out.mkdir(parents=True, exist_ok=True)
+    fairness_png(models, exposures, args.out / "audit-fairness.png", K)
+    text = fairness_markdown(f"{log.source} ({len(log.users):,} users)", note, models, exposures, online, K)
+    print(f"wrote {args.out / 'audit-fairness.png'}")
+    return _write(text, args.out / "audit-fairness.md")
+
+
 def _write(text: str, path: Path) -> int:
     print(text)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -70,4 +125,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     sec.add_argument("--rate-hours", type=int, default=24, help="hours of ingest reject rates (default 24)")
     sec.add_argument("--out", type=Path, default=Path("reports"), help="report folder (default reports/)")
     sec.set_defaults(func=_security)
+    fair = verbs.add_parser("fairness", help="quality per user group (gender, age, occupation), exposure across movies")
+    fair.add_argument("--source", choices=("dynamodb", "samples", "movielens"), default="dynamodb",
+                      help="the running system's tables (default; adds the served ranker and online conversion), "
+                           "the course stream sample files folded in-process, or MovieLens (no user profiles)")
+    fair.add_argument("--lam", type=float, default=300.0, help="EASE regularisation (default %(default)s)")
+    fair.add_argument("--window-hours", type=float, default=24.0, help="online conversion window (default 24)")
+    fair.add_argument("--out", type=Path, default=Path("reports"), help="report folder (default reports/)")
+    fair.set_defaults(func=_fairness)
 

@@ -71,3 +71,80 @@ def security_markdown(
             out.append(f"| {utc(end)} | {accepted:,.0f} | {rejected:,.0f} | {100 * rejected / total:.2f}% |")
         out.append("")
     return "\n".join(out) + "\n"
+
+
+def _figure_rows(figures: list, label: str) -> list[str]:
+    return [f"| {f.attribute} | {f.group} | {f.users:,} | {f.cases:,} | {f.value:.4f} | {f.low:.4f}-{f.high:.4f} |"
+            for f in figures]  # fmt: skip
+
+
+def fairness_markdown(source: str, note: str, models: dict, exposures: dict, online: dict | None, k: int) -> str:
+    """``movierec audit fairness``'s report. ``models``: name -> metric -> attribute -> figures."""
+    from movierec.audit.fairness import gap
+
+    out = ["# Fairness audit", "", f"Source: {source}. {note}", ""]
+    for name, per_metric in models.items():
+        out += [f"## {name}: offline quality per user group (leave-last-out)", ""]
+        for metric, label in (("hit_rate", f"HR@{k}"), ("ndcg", f"NDCG@{k}")):
+            out += [f"| attribute | group | users | cases | {label} | 95% CI |", "|---|---|---|---|---|---|"]
+            gaps = []
+            for attribute, figures in per_metric[metric].items():
+                out += _figure_rows(figures, label)
+                g = gap(figures)
+                if g is not None:
+                    gaps.append(f"- {attribute}: best {g.best.group} {g.best.value:.4f}, worst {g.worst.group} "
+                                f"{g.worst.value:.4f}, gap {g.size:.4f} "
+                                f"({'intervals disjoint' if g.separated else 'intervals overlap: not distinguishable from noise'})")
+            out += ["", f"{label} gaps (groups with >= 20 users):", *gaps, ""]
+    if online is not None:
+        out += ["## Online conversion per user group", "",
+                "| attribute | group | users | answered requests | conversion | 95% CI |", "|---|---|---|---|---|---|"]
+        for attribute, figures in online.items():
+            out += _figure_rows(figures, "conversion")
+        out.append("")
+    out += [f"## Exposure across movies (top {k} of every test case)", "",
+            "| model | slots | catalog | coverage | Gini | top 1% share | top 10% share | cold movies | cold shown | cold slot share |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    for name, e in exposures.items():
+        out.append(f"| {name} | {e.slots:,} | {e.catalog:,} | {e.coverage:.4f} | {e.gini:.4f} | {e.top1_share:.4f} | "
+                   f"{e.top10_share:.4f} | {e.cold_movies:,} | {e.cold_shown:,} | {e.cold_slot_share:.4f} |")
+    return "\n".join(out) + "\n"
+
+
+def fairness_png(models: dict, exposures: dict, path, k: int) -> None:
+    """HR@k per group with 95% intervals (one panel per attribute, every model), and Lorenz curves."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    attributes = ("gender", "age", "occupation")
+    fig, axes = plt.subplots(1, 4, figsize=(20, 5), gridspec_kw={"width_ratios": [1, 2, 4, 2]})
+    width = 0.8 / max(len(models), 1)
+    for ax, attribute in zip(axes, attributes):
+        for j, (name, per_metric) in enumerate(models.items()):
+            figures = [f for f in per_metric["hit_rate"][attribute] if f.users >= 20]
+            x = np.arange(len(figures)) + j * width
+            values = np.array([f.value for f in figures])
+            err = np.array([[f.value - f.low for f in figures], [f.high - f.value for f in figures]])
+            ax.bar(x, values, width, yerr=err, capsize=2, label=name)
+            ax.set_xticks(np.arange(len(figures)) + width * (len(models) - 1) / 2)
+            ax.set_xticklabels([f.group for f in figures], rotation=60, ha="right", fontsize=7)
+        ax.set_title(f"HR@{k} by {attribute} (>= 20 users, 95% CI)")
+    axes[0].legend(fontsize=7)
+    ax = axes[3]
+    for name, e in exposures.items():
+        counts = np.array(e.sorted_counts, dtype=float)
+        if counts.sum() == 0:
+            continue
+        ax.plot(np.linspace(0, 1, len(counts) + 1), np.concatenate([[0], np.cumsum(counts) / counts.sum()]),
+                label=f"{name} (Gini {e.gini:.2f})")  # fmt: skip
+    ax.plot([0, 1], [0, 1], "k--", lw=0.8)
+    ax.set_title("exposure Lorenz curve (movies by exposure)")
+    ax.set_xlabel("share of catalog movies")
+    ax.set_ylabel("share of recommendation slots")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

@@ -35,3 +35,12 @@ class RejectRow:
 
     reason: str
     at: float
+
+
+@dataclass(frozen=True, slots=True)
+class UserProfile:
+    """A course user's profile (the user API's answer, ``catalog/users.csv``); None where unknown."""
+
+    age: int | None
+    occupation: str | None
+    gender: str | None
