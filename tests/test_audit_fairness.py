@@ -11,6 +11,7 @@ import pytest
 from movierec.audit.fairness import age_band, exposure, gap, gini, offline_by_group, online_by_group
 from movierec.evaluation.online import Request, Watch
 from movierec.models.audit import UserProfile
+from tests._fixtures_training import ml_built, ml_slice, slice_log  # noqa: F401
 
 
 def _profiles(n: int) -> dict[int, UserProfile]:
@@ -77,3 +78,34 @@ def test_fairness_command_on_the_course_stream_samples(data_dir: Path, tmp_path:
     text = (tmp_path / "audit-fairness.md").read_text()
     assert "| gender | F |" in text and "HR@20 gaps" in text and "| ease |" in text
     assert (tmp_path / "audit-fairness.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_fairness_command_on_the_local_stack_tables(isolated, ml_built, slice_log, tmp_path: Path) -> None:  # noqa: F811
+    """The running system's tables: histories of course users, the served ranker over the published index,
+    online conversion from the answer log."""
+    import dataclasses
+
+    from movierec.dal.tables import RecommendationItem
+    from movierec.index.publish import publish
+    from infra.cli import main
+    from tests._fixtures_training import write_histories
+
+    publish(ml_built.folder, ml_built.manifest.version, isolated)
+    course = dataclasses.replace(slice_log, users={1000 + u: h for u, h in slice_log.users.items()})  # course ids
+    write_histories(course)
+    with RecommendationItem.batch_write() as batch:
+        for u, h in list(course.users.items())[:20]:  # an answer a second before each user's last movie
+            at = h[-1].last_seen - 1
+            batch.save(RecommendationItem(u, f"{int(at * 1000):013d}#api#t-{u}", at=at, source="api", status=200,
+                                          movie_ids=",".join([h[-1].movie_id, *ml_built_ids(ml_built)[:19]])))  # fmt: skip
+    assert main(["audit", "fairness", "--out", str(tmp_path)]) == 0
+    text = (tmp_path / "audit-fairness.md").read_text()
+    assert "## content-v1: offline quality per user group" in text and "## Online conversion per user group" in text
+    assert "| gender | M |" in text
+
+
+def ml_built_ids(built) -> list[str]:
+    from movierec.index.loaded import load_index
+
+    return load_index(built.folder).ids

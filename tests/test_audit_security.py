@@ -169,6 +169,7 @@ def test_spam_campaign_replayed_through_ingest_raises_the_shilling_alarm(
 
     assert main(["audit", "security", "--out", str(tmp_path)]) == 0
     report = (tmp_path / "audit-security.md").read_text()
+    print(f"clean: {clean}; spammed: {spammed}\n" + report[: report.index("## Scraping")])
     assert "**Flagged movies: 1**" in report and f"| {target} |" in report
 
 

@@ -103,6 +103,52 @@ def _fairness(args: argparse.Namespace) -> int:
     return _write(text, args.out / "audit-fairness.md")
 
 
+def _feedback(args: argparse.Namespace) -> int:
+    from movierec.audit.feedback import exposure_by_version, share_by_day, share_by_version
+    from movierec.audit.report import feedback_markdown, feedback_png
+
+    settings = get_settings()
+    if args.simulate:
+        import csv
+        import dataclasses
+
+        from movierec.audit.simulate import SimParams, genre_index, simulate
+        from movierec.datasets import data_path
+        from movierec.evaluation.interactions import MOVIELENS, load_movielens
+
+        with data_path(*MOVIELENS, "movies.csv", settings=settings).open(newline="") as f:
+            genres = {r["movieId"]: [g for g in r["genres"].split("|") if g != "(no genres listed)"] for r in csv.DictReader(f)}
+        log, index = load_movielens(settings), genre_index(genres)
+        base = SimParams(users=args.users, cycles=args.cycles, steps=args.steps, p_follow=args.p_follow, seed=args.seed)
+        arms, shares, seconds = {}, {}, 0.0
+        for label, p in ((f"no mitigation (p_follow {base.p_follow:g})", base),
+                         (f"popularity penalty {args.penalty:g}", dataclasses.replace(base, penalty=args.penalty))):
+            run = simulate(log, index, p)
+            seconds += run.seconds
+            versions = exposure_by_version(run.requests, run.catalog_size, K)
+            arms[label] = versions
+            shares[label] = share_by_version(run.requests, run.watches, window_h=1.0)
+            print(f"{label}: {run.seconds:.0f} s, {len(run.requests):,} answers, {len(run.watches):,} watches")
+        title = (f"Closed-loop simulation over MovieLens ({base.users} users, {base.cycles} retrain cycles of "
+                 f"{base.steps} visits, p_follow {base.p_follow:g}, seed {base.seed}; ranker v2 retrained by "
+                 f"fit_collab each cycle); {seconds:.0f} s of simulation.")
+    else:
+        from movierec.evaluation.online import load_online
+
+        requests, watches = load_online(settings)
+        if args.source:
+            requests = [r for r in requests if r.source.startswith(args.source)]
+        catalog = len({w.movie_id for w in watches} | {m for r in requests for m in r.movie_ids})
+        arms = {"recorded answers": exposure_by_version(requests, catalog, K)}
+        shares = {"recorded answers": share_by_day(requests, watches, args.window_hours)}
+        title = (f"From the recommendations and history tables: {len(requests):,} answers, {len(watches):,} watches, "
+                 f"{catalog:,} movies watched or shown; versions in order of their first answer.")
+    args.out.mkdir(parents=True, exist_ok=True)
+    feedback_png(arms, args.out / "audit-feedback.png")
+    print(f"wrote {args.out / 'audit-feedback.png'}")
+    return _write(feedback_markdown(title, arms, shares, K, args.tolerance), args.out / "audit-feedback.md")
+
+
 def _write(text: str, path: Path) -> int:
     print(text)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -133,4 +179,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     fair.add_argument("--window-hours", type=float, default=24.0, help="online conversion window (default 24)")
     fair.add_argument("--out", type=Path, default=Path("reports"), help="report folder (default reports/)")
     fair.set_defaults(func=_fairness)
+    feed = verbs.add_parser("feedback", help="does exposure concentrate from version to version; do watches follow us more")
+    feed.add_argument("--simulate", action="store_true",
+                      help="run the closed-loop simulation (MovieLens, in-process) with and without the mitigation")
+    feed.add_argument("--users", type=int, default=200, help="simulated users (default %(default)s)")
+    feed.add_argument("--cycles", type=int, default=5, help="retrain cycles (default %(default)s)")
+    feed.add_argument("--steps", type=int, default=6, help="visits per user per cycle (default %(default)s)")
+    feed.add_argument("--p-follow", type=float, default=0.5, help="chance a user picks a recommended movie")
+    feed.add_argument("--penalty", type=float, default=0.5, help="popularity penalty of the mitigated arm")
+    feed.add_argument("--seed", type=int, default=0)
+    feed.add_argument("--source", default="", help="only recorded answers whose source starts with this")
+    feed.add_argument("--window-hours", type=float, default=24.0, help="attribution window of a watch (default 24)")
+    feed.add_argument("--tolerance", type=float, default=0.005, help="Gini rise that counts as concentrating")
+    feed.add_argument("--out", type=Path, default=Path("reports"), help="report folder (default reports/)")
+    feed.set_defaults(func=_feedback)
 

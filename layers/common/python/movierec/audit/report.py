@@ -148,3 +148,50 @@ def fairness_png(models: dict, exposures: dict, path, k: int) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def feedback_markdown(title: str, arms: dict, shares: dict, k: int, tolerance: float) -> str:
+    """``movierec audit feedback``'s report. ``arms``: label -> [VersionExposure]; ``shares``: label ->
+    [(period, share of watches recommended, watches)]."""
+    from movierec.audit.feedback import trend
+
+    out = ["# Feedback-loop audit", "", title, ""]
+    for label, versions in arms.items():
+        t = trend([v.gini for v in versions], tolerance)
+        out += [f"## {label}", "", "| version | first answer (UTC) | answers | slots | distinct movies | coverage | "
+                "Gini | head share |", "|---|---|---|---|---|---|---|---|"]
+        out += [f"| {v.version} | {utc(v.first_at)} | {v.requests:,} | {v.slots:,} | {v.distinct:,} | {v.coverage:.4f} | "
+                f"{v.gini:.4f} | {v.head_share:.4f} |" for v in versions]
+        out += ["", f"Exposure Gini from version to version: slope {t.slope:+.4f} per version, first third {t.first:.4f}, "
+                f"last third {t.last:.4f}: **{'CONCENTRATING' if t.rising else 'not concentrating'}** "
+                f"(tolerance {tolerance:g}).", ""]
+        series = shares.get(label) or []
+        if series:
+            s = trend([v for _, v, _ in series], tolerance)
+            out += ["| period | share of watches recommended | watches |", "|---|---|---|"]
+            out += [f"| {period} | {share:.4f} | {n:,} |" for period, share, n in series]
+            out += ["", f"Share of watches recommended: slope {s.slope:+.4f} per period: "
+                    f"**{'RISING' if s.rising else 'not rising'}**.", ""]
+    return "\n".join(out) + "\n"
+
+
+def feedback_png(arms: dict, path) -> None:
+    """Exposure Gini and distinct movies shown per version, one line per arm."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    for label, versions in arms.items():
+        x = list(range(len(versions)))
+        a.plot(x, [v.gini for v in versions], marker="o", label=label)
+        b.plot(x, [v.distinct for v in versions], marker="o", label=label)
+    a.set_title("exposure Gini per model version")
+    b.set_title("distinct movies shown per model version")
+    for ax in (a, b):
+        ax.set_xlabel("model version (retrain cycle)")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

@@ -43,7 +43,7 @@ class ShillingParams:
     low_activity_ratings: int = 5
     new_account_s: float = 86_400.0
     min_accounts: int = 10
-    min_score: float = 6.0
+    min_score: float = 8.0
     #: Share of the movie's high ratings (in the whole record) that the window's suspicious accounts gave.
     min_share: float = 0.5
     smoothing: float = 1.0
