@@ -4,7 +4,8 @@ chalice's local server (``http.server`` with HTTP/1.1 keep-alive) writes a respo
 separate sends; with Nagle's algorithm on, the body waits for the client's delayed ACK of the headers,
 which adds ~40 ms to every answer on a keep-alive connection (measured: an empty-history answer took
 52 ms, most of it this wait). ``socketserver`` has a switch for exactly this. It also passes the real
-caller address to the app (:func:`_setup_with_peer`). Everything else is the unmodified chalice CLI (``python -m infra.chalice_local --project-dir ... local ...``).
+caller address to the app (:func:`_setup_with_peer`). Everything else is the unmodified chalice CLI
+(``python -m infra.chalice_local --project-dir ... local ...``).
 """
 
 from __future__ import annotations

@@ -222,9 +222,9 @@ def _with_campaign(log: InteractionLog, target: str, fillers: list[str]) -> Inte
     return dataclasses.replace(log, users=users)
 
 
-def _pushed_to(log: InteractionLog, ml_built: BuildResult, target: str, unrelated: list[int]) -> int:
+def _pushed_to(log: InteractionLog, built: BuildResult, target: str, unrelated: list[int]) -> int:
     """Real users (who never saw the target) with the target in their top 20 under a model fitted on ``log``."""
-    ranker = ranker_for(load_index(ml_built.folder), fit_collab(log.users), FoldIn())
+    ranker = ranker_for(load_index(built.folder), fit_collab(log.users), FoldIn())
     return sum(target in {s.movie_id for s in ranker.rank(log.users[u], 20)} for u in unrelated)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 from movierec.audit.security import ScrapingParams, ShillingParams

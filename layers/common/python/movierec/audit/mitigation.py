@@ -16,7 +16,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from movierec.audit.security import ShillingFlag, ShillingParams, flagged_pairs, shilling
+from movierec.audit.security import (
+    ShillingFlag,
+    ShillingParams,
+    flagged_pairs,
+    shilling,
+)
 from movierec.evaluation.interactions import InteractionLog
 from movierec.models.audit import RatingRow
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Mapping
 
-from movierec.audit.security import RejectReport, ScrapingReport, ShillingFlag, ShillingParams, ScrapingParams
+from movierec.audit.security import (
+    RejectReport,
+    ScrapingParams,
+    ScrapingReport,
+    ShillingFlag,
+    ShillingParams,
+)
 
 
 def utc(at: float) -> str:
