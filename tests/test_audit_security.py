@@ -253,3 +253,22 @@ def test_excluding_flagged_ratings_keeps_the_pushed_movie_out_of_unrelated_users
     print(f"... {mitigated} after training without the flagged ratings (of {len(unrelated)} unrelated users)")
     assert mitigated <= before
     assert exclude_suspected_shilling(slice_log) == slice_log  # clean data: nothing removed
+
+
+@pytest.mark.slow
+def test_the_training_job_hook_leaves_the_flagged_ratings_out(
+    isolated: Settings, slice_log: InteractionLog, ml_built: BuildResult  # noqa: F811
+) -> None:
+    """``train(..., interaction_filter=...)`` (what ``movierec train --exclude-suspected-shilling`` passes) on
+    the local stack's tables: the published version was trained without the campaign's ratings."""
+    from movierec.training.job import train
+    from tests._fixtures_training import write_histories
+
+    publish(ml_built.folder, ml_built.manifest.version, isolated)
+    counts = Counter(i.movie_id for h in slice_log.users.values() for i in h)
+    target = min((m for m in counts if counts[m] >= 3), key=lambda m: (counts[m], m))
+    attacked = _with_campaign(slice_log, target, [])
+    assert write_histories(attacked) == slice_log.n_interactions + 30
+    outcome = train(isolated, interaction_filter=exclude_suspected_shilling)
+    assert outcome is not None
+    assert outcome.manifest.build["training"]["data"]["interactions"] == slice_log.n_interactions  # type: ignore[index]
