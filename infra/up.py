@@ -14,6 +14,7 @@ from typing import Protocol
 from movierec.config import Settings
 from infra.alarm_evaluator import AlarmEvaluator
 from infra.api import ApiServer
+from infra.audit_sampler import AuditSampler
 from infra.bootstrap import bootstrap
 from infra.emf import MetricsPublisher
 from infra.gauges import GaugeSampler
@@ -40,6 +41,7 @@ def components(settings: Settings) -> list[Component]:
     metrics = MetricsPublisher(settings)
     metrics.follow(settings.run_dir / "logs" / "api.log")  # the API child's stdout (infra/api.py)
     parts: list[Component] = [metrics, AlarmEvaluator(settings, store=metrics.percentiles), GaugeSampler(settings)]
+    parts.append(AuditSampler(settings))  # the security audit's live signals (docs/audits.md)
     # Ingest: the poller, then (unless MOVIEREC_REPLAY_ON_UP=none) one replay into the stream.
     parts.append(Poller(settings))
     if settings.replay_on_up != "none":

@@ -25,7 +25,9 @@ except Exception:  # serve anyway: each request retries and reports what is miss
 
 @app.route("/recommend/{user_id}", methods=["GET"])
 def recommend(user_id: str) -> Response:
-    answer = api.get(user_id, app.current_request.headers.get("accept"))
+    request = app.current_request
+    caller = (request.context.get("identity") or {}).get("sourceIp")  # recorded for the security audit
+    answer = api.get(user_id, request.headers.get("accept"), caller)
     return Response(body=answer.body, status_code=answer.status, headers=answer.headers)
 
 

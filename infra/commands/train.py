@@ -12,8 +12,11 @@ from movierec.datasets import DataMissingError
 def _train(args: argparse.Namespace) -> int:
     from movierec.training.job import train
 
+    exclude = None
+    if args.exclude_suspected_shilling:
+        from movierec.audit.mitigation import exclude_suspected_shilling as exclude
     try:
-        outcome = train(get_settings(), source=args.source, promote=args.promote)
+        outcome = train(get_settings(), source=args.source, promote=args.promote, interaction_filter=exclude)
     except (IndexMissingError, DataMissingError, ValueError) as exc:
         print(f"movierec train: {exc}")
         return 1
@@ -36,4 +39,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                              "ml-latest-small mapped to course ids")  # fmt: skip
     parser.add_argument("--promote", action=argparse.BooleanOptionalAction, default=True,
                         help="move the pointer when the gate passes (default); --no-promote only publishes")
+    parser.add_argument("--exclude-suspected-shilling", action="store_true",
+                        help="leave out the ratings the security audit flags as rating spam (docs/audits.md)")
     parser.set_defaults(func=_train)

@@ -188,6 +188,52 @@ ALARMS: tuple[AlarmSpec, ...] = (
 )
 
 
+# --- security audit (docs/audits.md): the audit function's live signals and the ingest reject rate ------
+AUDIT = "audit"  # the audit function (functions/audit/app.py)
+SHILLING_SUSPECTS = "ShillingSuspects"  # audit: movies with a suspicious burst of high ratings, recent window
+SCRAPING_CALLERS = "ScrapingCallers"  # audit: callers asking for too many distinct users, last 5 minutes
+HOT_USERS = "HotUsers"  # audit: users asked for far above the median user, last 5 minutes
+LINES_ACCEPTED = "LinesAccepted"  # ingest: accepted lines per batch
+LINES_REJECTED = "LinesRejected"  # ingest: rejected (quarantined) lines per batch
+
+AUDIT_ALARMS: tuple[AlarmSpec, ...] = (
+    AlarmSpec(
+        name="audit-shilling",
+        description="A movie got a burst of high ratings from many new or low-activity accounts (rating spam)",
+        queries=(Query("suspects", SHILLING_SUSPECTS, AUDIT, "Maximum"),),
+        expression=None,
+        comparison="GreaterThanThreshold",
+        threshold=0.0,
+        period_s=300,
+        evaluation_periods=1,
+        datapoints_to_alarm=1,
+    ),
+    AlarmSpec(
+        name="audit-scraping",
+        description="A caller enumerated many users' recommendations, or one user was polled far above normal",
+        queries=(Query("callers", SCRAPING_CALLERS, AUDIT, "Maximum"), Query("hot", HOT_USERS, AUDIT, "Maximum")),
+        expression="FILL(callers, 0) + FILL(hot, 0)",
+        comparison="GreaterThanThreshold",
+        threshold=0.0,
+        period_s=300,
+        evaluation_periods=1,
+        datapoints_to_alarm=1,
+    ),
+    AlarmSpec(
+        name="ingest-reject-rate",
+        description="More than 5% of the stream lines of 5 minutes were rejected (injected or corrupted lines)",
+        queries=(Query("accepted", LINES_ACCEPTED, "ingest", "Sum"), Query("rejected", LINES_REJECTED, "ingest", "Sum")),
+        expression="100 * FILL(rejected, 0) / (FILL(accepted, 0) + FILL(rejected, 0))",
+        comparison="GreaterThanThreshold",
+        threshold=5.0,
+        period_s=300,
+        evaluation_periods=1,
+        datapoints_to_alarm=1,
+    ),
+)
+ALARMS = ALARMS + AUDIT_ALARMS
+
+
 def alarm(name: str) -> AlarmSpec:
     """The alarm called ``name`` (logical name, without prefix)."""
     for spec in ALARMS:

@@ -31,6 +31,8 @@ class LoggedAnswer:
     movie_ids: tuple[str, ...]
     latency_ms: float
     version: str | None
+    #: The caller address the API saw (API Gateway's sourceIp), for the security audit.
+    caller: str | None = None
 
 
 class AnswerLog:
@@ -106,6 +108,7 @@ class AnswerLog:
                             movie_ids=",".join(a.movie_ids),
                             latency_ms=round(a.latency_ms, 3),
                             version=a.version,
+                            caller=a.caller,
                         )
                     )
             self.written += len(answers)

@@ -101,6 +101,7 @@ class RecommendationItem(_Base):
     movie_ids = UnicodeAttribute()  # comma-separated, in ranked order
     latency_ms = NumberAttribute(null=True)
     version = UnicodeAttribute(null=True)  # index/model version that produced the answer
+    caller = UnicodeAttribute(null=True)  # the caller address the API saw (security audit: scraping)
 
 
 class QuarantineItem(_Base):

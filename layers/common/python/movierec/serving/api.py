@@ -81,7 +81,8 @@ class RecommendApi:
         self._metrics_lock = threading.Lock()
         self._cold = True
 
-    def get(self, raw_user_id: str, accept: str | None = None) -> HttpAnswer:
+    def get(self, raw_user_id: str, accept: str | None = None, caller: str | None = None) -> HttpAnswer:
+        """Answer one request; ``caller`` (the client address) goes only into the answer log."""
         started = time.perf_counter()
         answer: Answer | None = None
         if not USER_ID.fullmatch(raw_user_id or ""):
@@ -102,7 +103,7 @@ class RecommendApi:
         if answer is not None and self.answer_log is not None:
             self.answer_log.record(
                 LoggedAnswer(answer.user_id, now_ms(), result.status, tuple(s.movie_id for s in answer.items),
-                             latency_ms, answer.version)  # fmt: skip
+                             latency_ms, answer.version, caller)  # fmt: skip
             )
         self._count(result.status, latency_ms, answer is not None and answer.fallback)
         return result

@@ -23,6 +23,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 from movierec.catalog.movielens import read_links
 from movierec.config import Settings
@@ -94,15 +95,20 @@ def write_version(base: MovieIndex, model: CollabModel, fold: FoldIn, training: 
 
 
 def train(settings: Settings, source: str = "dynamodb", promote: bool = True, fit: FitParams = FitParams(),
-          fold: FoldIn = FoldIn()) -> TrainOutcome | None:  # fmt: skip
+          fold: FoldIn = FoldIn(),
+          interaction_filter: Callable[[InteractionLog], InteractionLog] | None = None) -> TrainOutcome | None:  # fmt: skip
     """Train, gate and publish one version (see the module docstring); None when the current version's
-    model already saw every interaction (a retrain would learn nothing new)."""
+    model already saw every interaction (a retrain would learn nothing new). ``interaction_filter`` (a hook
+    for the security audit's mitigation, :mod:`movierec.audit.mitigation`) transforms the interactions
+    before anything is fitted or gated."""
     started = time.perf_counter()
     base_version = read_pointer(settings)
     if base_version is None:
         raise IndexMissingError("no index published yet: run `movierec index build` first")
     base = load_index(download_version(base_version, settings))
     log = load_interactions(source, settings)
+    if interaction_filter is not None:
+        log = interaction_filter(log)
     previous = base.manifest.build.get("training", {})
     # The current model saw its source's data up to last_at; another source's data is all new to it.
     since = previous.get("data", {}).get("last_at") if previous.get("source") == source else None

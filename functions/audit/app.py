@@ -1,0 +1,31 @@
+"""The audit function: the security audit's signals of the most recent window, as metrics.
+
+On AWS an EventBridge schedule invokes it every 5 minutes (template.yaml); locally ``make up`` invokes it
+in-process every minute (``infra/audit_sampler.py``). It reads the ratings and the recent answer log,
+computes :func:`movierec.audit.security.live_signals` (the same statistics as ``movierec audit
+security``) and emits them as EMF; the ``audit-*`` alarms of :mod:`movierec.alarms` watch them.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from movierec.audit.security import ScrapingParams, live_signals
+from movierec.config import get_settings
+from movierec.dal.audit_reads import bind_tables, read_api_calls, read_ratings
+from movierec.observability import MetricUnit, make_metrics
+
+metrics = make_metrics("audit")
+
+
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, float]:
+    now = time.time()
+    bind_tables(get_settings())
+    ratings = read_ratings()
+    calls = read_api_calls(since=now - ScrapingParams().window_s)
+    values = live_signals(ratings.ratings, ratings.first_seen, calls, now)
+    for name, value in values.items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    return values

@@ -1,0 +1,21 @@
+"""The local schedule of the audit function: what EventBridge does on AWS, every ``interval_s`` seconds."""
+
+from __future__ import annotations
+
+from movierec.config import Settings
+from infra.handlers import load_handler
+from infra.periodic import Periodic
+
+
+class AuditSampler(Periodic):
+    """The ``audit`` component of ``make up``: invokes the audit handler in-process (EMF to the sink)."""
+
+    name = "audit"
+
+    def __init__(self, settings: Settings, interval_s: float = 60.0) -> None:
+        super().__init__(interval_s)
+        self.settings = settings
+        self.handler = load_handler("audit")
+
+    def tick(self) -> dict:
+        return self.handler({"source": "local-schedule"}, None)
