@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install up down status test lock clean bench-ingest bench-recommend bench-train
+.PHONY: help install up down status test lock clean bench-ingest bench-recommend bench-train bench-reliability
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ bench-ingest: install ## ingest: parser lines/s, then Kafka (tansu) -> DynamoDB 
 
 bench-train: install ## ranker v2: training time, rank latency, then HTTP latency with v2 serving on its own stack
 	$(BIN)/python bench/train.py --http 1000
+
+bench-reliability: install ## chaos and load: poller SIGKILLs, broker and storage restarts, 100 clients, 300 slow ones (CHAOS_ARGS="--quick")
+	$(BIN)/python bench/chaos.py $(CHAOS_ARGS)
 
 clean: down ## remove the run folder, caches and reports (keeps .venv)
 	rm -rf .run .pytest_cache reports htmlcov .coverage

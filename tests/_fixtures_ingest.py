@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import time
 from decimal import Decimal
 from typing import Any, Iterable
 
 from movierec import aws
 from movierec.config import Settings
 from movierec.dal import tables
+from tests.timeouts import QUIET_S, SHORT_S, TEST_TIMEOUT_S
 
 #: Attributes left out of snapshots (none today: every stored value is deterministic).
 VOLATILE: set[str] = set()
@@ -84,22 +86,54 @@ def produce_lines(settings: Settings, lines: list[bytes]) -> None:
     assert produce(settings, lines, progress=False) == len(lines)
 
 
-def end_offsets(settings: Settings) -> dict[int, int]:
-    """Partition -> offset after the last record of the topic, found by reading the topic through.
+def read_topic(settings: Settings, expected: int | None = None) -> list[Any]:
+    """Every record of the settings' topic, from the start.
 
-    Not ``KafkaConsumer.end_offsets``: tansu 0.6 answers ListOffsets(latest) with less than the true end
-    (about the base offset of the last record batch), so a test trusting it would stop early.
+    The read ends once no record came for ``QUIET_S``, or, when the caller says how many records the
+    topic should hold (``expected``), for ``SHORT_S`` after that many arrived (a surplus is still seen);
+    never later than ``TEST_TIMEOUT_S``. A fixed short idle timeout alone would end the read early on a
+    loaded machine, where a consumer's first fetch can take seconds, and the test would wait for the
+    wrong end.
     """
     from kafka import KafkaConsumer
 
     consumer = KafkaConsumer(settings.kafka_topic, bootstrap_servers=settings.kafka_bootstrap,
-                             auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=3000)
-    ends = {p: 0 for p in consumer.partitions_for_topic(settings.kafka_topic) or ()}
+                             auto_offset_reset="earliest", enable_auto_commit=False)
+    records: list[Any] = []
+    deadline = time.monotonic() + TEST_TIMEOUT_S
+    last_arrival = time.monotonic()
+
+    def done() -> bool:
+        if expected is not None and len(records) < expected:
+            return False
+        return time.monotonic() - last_arrival >= (QUIET_S if expected is None else SHORT_S)
+
     try:
-        for record in consumer:
-            ends[record.partition] = max(ends.get(record.partition, 0), record.offset + 1)
+        while not done() and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=200).values():
+                records.extend(batch)
+                last_arrival = time.monotonic()
     finally:
         consumer.close()
+    return records
+
+
+def end_offsets(settings: Settings, expected: int | None = None) -> dict[int, int]:
+    """Partition -> offset after the last record of the topic, found by reading the topic through.
+
+    Not ``KafkaConsumer.end_offsets``: tansu 0.6 answers ListOffsets(latest) with less than the true end
+    (about the base offset of the last record batch), so a test trusting it would stop early.
+    ``expected``: the number of records the topic holds, when the test knows it (see :func:`read_topic`).
+    """
+    from kafka import KafkaConsumer
+
+    probe = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        ends = {p: 0 for p in probe.partitions_for_topic(settings.kafka_topic) or ()}
+    finally:
+        probe.close()
+    for record in read_topic(settings, expected):
+        ends[record.partition] = max(ends.get(record.partition, 0), record.offset + 1)
     return ends
 
 
@@ -111,9 +145,8 @@ def applied_offsets(settings: Settings, partitions: Iterable[int]) -> dict[int, 
     return {p: read_watermark(source_of(settings.kafka_topic, p)) or 0 for p in partitions}
 
 
-def wait_until(predicate, timeout_s: float, every_s: float = 0.3) -> bool:
-    import time
-
+def wait_until(predicate, timeout_s: float = TEST_TIMEOUT_S, every_s: float = 0.3) -> bool:
+    """Poll ``predicate`` until it holds or ``timeout_s`` passed; its last answer."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if predicate():
@@ -128,11 +161,12 @@ def caught_up(settings: Settings, ends: dict[int, int]) -> bool:
     return all(have[p] >= end for p, end in ends.items() if end > 0)
 
 
-def run_poller_to_end(settings: Settings, timeout_s: float = 90) -> None:
-    """Run an in-process poller (its own group) until it applied the whole topic, then stop it."""
+def run_poller_to_end(settings: Settings, expected: int | None = None, timeout_s: float = TEST_TIMEOUT_S) -> None:
+    """Run an in-process poller (its own group) until it applied the whole topic (``expected`` records
+    when known, see :func:`read_topic`), then stop it."""
     from infra.poller import Poller
 
-    ends = end_offsets(settings)
+    ends = end_offsets(settings, expected)
     poller = Poller(settings)
     poller.start()
     try:

@@ -18,13 +18,18 @@ from movierec.config import Settings, get_settings
 from movierec.dal import tables
 from infra.bootstrap import bootstrap
 from infra.stack import LOCAL_CREDENTIALS, Stack, free_port
+from tests.timeouts import TEST_TIMEOUT_S
 
 DATA_DIR = Path(os.environ.get("MOVIEREC_DATA_DIR") or Settings().data_dir)
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    """moto server and tansu on free ports; the process environment points at them for the session."""
+    """moto server and tansu on free ports; the process environment points at them for the session.
+
+    AWS calls of the tests (and of the processes they start) get the suite's timeout as read timeout:
+    a loaded machine's slow moto answer is waited for, not retried (a retried metric write counts twice).
+    """
     moto_port, kafka_port = free_port(), free_port()
     env = {
         "MOVIEREC_MOTO_PORT": str(moto_port),
@@ -34,13 +39,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
         "AWS_DEFAULT_REGION": "us-east-1",
         "MOVIEREC_PREFIX": "test",
+        "MOVIEREC_AWS_READ_TIMEOUT_S": str(TEST_TIMEOUT_S),
         **LOCAL_CREDENTIALS,
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     get_settings.cache_clear()
     settings = get_settings()
-    services = Stack(settings)
+    services = Stack(settings, start_timeout_s=TEST_TIMEOUT_S)
     services.up()
     try:
         yield settings

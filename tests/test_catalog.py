@@ -19,6 +19,10 @@ from movierec.catalog.resolve import resolve_movies
 from movierec.config import Settings
 from movierec.catalog.movielens_stream import movie_ids
 from movierec.models.movie import Movie
+from tests.timeouts import SHORT_S, TEST_TIMEOUT_S
+
+#: How long a ``slow`` answer of the recorded API takes: well past the client timeout the test sets.
+SLOW_S = 3 * SHORT_S
 
 RAW = {
     "id": "+la+mode+1993", "tmdb_id": 349394, "imdb_id": "tt0106878", "title": "À la mode",
@@ -103,7 +107,7 @@ class _RecordedApi(BaseHTTPRequestHandler):
         movie_id = self.path.removeprefix("/movie/")
         self.hits.append(movie_id)
         if movie_id in self.slow:
-            time.sleep(1.0)
+            time.sleep(SLOW_S)
         if self.fail_first.get(movie_id, 0) > 0:
             self.fail_first[movie_id] -= 1
             self.send_response(503)
@@ -137,7 +141,7 @@ def movie_api(data_dir: Path) -> Iterator[str]:
 
 def test_movie_api_client_normalises_and_caches(movie_api: str) -> None:
     movie_id, raw = next(iter(_RecordedApi.records.items()))
-    client = MovieApiClient(movie_api)
+    client = MovieApiClient(movie_api, timeout_s=TEST_TIMEOUT_S)
     movie = client.get(movie_id)
     assert movie == parse_record(json.loads(raw), source="api")
     assert client.get(movie_id) == movie and client.get("no+such+movie+2001") is None
@@ -149,18 +153,18 @@ def test_movie_api_client_retries_then_gives_up(movie_api: str) -> None:
     flaky, slow = list(_RecordedApi.records)[1:3]
     _RecordedApi.fail_first[flaky] = 2
     _RecordedApi.slow.add(slow)
-    client = MovieApiClient(movie_api, timeout_s=0.3, retries=2, backoff_s=0.01)
+    client = MovieApiClient(movie_api, timeout_s=SHORT_S, retries=2, backoff_s=0.01)
     assert client.get(flaky) is not None and _RecordedApi.hits.count(flaky) == 3
     started = time.monotonic()
     with pytest.raises(MovieApiError, match="3 attempts"):
         client.get(slow)
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 3 * SLOW_S  # gave up on each attempt, never waited one out
 
 
 def test_resolve_prefers_catalog_then_api_then_id(movie_api: str) -> None:
     on_api = list(_RecordedApi.records)[3]
     known = {"heat+1995": Movie(id="heat+1995", title="Heat", year=1995)}
-    movies = resolve_movies(["heat+1995", on_api, "the+lion+king+1994", "heat+1995"], known, MovieApiClient(movie_api))
+    movies = resolve_movies(["heat+1995", on_api, "the+lion+king+1994", "heat+1995"], known, MovieApiClient(movie_api, timeout_s=TEST_TIMEOUT_S))
     assert [m.source for m in movies] == ["course", "api", "derived"]
     assert movies[2].title == "the lion king"
     assert resolve_movies(["x+2000"], {}, None)[0] == movie_from_id("x+2000")

@@ -17,6 +17,7 @@ from movierec.evaluation.online import load_online
 from movierec.index.build import BuildResult
 from movierec.models.events import RateEvent, WatchEvent
 
+from tests.timeouts import TEST_TIMEOUT_S
 from tests._fixtures_index import built, catalog_slice, embedding_cache, published, settings  # noqa: F401
 
 H = 3600.0
@@ -55,7 +56,7 @@ def running(settings: Settings, published: BuildResult, tmp_path: Path,  # noqa:
     monkeypatch.setenv("MOVIEREC_RUN_DIR", str(tmp_path / "run"))
     get_settings.cache_clear()
     s = get_settings()
-    poller, api = Poller(s), ApiServer(s)
+    poller, api = Poller(s), ApiServer(s, start_timeout_s=TEST_TIMEOUT_S)
     poller.start()
     try:
         api.start()
@@ -70,7 +71,8 @@ def running(settings: Settings, published: BuildResult, tmp_path: Path,  # noqa:
 @pytest.mark.slow
 def test_loop_asks_the_real_api_with_only_the_past_known(running: Settings, data_dir: Path) -> None:
     # Users 548 (26 ratings in 4 sessions) and 595 (20 ratings in 2 sessions): 4 questions in all.
-    loop = ReplayLoop(running, users=[548, 595], max_asks_per_user=10, ingest_timeout_s=60)
+    loop = ReplayLoop(running, users=[548, 595], max_asks_per_user=10,
+                      ingest_timeout_s=TEST_TIMEOUT_S, http_timeout_s=TEST_TIMEOUT_S)
     stats = loop.run()
     assert (stats.asks, stats.answered, stats.failed, stats.stale_asks) == (4, 4, 0, 0)
     assert stats.events_sent == 4 * (26 + 20)  # 3 watch events and a rating per MovieLens rating

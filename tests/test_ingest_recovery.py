@@ -31,6 +31,7 @@ from tests._fixtures_ingest import (
     snapshot,
     wait_until,
 )
+from tests.timeouts import SHORT_S, TEST_TIMEOUT_S
 
 NOISE = [b"2022-1k0-28T04:23:23,90586,GET /data/m/heat+1995/155.mpg", b"",
          b"2022-10-28T04:23:24,5521777,GET /data/m/the+shawshank+redemption+1994/69.mpg"]
@@ -53,24 +54,24 @@ def test_sigkill_mid_replay_then_restart_equals_clean_run(
     lines = list(movielens_lines(minutes_per_rating=2, limit=400, settings=isolated))
     lines[100:100] = NOISE
     produce_lines(isolated, lines)
-    ends = end_offsets(isolated)
+    ends = end_offsets(isolated, len(lines))
     group = f"g-kill-{uuid.uuid4().hex[:6]}"
 
     proc = _start_ingest(tmp_path / "ingest.log", group)
     try:
-        assert wait_until(lambda: sum(applied_offsets(isolated, ends).values()) >= len(lines) // 4, 90, 0.1)
+        assert wait_until(lambda: sum(applied_offsets(isolated, ends).values()) >= len(lines) // 4, every_s=0.1)
     finally:
         proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
+        proc.wait(TEST_TIMEOUT_S)
     at_kill = sum(applied_offsets(isolated, ends).values())
     assert at_kill < len(lines), "the poller finished before the kill; the test proves nothing"
 
     proc = _start_ingest(tmp_path / "ingest.log", group)
     try:
-        assert wait_until(lambda: caught_up(isolated, ends), 120), (tmp_path / "ingest.log").read_text()[-2000:]
+        assert wait_until(lambda: caught_up(isolated, ends)), (tmp_path / "ingest.log").read_text()[-2000:]
     finally:
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(30) == 0
+        assert proc.wait(TEST_TIMEOUT_S) == 0
     killed = snapshot(isolated)
 
     # The same topic applied by an uninterrupted poller into a second set of tables.
@@ -78,7 +79,7 @@ def test_sigkill_mid_replay_then_restart_equals_clean_run(
     get_settings.cache_clear()
     clean = get_settings()
     ensure_tables(clean)
-    run_poller_to_end(_group(clean))
+    run_poller_to_end(_group(clean), len(lines))
     assert snapshot(clean) == killed
     assert len(killed["quarantine"]) == len(NOISE)
     assert sum(page["movies"] for page in killed["history"]) == 400  # every (user, movie) of the slice, once
@@ -111,17 +112,17 @@ def test_broker_restart_during_consumption_loses_nothing(tmp_path: Path, monkeyp
         lines = list(movielens_lines(minutes_per_rating=2, limit=500, settings=settings))
         first, second = lines[: len(lines) // 2], lines[len(lines) // 2:]
         produce_lines(settings, first)
-        ends = end_offsets(settings)
+        ends = end_offsets(settings, len(first))
         poller = Poller(settings, max_backoff_s=2.0)
         poller.start()
-        assert wait_until(lambda: sum(applied_offsets(settings, ends).values()) >= 300, 60, 0.1)
+        assert wait_until(lambda: sum(applied_offsets(settings, ends).values()) >= 300, every_s=0.1)
         assert stack.down(only=["tansu"]) == ["tansu"]
-        wait_until(lambda: False, 2.0)  # the broker stays down for a while; the poller keeps trying
+        wait_until(lambda: False, 2 * SHORT_S)  # the broker stays down for a while; the poller keeps trying
         assert stack.up() == ["tansu"]
         produce_lines(settings, second)
-        ends = end_offsets(settings)
+        ends = end_offsets(settings, len(lines))
         assert sum(ends.values()) == len(lines)  # nothing of the first half was lost by the broker
-        assert wait_until(lambda: caught_up(settings, ends), 120)
+        assert wait_until(lambda: caught_up(settings, ends))
         events = [parse_line(line) for line in lines]
         rated = {(e.user_id, e.movie_id) for e in events if isinstance(e, RateEvent)}
         watched = {(e.user_id, e.movie_id, e.minute) for e in events if isinstance(e, WatchEvent)}

@@ -34,6 +34,7 @@ from infra.up import components
 from tests._fixtures_index import built, catalog_slice, embedding_cache, published, settings  # noqa: F401
 from tests._fixtures_ingest import produce_lines, wait_until
 from tests._fixtures_observability import isolated, stats  # noqa: F401
+from tests.timeouts import TEST_TIMEOUT_S
 
 NOISE = [  # one line per rejection reason: bad timestamp, empty, not UTF-8, bad user id
     b"2022-1k0-28T04:23:23,90586,GET /data/m/heat+1995/155.mpg",
@@ -45,7 +46,7 @@ NOISE = [  # one line per rejection reason: bad timestamp, empty, not UTF-8, bad
 
 def _status(url: str) -> int:
     try:
-        with urllib.request.urlopen(url, timeout=15) as response:
+        with urllib.request.urlopen(url, timeout=TEST_TIMEOUT_S) as response:
             response.read()
             return response.status
     except urllib.error.HTTPError as exc:
@@ -68,7 +69,7 @@ def test_traffic_with_failures_reaches_cloudwatch_and_drives_the_availability_al
     metrics, evaluator, gauges = components(s)[:3]
     assert isinstance(metrics, MetricsPublisher) and isinstance(evaluator, AlarmEvaluator)
     assert isinstance(gauges, GaugeSampler)
-    api, poller = ApiServer(s), Poller(s)
+    api, poller = ApiServer(s, start_timeout_s=TEST_TIMEOUT_S), Poller(s)
     running = []
     try:
         for part in (metrics, evaluator, gauges, api, poller):  # the order of `make up`
@@ -80,7 +81,7 @@ def test_traffic_with_failures_reaches_cloudwatch_and_drives_the_availability_al
         valid = [f"2025-02-12T05:11:{u:02d},{u},GET /data/m/{m}/{k}.mpg".encode()
                  for u in range(1, 11) for k, m in enumerate(movies)]  # fmt: skip
         produce_lines(s, valid + NOISE)
-        assert wait_until(lambda: poller.stats.records >= len(valid) + len(NOISE), 90), poller.stats
+        assert wait_until(lambda: poller.stats.records >= len(valid) + len(NOISE)), poller.stats
         gauged = gauges.tick()  # what the schedule does every minute
         assert gauged["QuarantineSize"] == len(NOISE) and 0 <= gauged["IndexAgeSeconds"] < 3600
 

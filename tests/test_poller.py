@@ -16,7 +16,7 @@ from movierec import aws
 from movierec.config import Settings
 from movierec.dal.history import get_history
 from movierec.dal.tables import MovieItem, QuarantineItem
-from tests._fixtures_ingest import caught_up, end_offsets, produce_lines, wait_until
+from tests._fixtures_ingest import caught_up, end_offsets, produce_lines, read_topic, wait_until
 
 NOISE = [b"2022-1k0-28T04:23:23,90586,GET /data/m/heat+1995/155.mpg", b"", b"\xff\xfe,1,GET /rate/x=1",
          b"2022-10-28T04:23:24,24f162,GET /data/m/the+shawshank+redemption+1994/2.mpg"]
@@ -40,10 +40,7 @@ def _committed(settings: Settings) -> int:
 
 def test_lambda_event_shape_is_what_powertools_reads(isolated: Settings) -> None:
     produce_lines(isolated, [b"2025-02-12T05:11:55,54831,GET /data/m/konga+1961/22.mpg"])
-    consumer = KafkaConsumer(isolated.kafka_topic, bootstrap_servers=isolated.kafka_bootstrap,
-                             auto_offset_reset="earliest", consumer_timeout_ms=10_000)
-    [record] = [next(consumer)]
-    consumer.close()
+    [record] = read_topic(isolated, expected=1)
     for source in ("SelfManagedKafka", "aws:kafka"):
         event = lambda_event([record], isolated.kafka_bootstrap, source)
         key = f"{isolated.kafka_topic}-{record.partition}"
@@ -62,12 +59,12 @@ def test_poller_applies_everything_and_commits_after_success(isolated: Settings)
     settings = _fast(isolated)
     lines = list(movielens_lines(minutes_per_rating=2, limit=300, settings=settings)) + NOISE
     produce_lines(settings, lines)
-    ends = end_offsets(settings)
+    ends = end_offsets(settings, len(lines))
     poller = Poller(settings)
     poller.start()
     try:
-        assert wait_until(lambda: caught_up(settings, ends), 60)
-        assert wait_until(lambda: _committed(settings) == len(lines), 20)
+        assert wait_until(lambda: caught_up(settings, ends))
+        assert wait_until(lambda: _committed(settings) == len(lines))
     finally:
         poller.stop()
     assert poller.stats.records == len(lines) and poller.stats.batches >= len(lines) // 100
@@ -84,12 +81,12 @@ def test_failed_batch_is_retried_without_commit(isolated: Settings) -> None:
     poller = Poller(settings, max_backoff_s=1.0)
     poller.start()
     try:
-        assert wait_until(lambda: poller.stats.failures >= 2, 30)
+        assert wait_until(lambda: poller.stats.failures >= 2)
         assert _committed(settings) == 0 and poller.stats.records == 0
         MovieItem.create_table(billing_mode="PAY_PER_REQUEST", wait=True)  # storage is back
-        ends = end_offsets(settings)
-        assert wait_until(lambda: caught_up(settings, ends), 60)
-        assert wait_until(lambda: _committed(settings) == len(lines), 20)
+        ends = end_offsets(settings, len(lines))
+        assert wait_until(lambda: caught_up(settings, ends))
+        assert wait_until(lambda: _committed(settings) == len(lines))
     finally:
         poller.stop()
     assert sum(m.ratings_count for m in MovieItem.scan()) == 100

@@ -25,6 +25,7 @@ from movierec.index.loaded import load_index
 from movierec.observability import set_emf_sink
 from movierec.serving.api import VERSION_HEADER
 from infra.api import FUNCTION_DIR
+from tests.timeouts import TEST_TIMEOUT_S
 from tests._fixtures_index import built, catalog_slice, embedding_cache, published, settings  # noqa: F401
 
 _n = itertools.count()
@@ -104,7 +105,7 @@ def test_user_with_history_gets_content_ranking_and_the_answer_is_logged(
     assert all(m["title"] == index.titles[index.row_of[m["id"]]] for m in body["movies"])
     plain = _get(app, "/recommend/42")
     assert plain.body.decode() == ",".join(ids)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + TEST_TIMEOUT_S
     while time.monotonic() < deadline and len(list(RecommendationItem.query(42))) < 2:
         time.sleep(0.1)
     logged = list(RecommendationItem.query(42))
@@ -117,7 +118,7 @@ def test_internal_failure_is_a_500_with_a_message(app: ModuleType, settings: Set
     aws.client("dynamodb", settings).delete_table(TableName=settings.table("history"))
     started = time.monotonic()
     response = _get(app, "/recommend/7")
-    assert response.status_code == 500 and time.monotonic() - started < 10
+    assert response.status_code == 500 and time.monotonic() - started < TEST_TIMEOUT_S
     assert "internal error" in json.loads(response.body)["error"]
     assert _metric_values(emf, "Requests5xx") == [1]
 
@@ -129,7 +130,7 @@ def test_index_refreshes_when_the_pointer_moves(published: BuildResult, settings
     assert new is not None
     store._periodic.every_s = 0.0  # every read is due for a check: the next one starts a background reload
     assert store.current().version == published.manifest.version  # never waits for the reload
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + TEST_TIMEOUT_S
     while store.current().version != new.version and time.monotonic() < deadline:
         time.sleep(0.05)
     assert store.current().version == new.version and "the+lion+king+1994" in store.current().row_of

@@ -16,12 +16,13 @@ from movierec.index.loaded import load_index
 from infra.api import ApiServer, api_answers
 from infra.stack import free_port
 from tests._fixtures_index import built, catalog_slice, embedding_cache, published, settings  # noqa: F401
+from tests.timeouts import SHORT_S, TEST_TIMEOUT_S
 
 
 def _get(url: str, accept: str | None = None) -> tuple[int, dict[str, str], bytes]:
     request = urllib.request.Request(url, headers={"Accept": accept} if accept else {})
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=TEST_TIMEOUT_S) as response:
             return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, dict(exc.headers), exc.read()
@@ -38,7 +39,8 @@ def _running(pid: int) -> bool:
 def test_chalice_local_round_trip(published: BuildResult, settings: Settings, tmp_path: Path) -> None:  # noqa: F811
     index = load_index(published.folder)
     save_histories({5: {index.ids[1]: HistoryState(rating=4, max_minute=10, first_seen=1, last_seen=2)}})
-    server = ApiServer(dataclasses.replace(settings, api_port=free_port(), run_dir=tmp_path / "run"))
+    server = ApiServer(dataclasses.replace(settings, api_port=free_port(), run_dir=tmp_path / "run"),
+                       start_timeout_s=TEST_TIMEOUT_S)
     server.start()
     base = server.settings.api_url
     try:
@@ -57,5 +59,5 @@ def test_chalice_local_round_trip(published: BuildResult, settings: Settings, tm
         server.stop()
     # Stopped: the process is gone and nothing answers there any more (the port itself may be reused at
     # once by another process's outgoing connection on this busy machine, so it is not checked).
-    assert not _running(pid) and not api_answers(base, timeout=1.0) and server.status()[0][2] is None
+    assert not _running(pid) and not api_answers(base, timeout=SHORT_S) and server.status()[0][2] is None
     assert '"Requests"' in (tmp_path / "run" / "logs" / "api.log").read_text()  # EMF lines in the API's log

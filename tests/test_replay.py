@@ -6,13 +6,12 @@ import itertools
 import time
 from pathlib import Path
 
-from kafka import KafkaConsumer
-
 from infra.replay import movielens_events, movielens_lines, produce, sample_lines
 from movierec.config import Settings
 from movierec.catalog.movielens_stream import movie_ids
 from movierec.logic.parser import parse_line
 from movierec.models.events import RateEvent, WatchEvent
+from tests._fixtures_ingest import read_topic
 
 
 def test_sample_files_are_replayed_as_they_are(data_dir: Path) -> None:
@@ -40,10 +39,7 @@ def test_replay_paces_by_line_time_and_keys_by_user(isolated: Settings) -> None:
     started = time.monotonic()
     assert produce(isolated, lines, speed=10.0, progress=False) == 6  # 10 s of stream time at 10x
     assert time.monotonic() - started >= 0.9
-    consumer = KafkaConsumer(isolated.kafka_topic, bootstrap_servers=isolated.kafka_bootstrap,
-                             auto_offset_reset="earliest", consumer_timeout_ms=5000)
-    records = list(consumer)
-    consumer.close()
+    records = read_topic(isolated, expected=len(lines))
     assert sorted(r.value for r in records) == sorted(lines)
     partitions = {}
     for r in records:

@@ -16,13 +16,14 @@ from movierec.config import Settings
 from movierec.dal.tables import RecommendationItem
 from infra.bootstrap import bootstrap
 from infra.stack import Stack, StackError, free_port
+from tests.timeouts import TEST_TIMEOUT_S
 
 
 def _own_stack(tmp_path: Path) -> Stack:
     settings = dataclasses.replace(
         Settings(), moto_port=free_port(), kafka_port=free_port(), run_dir=tmp_path / "run"
     )
-    return Stack(settings)
+    return Stack(settings, start_timeout_s=TEST_TIMEOUT_S)
 
 
 def test_stack_up_status_down_leaves_nothing(tmp_path: Path) -> None:
@@ -51,7 +52,7 @@ def test_taken_port_is_named_not_hung(tmp_path: Path) -> None:
         started = time.monotonic()
         with pytest.raises(StackError, match=f"port {stack.settings.kafka_port} .*tansu"):
             stack.up()
-        assert time.monotonic() - started < 15
+        assert time.monotonic() - started < TEST_TIMEOUT_S  # a hang would wait out tansu's start timeout
     # moto had started before tansu failed: it was stopped again, nothing is left running.
     assert [pid for _, _, pid, _ in stack.status()] == [None, None]
 
@@ -84,7 +85,7 @@ def test_kafka_round_trip_with_consumer_group(isolated: Settings) -> None:
         heartbeat_interval_ms=1000,
     )
     got: list[bytes] = []
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + TEST_TIMEOUT_S
     try:
         while len(got) < len(lines) and time.monotonic() < deadline:
             for records in consumer.poll(timeout_ms=500).values():

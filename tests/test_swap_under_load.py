@@ -8,7 +8,6 @@ within ``index_refresh_s`` and swaps in the background.
 from __future__ import annotations
 
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -26,6 +25,8 @@ from movierec.training.model import FitParams
 from infra.api import ApiServer
 from infra.stack import free_port
 from tests._fixtures_index import settings  # noqa: F401
+from tests._fixtures_ingest import wait_until
+from tests.timeouts import TEST_TIMEOUT_S
 from tests._fixtures_training import ml_built, ml_slice, slice_log, write_histories  # noqa: F401
 
 CLIENTS = 3
@@ -41,7 +42,7 @@ def api(settings: Settings, ml_built: BuildResult, slice_log, monkeypatch: pytes
     s = get_settings()
     publish(ml_built.folder, ml_built.manifest.version, s)
     write_histories(slice_log)
-    server = ApiServer(s)
+    server = ApiServer(s, start_timeout_s=TEST_TIMEOUT_S)
     server.start()
     try:
         yield s
@@ -51,7 +52,7 @@ def api(settings: Settings, ml_built: BuildResult, slice_log, monkeypatch: pytes
 
 def _get(url: str) -> tuple[int, str, str, str]:
     try:
-        with urllib.request.urlopen(url, timeout=10) as r:
+        with urllib.request.urlopen(url, timeout=TEST_TIMEOUT_S) as r:
             return r.status, r.headers["X-Index-Version"], r.headers["X-Ranker"], r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.headers.get("X-Index-Version", ""), "", e.read().decode()
@@ -74,16 +75,14 @@ def test_version_swap_under_load_serves_no_error(api: Settings, ml_built: BuildR
     threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(CLIENTS)]
     for t in threads:
         t.start()
-    time.sleep(1.0)
+    assert wait_until(lambda: all(answers), every_s=0.05)  # every client served by the first version
     outcome = train(api, "dynamodb", fit=FitParams(lam=50.0, neighbours=50))
     assert outcome.promoted, outcome.gate.reason
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not all(a and a[-1][1] == outcome.version for a in answers):
-        time.sleep(0.1)
-    time.sleep(1.0)  # and keep serving a while on the new version
+    # ...then on the new version, a few answers each (serving goes on after the swap)
+    assert wait_until(lambda: all(sum(a[1] == outcome.version for a in per) >= 3 for per in answers), every_s=0.1)
     stop.set()
     for t in threads:
-        t.join(timeout=15)
+        t.join(timeout=TEST_TIMEOUT_S)
 
     flat = [a for per_client in answers for a in per_client]
     assert len(flat) > 50

@@ -14,6 +14,7 @@ from movierec.index.loaded import load_index
 from movierec.index.publish import publish
 from infra.retrain import Retrainer
 from tests._fixtures_index import settings  # noqa: F401
+from tests.timeouts import TEST_TIMEOUT_S
 from tests._fixtures_training import ml_built, ml_slice, slice_log, write_histories  # noqa: F401
 
 
@@ -23,7 +24,7 @@ def test_retrainer_trains_on_its_schedule_and_stops(settings: Settings, ml_built
     retrainer = Retrainer(replace(settings, retrain_every_min=0.01))  # a round every 0.6 s
     retrainer.start()
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + TEST_TIMEOUT_S
         while time.monotonic() < deadline and read_pointer(settings) == ml_built.manifest.version:
             time.sleep(0.2)
     finally:

@@ -52,6 +52,9 @@ class Settings:
     region: str = "us-east-1"
     #: None means "the real AWS endpoints"; locally http://127.0.0.1:4566 (moto server or LocalStack).
     aws_endpoint_url: str | None = None
+    #: Read timeout (s) of the boto3 clients and the jobs' DynamoDB models; None keeps theirs (10 s, 30 s).
+    #: A loaded machine (the test suite beside other jobs) needs more: a timed-out write is retried, twice.
+    aws_read_timeout_s: float | None = None
 
     kafka_bootstrap: str = "127.0.0.1:9092"
     kafka_topic: str = "movielog"
@@ -95,6 +98,7 @@ class Settings:
             stage=env.get("MOVIEREC_STAGE", d.stage),
             region=env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or d.region,
             aws_endpoint_url=endpoint,
+            aws_read_timeout_s=_float(env, "MOVIEREC_AWS_READ_TIMEOUT_S", 0.0) or None,
             kafka_bootstrap=env.get("KAFKA_BOOTSTRAP_SERVERS")
             or f"{env.get('MOVIEREC_KAFKA_HOST', d.kafka_host)}:{_int(env, 'MOVIEREC_KAFKA_PORT', d.kafka_port)}",
             kafka_topic=env.get("MOVIEREC_TOPIC", d.kafka_topic),

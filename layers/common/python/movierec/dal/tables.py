@@ -158,13 +158,16 @@ JOB_TIMEOUTS = {"connect_timeout_seconds": 15, "read_timeout_seconds": 30, "max_
 def bind(settings: Settings | None = None, timeouts: dict[str, int] | None = None) -> None:
     """Point every model at the tables, region and endpoint of ``settings``, with ``timeouts``.
 
-    ``timeouts`` (pynamodb Meta settings) default to :data:`JOB_TIMEOUTS`; the recommend function passes
+    ``timeouts`` (pynamodb Meta settings) default to :data:`JOB_TIMEOUTS` (read timeout from
+    ``settings.aws_read_timeout_s`` when set); the recommend function passes
     short ones so a slow DynamoDB fails its request fast. Binding is part of the process-wide model state,
     so every bind states its timeouts: one caller's request-path limits never leak into another's job.
     Cheap when nothing changes (the cached connection is kept; a new one costs tens of ms).
     """
     s = settings or get_settings()
     limits = timeouts or JOB_TIMEOUTS
+    if timeouts is None and s.aws_read_timeout_s:  # the request path passes its own
+        limits = limits | {"read_timeout_seconds": s.aws_read_timeout_s}
     for model in ALL_MODELS:
         meta = model.Meta
         target = (s.table(meta.logical), s.region, s.aws_endpoint_url, *(limits[k] for k in JOB_TIMEOUTS))
