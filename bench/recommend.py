@@ -36,7 +36,7 @@ from movierec.dal.index_store import download_version  # noqa: E402
 from movierec.index.loaded import MovieIndex, load_index  # noqa: E402
 from movierec.index.manifest import MANIFEST_FILE, SERVING_FILE, TABLE_NAME  # noqa: E402
 from movierec.index.neighbours import neighbours_of  # noqa: E402
-from movierec.ranking.base import Interaction  # noqa: E402
+from movierec.models.ranking import Interaction  # noqa: E402
 from movierec.ranking.content import ContentRanker, popularity_scores, seed_weight, top_rows  # noqa: E402
 from infra.api import api_service  # noqa: E402
 

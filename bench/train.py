@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from movierec.evaluation import interactions  # noqa: E402
 from movierec.evaluation.served import movielens_index  # noqa: E402
-from movierec.ranking.base import Interaction  # noqa: E402
+from movierec.models.ranking import Interaction  # noqa: E402
 from movierec.ranking.collab import FoldIn  # noqa: E402
 from movierec.training.job import ranker_for  # noqa: E402
 from movierec.training.model import fit_collab, translate  # noqa: E402

@@ -24,7 +24,9 @@ from movierec.evaluation.interactions import InteractionLog, load_movielens
 from movierec.index.build import BuildResult
 from movierec.index.loaded import load_index
 from movierec.index.publish import publish
-from movierec.logic.movielens_stream import format_line, movie_ids, movielens_events
+from infra.replay import movielens_events
+from movierec.catalog.movielens_stream import movie_ids
+from movierec.logic.stream_format import format_line
 from movierec.models.audit import ApiCall, RatingRow, RejectRow
 from movierec.models.events import RateEvent, WatchEvent
 from movierec.models.ranking import Interaction
