@@ -105,10 +105,10 @@ def end_offsets(settings: Settings) -> dict[int, int]:
 
 def applied_offsets(settings: Settings, partitions: Iterable[int]) -> dict[int, int]:
     """Partition -> the ingest watermark (0 when nothing was applied)."""
-    from movierec.dal.ingest_writer import read_watermark, source_of
+    from movierec.dal.offsets import read_watermark, source_of
 
-    tables.bind(settings)
-    return {p: read_watermark(source_of(settings.kafka_topic, p)) or 0 for p in partitions}
+    db = tables.Tables(settings)
+    return {p: read_watermark(db, source_of(settings.kafka_topic, p)) or 0 for p in partitions}
 
 
 def wait_until(predicate, timeout_s: float, every_s: float = 0.3) -> bool:
