@@ -98,4 +98,8 @@ class IngestWriter:
     def _settle(self, source: str, result: PartitionResult) -> int | None:
         watermark, redone = self.offsets.settle(source)
         result.recovered += redone
+        if watermark is None:
+            # Nothing applied, says the store: whatever we cached predates a loss of the tables (a rebuild
+            # from the log follows), so it must not stand in for what they hold now.
+            self.items.forget()
         return watermark
