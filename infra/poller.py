@@ -263,7 +263,8 @@ class Poller:
             tp = TopicPartition(r.topic, r.partition)
             firsts[tp] = min(firsts.get(tp, r.offset), r.offset)
         if batch is None:
-            firsts = {tp: consumer.position(tp) for tp in consumer.assignment() if tp.partition not in self.stats.stopped}
+            running = [tp for tp in consumer.assignment() if tp.partition not in self.stats.stopped]
+            firsts = {tp: consumer.position(tp) for tp in running}
         drop: set[TopicPartition] = set()
         for tp, first in firsts.items():
             watermark = self._watermark(tp)

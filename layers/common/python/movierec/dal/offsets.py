@@ -99,7 +99,11 @@ class OffsetLog:
         only once the conditional write of the offsets item names them.
         """
         m = self.model
-        condition = m.source.does_not_exist() if watermark is None else (m.next_offset == watermark) & m.intent.does_not_exist()
+        condition = (
+            m.source.does_not_exist()
+            if watermark is None
+            else (m.next_offset == watermark) & m.intent.does_not_exist()
+        )
         parts = slices(blob, max_bytes)
         token = uuid.uuid4().hex[:12]
         more = [f"{source}#{token}#{n}" for n in range(1, len(parts))]
@@ -120,7 +124,8 @@ class OffsetLog:
         m = self.model
         try:
             m(source).update(
-                actions=[m.next_offset.set(last + 1), m.intent.remove(), m.intent_last.remove(), m.intent_more.remove()],
+                actions=[m.next_offset.set(last + 1), m.intent.remove(), m.intent_last.remove(),
+                         m.intent_more.remove()],  # fmt: skip
                 condition=m.intent_last == last,
             )
         except UpdateError as exc:
