@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from movierec.config import Settings, get_settings
-from movierec.dal import tables
+from movierec.dal.tables import Tables
 from movierec.dal.history import save_histories
 from movierec.models.state import HistoryState
 from movierec.index.jobs import build_and_publish, catalog_movies
@@ -70,7 +70,6 @@ def local_system(users_per_length: int, cold_embeddings: bool = False) -> Iterat
     stack.up()
     try:
         bootstrap(settings)
-        tables.bind(settings)
         started = time.monotonic()
         manifest, _ = build_and_publish(catalog_movies("course", settings), settings, catalog="course")
         build_s = time.monotonic() - started
@@ -99,7 +98,7 @@ def write_users(manifest: Manifest, settings: Settings, per_length: int) -> dict
                                        max_minute=rng.randint(1, 120), first_seen=1, last_seen=rng.randint(2, 10_000))
                 for movie_id in rng.sample(ids, length)
             }  # fmt: skip
-    save_histories(histories)
+    save_histories(Tables(settings), histories)
     return users
 
 

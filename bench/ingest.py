@@ -43,8 +43,8 @@ def bench_end_to_end(minutes: int, limit: int | None, batch_size: int) -> dict[s
     from infra.poller import Poller
     from infra.replay import movielens_lines, produce
     from infra.stack import LOCAL_CREDENTIALS, Stack, free_port
-    from movierec.dal import tables
     from movierec.dal.history import scan_states
+    from movierec.dal.tables import Tables
     from movierec.observability import set_emf_sink
 
     moto_port, kafka_port = free_port(), free_port()
@@ -60,7 +60,6 @@ def bench_end_to_end(minutes: int, limit: int | None, batch_size: int) -> dict[s
     set_emf_sink(lambda doc: None)  # metrics documents are not what we measure here
     try:
         bootstrap(settings)
-        tables.bind(settings)
         lines = list(movielens_lines(minutes, limit, settings))
         started = time.perf_counter()
         sent = produce(settings, lines, progress=False)
@@ -92,7 +91,7 @@ def bench_end_to_end(minutes: int, limit: int | None, batch_size: int) -> dict[s
         done.wait(timeout=1800)
         e2e_s = time.perf_counter() - started
         poller.stop()
-        histories = dict(scan_states())
+        histories = dict(scan_states(Tables(settings)))
     finally:
         set_emf_sink(None)
         stack.down()

@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._recommend_setup import HISTORY_LENGTHS, Client, api_server, local_system, percentile  # noqa: E402
 from movierec.dal.history import get_history  # noqa: E402
+from movierec.dal.tables import Tables  # noqa: E402
 from movierec.dal.index_store import download_version  # noqa: E402
 from movierec.index.loaded import MovieIndex, load_index  # noqa: E402
 from movierec.index.manifest import MANIFEST_FILE, SERVING_FILE, TABLE_NAME  # noqa: E402
@@ -154,9 +155,10 @@ def compare_methods(system) -> None:
     times: dict[str, dict[int, list[float]]] = {m: defaultdict(list) for m in ("ours", "matmul", "lancedb")}
     overlap = []
     query_ms: list[float] = []
+    tables = Tables(system.settings)
     for user, length in sorted(system.users.items()):
         started = time.perf_counter()
-        history = get_history(user)
+        history = get_history(tables, user)
         query_ms.append((time.perf_counter() - started) * 1000)
         if length == 0:
             continue

@@ -16,7 +16,7 @@ from kafka.errors import TopicAlreadyExistsError
 from movierec import aws
 from movierec.alarms import ALARMS
 from movierec.config import Settings
-from movierec.dal import tables
+from movierec.dal.tables import Tables
 
 
 @dataclass(frozen=True)
@@ -31,9 +31,8 @@ class Outcome:
 
 def ensure_tables(settings: Settings) -> list[Outcome]:
     """Create each DynamoDB table (on-demand billing) that does not exist yet."""
-    tables.bind(settings)
     out = []
-    for model in tables.ALL_MODELS:
+    for model in Tables(settings).all():
         exists = model.exists()
         if not exists:
             model.create_table(billing_mode="PAY_PER_REQUEST", wait=True)

@@ -9,6 +9,18 @@ backoff, committing nothing. Broker outages are ridden out (kafka-python reconne
 fails outright is rebuilt), and redelivery is harmless because the handler is idempotent (the offsets
 watermark in DynamoDB), which is also why a crash between "handler succeeded" and "commit" loses nothing
 and doubles nothing.
+
+DynamoDB is a projection of the log, so the poller positions itself from the projection, not only from
+the group's committed offsets (:meth:`Poller._reconcile`, before every batch and every lag report):
+
+- a partition with no watermark (the offsets table is new, empty or was lost: it is recreated from the
+  models) whose position is past the earliest retained offset is **rebuilt** from that offset;
+- a watermark ahead of the partition's end offset means the broker lost its log (tansu restarted on
+  ``memory://``): every record it now serves would be skipped as "already applied". That partition is
+  **stopped** (paused, its records never handed over), logged as an error and counted
+  (``PartitionsStopped``, alarm ``ingest-partition-stopped``) until the poller is restarted after the
+  log or the tables were repaired. The check sees the end offset of the last fetch, so it catches a lost
+  log once records arrive, as long as the new log is still shorter than what was applied.
 """
 
 from __future__ import annotations
@@ -24,11 +36,16 @@ from typing import Any, Callable, Iterable
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.structs import OffsetAndMetadata
+from pynamodb.exceptions import GetError
 
-from movierec.config import Settings
-from movierec.observability import MetricUnit, make_metrics
+from infra.bootstrap import ensure_tables
 from infra.handlers import load_handler
 from infra.lambda_runtime import LambdaContext
+from movierec.alarms import CONSUMER_LAG, HANDLER_FAILURES, PARTITIONS_STOPPED, PROJECTION_REBUILDS
+from movierec.config import Settings
+from movierec.dal.offsets import read_watermark, source_of
+from movierec.dal.tables import Tables
+from movierec.observability import MetricUnit, make_metrics
 
 log = logging.getLogger("movierec.poller")
 
@@ -69,6 +86,10 @@ class PollerStats:
     failures: int = 0
     last_summary: dict = field(default_factory=dict)
     lag: int | None = None
+    #: Partitions rebuilt from their earliest offset because the tables had no watermark for them.
+    rebuilds: int = 0
+    #: Partitions stopped because their watermark is ahead of the log's end (the broker lost its log).
+    stopped: set[int] = field(default_factory=set)
 
 
 class Poller:
@@ -91,6 +112,8 @@ class Poller:
         self.lag_every_s = lag_every_s
         self.stats = PollerStats()
         self.metrics = make_metrics("ingest-poller")
+        #: Where the projection stands (watermarks), read before handing records over.
+        self.tables = Tables(settings)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -134,6 +157,8 @@ class Poller:
                         consumer = self._consumer()
                     batch = self._collect(consumer, stop)
                     if batch:
+                        batch = self._reconcile(consumer, batch)
+                    if batch:
                         if self._apply(consumer, batch):
                             failures = 0
                         else:
@@ -163,8 +188,9 @@ class Poller:
             if remaining <= 0:
                 break
             polled = consumer.poll(timeout_ms=int(remaining * 1000), max_records=size - len(batch))
-            for records in polled.values():
-                batch.extend(records)
+            for tp, records in polled.items():
+                if tp.partition not in self.stats.stopped:
+                    batch.extend(records)
             if batch and deadline is None:
                 deadline = time.monotonic() + self.settings.batch_window_s
             if not batch and deadline is None and not polled:
@@ -185,7 +211,7 @@ class Poller:
         except Exception as exc:
             self.stats.failures += 1
             log.warning("ingest handler failed on %d records (%s); will retry without committing", len(batch), exc)
-            self.metrics.add_metric(name="HandlerFailures", unit=MetricUnit.Count, value=1)
+            self.metrics.add_metric(name=HANDLER_FAILURES, unit=MetricUnit.Count, value=1)
             self.metrics.flush_metrics()
             assigned = consumer.assignment()
             for tp, offset in first.items():
@@ -201,11 +227,65 @@ class Poller:
             log.warning("offset commit failed (%s); the records may be redelivered and will be skipped", exc)
         return True
 
+    def _watermark(self, tp: TopicPartition) -> int | None:
+        """The partition's watermark; a missing offsets table is recreated (empty: a rebuild follows)."""
+        try:
+            return read_watermark(self.tables, source_of(tp.topic, tp.partition))
+        except GetError as exc:
+            if exc.cause_response_code != "ResourceNotFoundException":
+                raise
+            log.warning("the offsets table is missing: recreating the tables to rebuild them from the log")
+            ensure_tables(self.settings)
+            return None
+
+    def _reconcile(self, consumer: KafkaConsumer, batch: list[ConsumerRecord] | None = None) -> list[ConsumerRecord]:
+        """Position each partition from the projection (see the module docstring); the records to apply.
+
+        ``batch`` None checks every assigned partition at its position (the idle case: nothing arrives
+        for a group whose committed offsets are at the end although the tables were lost).
+        """
+        firsts: dict[TopicPartition, int] = {}
+        for r in batch or ():
+            tp = TopicPartition(r.topic, r.partition)
+            firsts[tp] = min(firsts.get(tp, r.offset), r.offset)
+        if batch is None:
+            running = [tp for tp in consumer.assignment() if tp.partition not in self.stats.stopped]
+            firsts = {tp: consumer.position(tp) for tp in running}
+        drop: set[TopicPartition] = set()
+        for tp, first in firsts.items():
+            watermark = self._watermark(tp)
+            if watermark is None:
+                earliest = consumer.beginning_offsets([tp])[tp]
+                if first is not None and first > earliest:
+                    log.warning("%s-%d has no watermark: rebuilding it from its earliest offset %d (was at %d)",
+                                tp.topic, tp.partition, earliest, first)  # fmt: skip
+                    consumer.seek(tp, earliest)
+                    self.stats.rebuilds += 1
+                    self.metrics.add_metric(name=PROJECTION_REBUILDS, unit=MetricUnit.Count, value=1)
+                    drop.add(tp)
+                continue
+            end = consumer.highwater(tp)
+            if end is not None and watermark > end:
+                log.error("%s-%d: the applied watermark %d is ahead of the log's end %d: the broker lost its "
+                          "log; this partition is stopped (nothing of it is applied or skipped) until the "
+                          "log or the tables are repaired", tp.topic, tp.partition, watermark, end)  # fmt: skip
+                self.stats.stopped.add(tp.partition)
+                consumer.pause(tp)
+                drop.add(tp)
+        if drop:
+            self.metrics.flush_metrics()
+        return [r for r in batch or () if TopicPartition(r.topic, r.partition) not in drop]
+
     def _report_lag(self, consumer: KafkaConsumer) -> None:
         """Records in the topic not yet consumed by this group (as a metric and in ``stats``)."""
         assigned = list(consumer.assignment())
         if not assigned:
             return
+        stopped = [tp for tp in assigned if tp.partition in self.stats.stopped]
+        if stopped:
+            consumer.pause(*stopped)  # a rebuilt consumer must not resume them
+        self._reconcile(consumer)
+        self.metrics.add_metric(name=PARTITIONS_STOPPED, unit=MetricUnit.Count, value=len(self.stats.stopped))
         # The high watermark of the last fetch response; tansu answers ListOffsets(latest) with less than
         # the true end, so end_offsets() is only the fallback before the first fetch.
         ends = {tp: consumer.highwater(tp) for tp in assigned}
@@ -213,7 +293,7 @@ class Poller:
             ends = consumer.end_offsets(assigned)
         lag = sum(max(0, ends[tp] - consumer.position(tp)) for tp in assigned)
         self.stats.lag = lag
-        self.metrics.add_metric(name="ConsumerLag", unit=MetricUnit.Count, value=lag)
+        self.metrics.add_metric(name=CONSUMER_LAG, unit=MetricUnit.Count, value=lag)
         self.metrics.flush_metrics()
 
 

@@ -117,10 +117,8 @@ class ReplayLoop:
     def run(self) -> LoopStats:
         from kafka import KafkaProducer
 
-        from movierec.dal import tables
         from infra.replay import movielens_events
 
-        tables.bind(self.settings)
         chosen = choose_users(self.users, self.seed, self.settings)
         events = (e for e in movielens_events(settings=self.settings) if chosen is None or e.user_id in chosen)
         producer = KafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, compression_type="gzip",
@@ -150,17 +148,16 @@ class ReplayLoop:
 
     def _wait_applied(self, topic: str, partition: int, offset: int) -> bool:
         """True once ingest's watermark of the partition passed ``offset``; False on timeout."""
-        from movierec.dal.tables import OffsetItem
+        from movierec.dal.offsets import read_watermark, source_of
+        from movierec.dal.tables import Tables
 
-        source = f"{topic}-{partition}"
+        tables, source = Tables(self.settings), source_of(topic, partition)
         started = time.monotonic()
         try:
             while time.monotonic() - started < self.ingest_timeout_s:
-                try:
-                    if OffsetItem.get(source).next_offset > offset:
-                        return True
-                except OffsetItem.DoesNotExist:
-                    pass
+                watermark = read_watermark(tables, source)
+                if watermark is not None and watermark > offset:
+                    return True
                 time.sleep(0.1)
             return False
         finally:

@@ -19,6 +19,7 @@ import sys
 from typing import Any
 
 import yaml
+from pynamodb.models import Model
 
 from movierec.alarms import ALARMS
 from movierec.config import REPO_ROOT
@@ -42,7 +43,7 @@ def table_logical_id(logical: str) -> str:
     return f"{_camel(logical)}Table"
 
 
-def table_resource(model: type[tables._Base]) -> dict[str, Any]:
+def table_resource(model: type[Model]) -> dict[str, Any]:
     """An on-demand, point-in-time-recoverable, encrypted table with the model's key schema."""
     if getattr(model, "_indexes", None):
         raise NotImplementedError(f"{model.__name__} has secondary indexes: render them here first")

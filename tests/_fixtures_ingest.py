@@ -139,10 +139,10 @@ def end_offsets(settings: Settings, expected: int | None = None) -> dict[int, in
 
 def applied_offsets(settings: Settings, partitions: Iterable[int]) -> dict[int, int]:
     """Partition -> the ingest watermark (0 when nothing was applied)."""
-    from movierec.dal.ingest_writer import read_watermark, source_of
+    from movierec.dal.offsets import read_watermark, source_of
 
-    tables.bind(settings)
-    return {p: read_watermark(source_of(settings.kafka_topic, p)) or 0 for p in partitions}
+    db = tables.Tables(settings)
+    return {p: read_watermark(db, source_of(settings.kafka_topic, p)) or 0 for p in partitions}
 
 
 def wait_until(predicate, timeout_s: float = TEST_TIMEOUT_S, every_s: float = 0.3) -> bool:

@@ -18,6 +18,7 @@ from movierec.index.manifest import Manifest
 from movierec.index.neighbours import all_neighbours
 from movierec.index.table import to_arrow
 from movierec.models.movie import Movie
+from movierec.dal.tables import Tables
 
 
 def tiny_index(vectors: np.ndarray, k: int, extra: dict[str, pa.Array] | None = None) -> MovieIndex:
@@ -85,12 +86,12 @@ def ml_built_movies(built: BuildResult) -> list[Movie]:
     return movies_of(load_index(built.folder).table)
 
 
-def write_histories(log) -> int:
-    """The log's interactions as ``history`` pages (bound tables), as ingest would have written them."""
+def write_histories(tables: Tables, log) -> int:
+    """The log's interactions as ``history`` pages in ``tables``, as ingest would have written them."""
     from movierec.dal.history import save_histories
     from movierec.models.state import HistoryState
 
-    save_histories({
+    save_histories(tables, {
         user_id: {
             i.movie_id: HistoryState(rating=None if i.rating is None else int(i.rating),
                                      first_seen=int(i.last_seen), last_seen=int(i.last_seen))

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from movierec.config import Settings, get_settings
-from movierec.dal import tables
+from movierec.dal.tables import Tables
 from infra.bootstrap import bootstrap
 from infra.stack import LOCAL_CREDENTIALS, Stack, free_port
 from tests.timeouts import TEST_TIMEOUT_S
@@ -65,16 +65,21 @@ _counter = itertools.count()
 
 @pytest.fixture
 def isolated(stack: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    """Settings with a fresh prefix (tables, bucket) and topic, bootstrapped; env and models follow them."""
+    """Settings with a fresh prefix (tables, bucket) and topic, bootstrapped; the environment follows them."""
     n = next(_counter)
     monkeypatch.setenv("MOVIEREC_PREFIX", f"t{os.getpid()}-{n}")
     monkeypatch.setenv("MOVIEREC_TOPIC", f"movielog-{n}")
     get_settings.cache_clear()
     settings = get_settings()
     bootstrap(settings)
-    tables.bind(settings)
     yield settings
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def tables(isolated: Settings) -> Tables:
+    """The tables of ``isolated`` (job timeouts), for tests that read or write items directly."""
+    return Tables(isolated)
 
 
 @pytest.fixture(scope="session")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from movierec.config import Settings
 from movierec.dal.history import save_histories
-from movierec.dal.tables import MovieItem
 from movierec.models.state import HistoryState
 from movierec.evaluation.interactions import build_log, load_dynamodb, movie_order
 from movierec.models.ranking import Interaction
+from movierec.dal.tables import Tables
 
 
 def test_build_log_orders_by_time_then_movie_id_and_keeps_one_row_per_movie() -> None:
@@ -25,13 +25,13 @@ def test_build_log_orders_by_time_then_movie_id_and_keeps_one_row_per_movie() ->
     assert sorted(["b", "10", "9", "a"], key=movie_order) == ["9", "10", "a", "b"]
 
 
-def test_load_dynamodb_reads_the_ingested_histories(isolated: Settings) -> None:
-    save_histories({
+def test_load_dynamodb_reads_the_ingested_histories(isolated: Settings, tables: Tables) -> None:
+    save_histories(tables, {
         7: {"heat+1995": HistoryState(frozenset({1, 2, 3}), 90, first_seen=100, last_seen=200),
             "sabrina+1995": HistoryState(rating=4, first_seen=50, last_seen=60)},
         8: {"heat+1995": HistoryState(first_seen=10, last_seen=10)},
     })
-    MovieItem("toy+story+1995").save()
+    tables.movies("toy+story+1995").save()
     log = load_dynamodb(isolated)
     assert log.source == "dynamodb"
     assert [i.movie_id for i in log.users[7]] == ["sabrina+1995", "heat+1995"]

@@ -8,9 +8,9 @@ import pytest
 
 from movierec.config import Settings
 from movierec.dal.history import save_histories
-from movierec.dal.tables import RecommendationItem
 from movierec.models.state import HistoryState
 from movierec.evaluation.online import Request, Watch, evaluate_online, format_report, load_online
+from movierec.dal.tables import Tables
 
 T0 = datetime(2024, 1, 1, 12, 0, tzinfo=timezone.utc).timestamp()
 H = 3600.0
@@ -72,13 +72,13 @@ def test_empty_log_reports_zeros() -> None:
     assert report.overall.requests == 0 and report.overall.conversion_rate == 0.0 and report.by_day == {}
 
 
-def test_load_online_reads_both_sources_from_dynamodb(isolated: Settings) -> None:
+def test_load_online_reads_both_sources_from_dynamodb(isolated: Settings, tables: Tables) -> None:
     at_ms = int(T0 * 1000)
-    RecommendationItem(1, f"{at_ms:013d}#api#x-0", at=T0, source="api", status=200,
+    tables.recommendations(1, f"{at_ms:013d}#api#x-0", at=T0, source="api", status=200,
                        movie_ids="m1,m2", latency_ms=12.5, version="v1").save()
-    RecommendationItem(1, f"{at_ms + 5000:013d}#stream:s1#ab", at=T0 + 5, source="stream:s1", status=200,
+    tables.recommendations(1, f"{at_ms + 5000:013d}#stream:s1#ab", at=T0 + 5, source="stream:s1", status=200,
                        movie_ids="m3", latency_ms=300).save()
-    save_histories({1: {
+    save_histories(tables, {1: {
         "m2": HistoryState(frozenset({0, 1, 2}), 2, first_seen=int(T0 + 60), last_seen=int(T0 + 120)),
         "m7": HistoryState(rating=5, first_seen=int(T0 + 60), last_seen=int(T0 + 60)),  # rated, not watched
     }})

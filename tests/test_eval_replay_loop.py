@@ -16,6 +16,7 @@ from movierec.dal.history import get_states
 from movierec.evaluation.online import load_online
 from movierec.index.build import BuildResult
 from movierec.models.events import RateEvent, WatchEvent
+from movierec.dal.tables import Tables
 
 from tests.timeouts import TEST_TIMEOUT_S
 from tests._fixtures_index import built, catalog_slice, embedding_cache, published, settings  # noqa: F401
@@ -69,7 +70,7 @@ def running(settings: Settings, published: BuildResult, tmp_path: Path,  # noqa:
 
 
 @pytest.mark.slow
-def test_loop_asks_the_real_api_with_only_the_past_known(running: Settings, data_dir: Path) -> None:
+def test_loop_asks_the_real_api_with_only_the_past_known(running: Settings, data_dir: Path, tables: Tables) -> None:
     # Users 548 (26 ratings in 4 sessions) and 595 (20 ratings in 2 sessions): 4 questions in all.
     loop = ReplayLoop(running, users=[548, 595], max_asks_per_user=10,
                       ingest_timeout_s=TEST_TIMEOUT_S, http_timeout_s=TEST_TIMEOUT_S)
@@ -81,7 +82,7 @@ def test_loop_asks_the_real_api_with_only_the_past_known(running: Settings, data
     assert len(replayed) == 4
     for r in replayed:
         assert r.status == 200 and len(r.movie_ids) == 20
-        history = get_states(r.user_id)
+        history = get_states(tables, r.user_id)
         watched_before = {m for m, h in history.items() if h.first_seen < r.at}
         assert watched_before, "the API was asked after the user's first session was ingested"
         assert not watched_before & set(r.movie_ids), "a movie watched before the request was recommended"

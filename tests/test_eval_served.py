@@ -17,6 +17,7 @@ from movierec.index.build import BuildResult
 from movierec.index.loaded import load_index
 from movierec.models.ranking import Interaction, Scored
 from movierec.ranking.registry import build_ranker
+from movierec.dal.tables import Tables
 
 from tests._fixtures_index import built, catalog_slice, embedding_cache, published, settings  # noqa: F401
 
@@ -62,9 +63,9 @@ def test_content_ranker_from_the_registry_is_scored_by_the_runner(built: BuildRe
 
 
 @pytest.mark.slow
-def test_dynamodb_source_uses_the_published_version(published: BuildResult, settings: Settings, tmp_path: Path) -> None:  # noqa: F811
+def test_dynamodb_source_uses_the_published_version(published: BuildResult, settings: Settings, tmp_path: Path, tables: Tables) -> None:  # noqa: F811
     ids = load_index(published.folder).ids
-    save_histories({
+    save_histories(tables, {
         user: {m: HistoryState(frozenset({1}), 1, first_seen=t, last_seen=t) for t, m in enumerate(ids[user : user + 4])}
         for user in (1, 2, 3)
     })
@@ -80,9 +81,9 @@ def test_dynamodb_source_uses_the_published_version(published: BuildResult, sett
     assert run.results[0].models["content-v1"].history_leaks == 0
 
 
-def test_cli_says_what_is_missing_without_an_index(isolated: Settings, capsys) -> None:
+def test_cli_says_what_is_missing_without_an_index(isolated: Settings, capsys, tables: Tables) -> None:
     from infra.cli import main
 
-    save_histories({1: {"heat+1995": HistoryState(frozenset({1}), 1, first_seen=1, last_seen=1)}})
+    save_histories(tables, {1: {"heat+1995": HistoryState(frozenset({1}), 1, first_seen=1, last_seen=1)}})
     assert main(["eval", "offline", "--source", "dynamodb", "--out", "unused"]) == 1
     assert "no index published yet" in capsys.readouterr().out

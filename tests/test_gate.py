@@ -15,6 +15,7 @@ from movierec.ranking.collab import FoldIn
 from movierec.training.gate import decide, fresh_holdout, run_gate
 from movierec.training.job import ranker_for, train
 from movierec.training.model import FitParams, fit_collab
+from movierec.dal.tables import Tables
 from infra.cli import main
 from tests._fixtures_index import settings  # noqa: F401
 from tests._fixtures_training import ml_built, ml_slice, slice_log, write_histories  # noqa: F401
@@ -47,10 +48,10 @@ def test_the_gate_refuses_a_worse_model(slice_log, ml_built: BuildResult) -> Non
 
 
 def test_train_publishes_v2_promotes_it_and_keeps_an_unjudgeable_retrain(
-    settings: Settings, ml_built: BuildResult, slice_log, emf: list  # noqa: F811
+    settings: Settings, ml_built: BuildResult, slice_log, emf: list, tables: Tables  # noqa: F811
 ) -> None:
     publish(ml_built.folder, ml_built.manifest.version, settings)
-    assert write_histories(slice_log) == slice_log.n_interactions
+    assert write_histories(tables, slice_log) == slice_log.n_interactions
     first = train(settings, "dynamodb", fit=FIT)
     assert first.promoted and first.gate.promote, first.gate.reason
     assert read_pointer(settings) == first.version != ml_built.manifest.version
@@ -67,8 +68,8 @@ def test_train_publishes_v2_promotes_it_and_keeps_an_unjudgeable_retrain(
     assert train(settings, "dynamodb", fit=FIT) is None
     # Three users came back: three fresh cases are too few to judge -> kept on S3, not promoted.
     later = training["data"]["last_at"] + 60
-    save_histories({
-        user_id: {**get_states(user_id), movie_id: HistoryState(max_minute=5, first_seen=int(later), last_seen=int(later))}
+    save_histories(tables, {
+        user_id: {**get_states(tables, user_id), movie_id: HistoryState(max_minute=5, first_seen=int(later), last_seen=int(later))}
         for user_id, movie_id in zip(list(slice_log.users)[:3], ("m-new-1", "m-new-2", "m-new-3"))
     })
     second = train(settings, "dynamodb", fit=FIT)
@@ -80,10 +81,10 @@ def test_train_publishes_v2_promotes_it_and_keeps_an_unjudgeable_retrain(
 
 
 def test_cli_no_promote_publishes_but_keeps_the_pointer(
-    settings: Settings, ml_built: BuildResult, slice_log, capsys: pytest.CaptureFixture[str]  # noqa: F811
+    settings: Settings, ml_built: BuildResult, slice_log, capsys: pytest.CaptureFixture[str], tables: Tables  # noqa: F811
 ) -> None:
     publish(ml_built.folder, ml_built.manifest.version, settings)
-    write_histories(slice_log)
+    write_histories(tables, slice_log)
     assert main(["train", "--source", "dynamodb", "--no-promote"]) == 0
     out = capsys.readouterr().out
     assert "kept, NOT promoted" in out and f"parent {ml_built.manifest.version}" in out

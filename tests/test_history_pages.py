@@ -7,7 +7,7 @@ import random
 from infra.handlers import load_handler
 from movierec.config import Settings
 from movierec.dal.history import PAGE_BYTES, decode_page, encode_pages, get_history, get_states, merge_pages, page_of
-from movierec.dal.tables import HistoryItem
+from movierec.dal.tables import HistoryItem, Tables
 from movierec.models.state import HistoryState
 from tests._fixtures_ingest import kafka_event, snapshot
 
@@ -54,7 +54,7 @@ def test_mid_repaging_the_newer_layout_wins() -> None:
     assert decode_page(HistoryItem(3, 0, pages=2, movies=1, body=stale.body)) == {}  # not this page's movie
 
 
-def test_ingest_grows_a_heavy_user_past_one_page_exactly_once(isolated: Settings) -> None:
+def test_ingest_grows_a_heavy_user_past_one_page_exactly_once(isolated: Settings, tables: Tables) -> None:
     """4,000 rated movies of one user: pages split while ingesting, nothing lost, re-delivery changes nothing."""
     handler = load_handler("ingest")
     rng = random.Random(3)
@@ -63,11 +63,11 @@ def test_ingest_grows_a_heavy_user_past_one_page_exactly_once(isolated: Settings
              for i, m in enumerate(movies)]  # fmt: skip
     for start in range(0, len(lines), 1_000):
         handler(kafka_event(lines[start : start + 1_000], first_offset=start), None)
-    stored = list(HistoryItem.query(9))
+    stored = list(tables.history.query(9))
     assert len(stored) > 1 and all(int(p.pages) == len(stored) for p in stored)
-    history = get_history(9)
+    history = get_history(tables, 9)
     assert len(history) == 4_000 and {h.rating for h in history} == {1.0, 2.0, 3.0, 4.0, 5.0}
-    assert get_states(9)[movies[7]].rating == 3
+    assert get_states(tables, 9)[movies[7]].rating == 3
     before = snapshot(isolated)
     assert handler(kafka_event(lines), None)["skipped"] == len(lines)
     assert snapshot(isolated) == before

@@ -8,7 +8,6 @@ import pytest
 from movierec import aws
 from movierec.config import Settings
 from movierec.dal.index_store import download_version, read_manifest, read_pointer, version_prefix
-from movierec.dal.tables import MovieItem
 from movierec.index.build import BuildResult, build_index
 from movierec.index.embed import MODEL_NAME, EmbeddingCache, embed_with_cache
 from movierec.index.jobs import build_and_publish, ids_missing_from_index, update_published
@@ -16,6 +15,7 @@ from movierec.index.loaded import load_index
 from movierec.index.neighbours import all_neighbours, extend_neighbours
 from movierec.index.text import movie_text, text_hash
 from movierec.models.movie import Movie
+from movierec.dal.tables import Tables
 from tests._fixtures_index import built, catalog_slice, embedding_cache, published, settings  # noqa: F401
 
 
@@ -88,9 +88,9 @@ def test_incremental_update_adds_new_movies_and_keeps_rows(published: BuildResul
     assert update_published(["heat+1995", "the+lion+king+1994"], settings) is None  # nothing new: no version
 
 
-def test_new_ids_from_the_ingested_movies_table(published: BuildResult, settings: Settings) -> None:
-    MovieItem("brand+new+film+2031", watchers=3).save()
-    MovieItem("heat+1995", watchers=9).save()
+def test_new_ids_from_the_ingested_movies_table(published: BuildResult, settings: Settings, tables: Tables) -> None:
+    tables.movies("brand+new+film+2031", watchers=3).save()
+    tables.movies("heat+1995", watchers=9).save()
     assert ids_missing_from_index(settings) == ["brand+new+film+2031"]
 
 

@@ -17,9 +17,8 @@ from infra.poller import Poller
 from infra.replay import movielens_lines
 from infra.stack import Stack, free_port
 from movierec.config import REPO_ROOT, Settings, get_settings
-from movierec.dal import tables
 from movierec.dal.history import scan_states
-from movierec.dal.tables import MovieItem
+from movierec.dal.tables import Tables
 from movierec.logic.parser import parse_line
 from movierec.models.events import RateEvent, WatchEvent
 from tests._fixtures_ingest import (
@@ -108,7 +107,7 @@ def test_broker_restart_during_consumption_loses_nothing(tmp_path: Path, monkeyp
     poller: Poller | None = None
     try:
         bootstrap(settings)
-        tables.bind(settings)
+        tables = Tables(settings)
         lines = list(movielens_lines(minutes_per_rating=2, limit=500, settings=settings))
         first, second = lines[: len(lines) // 2], lines[len(lines) // 2:]
         produce_lines(settings, first)
@@ -126,8 +125,8 @@ def test_broker_restart_during_consumption_loses_nothing(tmp_path: Path, monkeyp
         events = [parse_line(line) for line in lines]
         rated = {(e.user_id, e.movie_id) for e in events if isinstance(e, RateEvent)}
         watched = {(e.user_id, e.movie_id, e.minute) for e in events if isinstance(e, WatchEvent)}
-        assert sum(int(m.ratings_count) for m in MovieItem.scan()) == len(rated)
-        assert sum(len(s.minutes) for _, h in scan_states() for s in h.values()) == len(watched)
+        assert sum(int(m.ratings_count) for m in tables.movies.scan()) == len(rated)
+        assert sum(len(s.minutes) for _, h in scan_states(tables) for s in h.values()) == len(watched)
     finally:
         if poller is not None:
             poller.stop()

@@ -15,7 +15,7 @@ from infra.replay import movielens_lines
 from movierec import aws
 from movierec.config import Settings
 from movierec.dal.history import get_history
-from movierec.dal.tables import MovieItem, QuarantineItem
+from movierec.dal.tables import Tables
 from tests._fixtures_ingest import caught_up, end_offsets, produce_lines, read_topic, wait_until
 
 NOISE = [b"2022-1k0-28T04:23:23,90586,GET /data/m/heat+1995/155.mpg", b"", b"\xff\xfe,1,GET /rate/x=1",
@@ -55,7 +55,7 @@ def test_lambda_event_shape_is_what_powertools_reads(isolated: Settings) -> None
         lambda_event([record], isolated.kafka_bootstrap, "kinesis")
 
 
-def test_poller_applies_everything_and_commits_after_success(isolated: Settings) -> None:
+def test_poller_applies_everything_and_commits_after_success(isolated: Settings, tables: Tables) -> None:
     settings = _fast(isolated)
     lines = list(movielens_lines(minutes_per_rating=2, limit=300, settings=settings)) + NOISE
     produce_lines(settings, lines)
@@ -68,12 +68,12 @@ def test_poller_applies_everything_and_commits_after_success(isolated: Settings)
     finally:
         poller.stop()
     assert poller.stats.records == len(lines) and poller.stats.batches >= len(lines) // 100
-    assert sum(1 for _ in QuarantineItem.scan()) == len(NOISE)
-    history = get_history(429)  # MovieLens user 429 rated first (1996-03-29)
+    assert sum(1 for _ in tables.quarantine.scan()) == len(NOISE)
+    history = get_history(tables, 429)  # MovieLens user 429 rated first (1996-03-29)
     assert history and all(h.watch_count == 2 and h.rating is not None for h in history)
 
 
-def test_failed_batch_is_retried_without_commit(isolated: Settings) -> None:
+def test_failed_batch_is_retried_without_commit(isolated: Settings, tables: Tables) -> None:
     settings = _fast(isolated)
     aws.client("dynamodb", settings).delete_table(TableName=settings.table("movies"))  # storage fails
     lines = list(movielens_lines(minutes_per_rating=1, limit=100, settings=settings))
@@ -83,10 +83,10 @@ def test_failed_batch_is_retried_without_commit(isolated: Settings) -> None:
     try:
         assert wait_until(lambda: poller.stats.failures >= 2)
         assert _committed(settings) == 0 and poller.stats.records == 0
-        MovieItem.create_table(billing_mode="PAY_PER_REQUEST", wait=True)  # storage is back
+        tables.movies.create_table(billing_mode="PAY_PER_REQUEST", wait=True)  # storage is back
         ends = end_offsets(settings, len(lines))
         assert wait_until(lambda: caught_up(settings, ends))
         assert wait_until(lambda: _committed(settings) == len(lines))
     finally:
         poller.stop()
-    assert sum(m.ratings_count for m in MovieItem.scan()) == 100
+    assert sum(m.ratings_count for m in tables.movies.scan()) == 100

@@ -17,13 +17,13 @@ from movierec import aws
 from movierec.config import Settings
 from movierec.dal.index_store import IndexStore
 from movierec.dal.history import save_histories
-from movierec.dal.tables import MovieItem, RecommendationItem
 from movierec.models.state import HistoryState
 from movierec.index.build import BuildResult
 from movierec.index.jobs import update_published
 from movierec.index.loaded import load_index
 from movierec.observability import set_emf_sink
 from movierec.serving.api import VERSION_HEADER
+from movierec.dal.tables import Tables
 from infra.api import FUNCTION_DIR
 from tests.timeouts import TEST_TIMEOUT_S
 from tests._fixtures_index import built, catalog_slice, embedding_cache, published, settings  # noqa: F401
@@ -63,7 +63,7 @@ def _metric_values(docs: list[dict[str, Any]], name: str) -> list[float]:
     return out
 
 
-def test_cold_user_gets_popular_movies(app: ModuleType, published: BuildResult, emf: list) -> None:  # noqa: F811
+def test_cold_user_gets_popular_movies(app: ModuleType, published: BuildResult, emf: list, tables: Tables) -> None:  # noqa: F811
     index = load_index(published.folder)
     response = _get(app, "/recommend/999")
     assert response.status_code == 200 and response.headers["Content-Type"] == "text/plain"
@@ -71,8 +71,8 @@ def test_cold_user_gets_popular_movies(app: ModuleType, published: BuildResult, 
     ids = response.body.decode().split(",")
     assert len(ids) == 20 == len(set(ids)) and set(ids) <= set(index.ids)
     # Once the stream has shown what people watch, the fallback follows it (new movies included).
-    MovieItem("brand+new+film+2031", watchers=50).save()
-    MovieItem(index.ids[3], watchers=20).save()
+    tables.movies("brand+new+film+2031", watchers=50).save()
+    tables.movies(index.ids[3], watchers=20).save()
     app.api.recommender.popularity.reload()
     body = json.loads(_get(app, "/recommend/999", "application/json").body)
     assert body["fallback"] is True and body["ranker"] == "popular"
@@ -92,11 +92,11 @@ def test_bad_user_ids_get_400_with_a_message(app: ModuleType, emf: list) -> None
 
 
 def test_user_with_history_gets_content_ranking_and_the_answer_is_logged(
-    app: ModuleType, published: BuildResult, emf: list  # noqa: F811
+    app: ModuleType, published: BuildResult, emf: list, tables: Tables  # noqa: F811
 ) -> None:
     index = load_index(published.folder)
     watched = {index.ids[0]: 5, index.ids[10]: None, index.ids[20]: 1}
-    save_histories({42: {m: HistoryState(rating=r, max_minute=90, first_seen=1, last_seen=2) for m, r in watched.items()}})
+    save_histories(tables, {42: {m: HistoryState(rating=r, max_minute=90, first_seen=1, last_seen=2) for m, r in watched.items()}})
     body = json.loads(_get(app, "/recommend/42", "application/json").body)
     assert (body["user_id"], body["ranker"], body["fallback"], body["version"]) == (
         42, "content-v1", False, published.manifest.version)  # fmt: skip
@@ -106,9 +106,9 @@ def test_user_with_history_gets_content_ranking_and_the_answer_is_logged(
     plain = _get(app, "/recommend/42")
     assert plain.body.decode() == ",".join(ids)
     deadline = time.monotonic() + TEST_TIMEOUT_S
-    while time.monotonic() < deadline and len(list(RecommendationItem.query(42))) < 2:
+    while time.monotonic() < deadline and len(list(tables.recommendations.query(42))) < 2:
         time.sleep(0.1)
-    logged = list(RecommendationItem.query(42))
+    logged = list(tables.recommendations.query(42))
     assert [(r.source, r.status, r.movie_ids, r.version) for r in logged] == [
         ("api", 200, ",".join(ids), published.manifest.version)] * 2  # fmt: skip
     assert len(_metric_values(emf, "Latency")) == 2 and _metric_values(emf, "Requests2xx") == [1, 1]

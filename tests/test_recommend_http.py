@@ -13,6 +13,7 @@ from movierec.dal.history import save_histories
 from movierec.models.state import HistoryState
 from movierec.index.build import BuildResult
 from movierec.index.loaded import load_index
+from movierec.dal.tables import Tables
 from infra.api import ApiServer, api_answers
 from infra.stack import free_port
 from tests._fixtures_index import built, catalog_slice, embedding_cache, published, settings  # noqa: F401
@@ -36,9 +37,9 @@ def _running(pid: int) -> bool:
         return False
 
 
-def test_chalice_local_round_trip(published: BuildResult, settings: Settings, tmp_path: Path) -> None:  # noqa: F811
+def test_chalice_local_round_trip(published: BuildResult, settings: Settings, tmp_path: Path, tables: Tables) -> None:  # noqa: F811
     index = load_index(published.folder)
-    save_histories({5: {index.ids[1]: HistoryState(rating=4, max_minute=10, first_seen=1, last_seen=2)}})
+    save_histories(tables, {5: {index.ids[1]: HistoryState(rating=4, max_minute=10, first_seen=1, last_seen=2)}})
     server = ApiServer(dataclasses.replace(settings, api_port=free_port(), run_dir=tmp_path / "run"),
                        start_timeout_s=TEST_TIMEOUT_S)
     server.start()

@@ -13,7 +13,7 @@ from kafka import KafkaConsumer, KafkaProducer
 
 from movierec import aws
 from movierec.config import Settings
-from movierec.dal.tables import RecommendationItem
+from movierec.dal.tables import Tables
 from infra.bootstrap import bootstrap
 from infra.stack import Stack, StackError, free_port
 from tests.timeouts import TEST_TIMEOUT_S
@@ -99,26 +99,26 @@ def test_kafka_round_trip_with_consumer_group(isolated: Settings) -> None:
         consumer.close()
 
 
-def test_s3_and_dynamodb_round_trip(isolated: Settings) -> None:
+def test_s3_and_dynamodb_round_trip(isolated: Settings, tables: Tables) -> None:
     s3 = aws.client("s3", isolated)
     s3.put_object(Bucket=isolated.bucket, Key="hello.txt", Body=b"hi")
     assert s3.get_object(Bucket=isolated.bucket, Key="hello.txt")["Body"].read() == b"hi"
-    RecommendationItem(1, "k1", at=10, source="api", status=200, movie_ids="heat+1995").save()
-    [item] = list(RecommendationItem.query(1))
+    tables.recommendations(1, "k1", at=10, source="api", status=200, movie_ids="heat+1995").save()
+    [item] = list(tables.recommendations.query(1))
     assert (item.request_key, item.at, item.movie_ids) == ("k1", 10, "heat+1995")
 
 
-def test_query_reads_one_partition_with_moto_semantics(isolated: Settings) -> None:
+def test_query_reads_one_partition_with_moto_semantics(isolated: Settings, tables: Tables) -> None:
     """The stack's moto launcher narrows Query to the partition; results, order, paging, conditions hold."""
-    with RecommendationItem.batch_write() as batch:
+    with tables.recommendations.batch_write() as batch:
         for user in (1, 2, 3):
             for m in range(12):
-                batch.save(RecommendationItem(user, f"m{m:02d}", at=m, source="api", status=200, movie_ids=""))
+                batch.save(tables.recommendations(user, f"m{m:02d}", at=m, source="api", status=200, movie_ids=""))
     expected = [f"m{m:02d}" for m in range(12)]
     keys = lambda items: [i.request_key for i in items]  # noqa: E731
-    assert keys(RecommendationItem.query(2)) == expected
-    assert keys(RecommendationItem.query(2, page_size=5)) == expected  # three pages
-    assert keys(RecommendationItem.query(2, scan_index_forward=False)) == expected[::-1]
-    assert keys(RecommendationItem.query(2, RecommendationItem.request_key.startswith("m1"))) == ["m10", "m11"]
-    assert [i.at for i in RecommendationItem.query(3, filter_condition=RecommendationItem.at > 9)] == [10, 11]
-    assert list(RecommendationItem.query(99)) == []
+    assert keys(tables.recommendations.query(2)) == expected
+    assert keys(tables.recommendations.query(2, page_size=5)) == expected  # three pages
+    assert keys(tables.recommendations.query(2, scan_index_forward=False)) == expected[::-1]
+    assert keys(tables.recommendations.query(2, tables.recommendations.request_key.startswith("m1"))) == ["m10", "m11"]
+    assert [i.at for i in tables.recommendations.query(3, filter_condition=tables.recommendations.at > 9)] == [10, 11]
+    assert list(tables.recommendations.query(99)) == []

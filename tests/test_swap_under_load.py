@@ -22,6 +22,7 @@ from movierec.index.loaded import load_index
 from movierec.index.publish import publish
 from movierec.training.job import train
 from movierec.training.model import FitParams
+from movierec.dal.tables import Tables
 from infra.api import ApiServer
 from infra.stack import free_port
 from tests._fixtures_index import settings  # noqa: F401
@@ -34,14 +35,14 @@ COLD_USER = 990_001
 
 
 @pytest.fixture
-def api(settings: Settings, ml_built: BuildResult, slice_log, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:  # noqa: F811
+def api(settings: Settings, ml_built: BuildResult, slice_log, monkeypatch: pytest.MonkeyPatch, tables: Tables) -> Iterator[Settings]:  # noqa: F811
     """Content v1 published, histories written, a real API process on a free port refreshing every 0.3 s."""
     monkeypatch.setenv("MOVIEREC_INDEX_REFRESH_S", "0.3")
     monkeypatch.setenv("MOVIEREC_API_PORT", str(free_port()))
     get_settings.cache_clear()
     s = get_settings()
     publish(ml_built.folder, ml_built.manifest.version, s)
-    write_histories(slice_log)
+    write_histories(tables, slice_log)
     server = ApiServer(s, start_timeout_s=TEST_TIMEOUT_S)
     server.start()
     try:
@@ -58,10 +59,10 @@ def _get(url: str) -> tuple[int, str, str, str]:
         return e.code, e.headers.get("X-Index-Version", ""), "", e.read().decode()
 
 
-def test_version_swap_under_load_serves_no_error(api: Settings, ml_built: BuildResult, slice_log) -> None:  # noqa: F811
+def test_version_swap_under_load_serves_no_error(api: Settings, ml_built: BuildResult, slice_log, tables: Tables) -> None:  # noqa: F811
     index = load_index(ml_built.folder)
     cold = [m for m in index.ids if m not in {i.movie_id for h in slice_log.users.values() for i in h}]
-    save_histories({COLD_USER: {cold[0]: HistoryState(max_minute=10, first_seen=1, last_seen=1)}})
+    save_histories(tables, {COLD_USER: {cold[0]: HistoryState(max_minute=10, first_seen=1, last_seen=1)}})
     users = [*list(slice_log.users)[:20], COLD_USER, 123456789]
     answers: list[list[tuple[int, str, str, str]]] = [[] for _ in range(CLIENTS)]
     stop = threading.Event()

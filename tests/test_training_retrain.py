@@ -8,19 +8,19 @@ from dataclasses import replace
 
 from movierec.config import REPO_ROOT, Settings
 from movierec.dal.index_store import download_version, read_manifest, read_pointer
-from movierec.dal.tables import MovieItem
 from movierec.index.build import BuildResult
 from movierec.index.loaded import load_index
 from movierec.index.publish import publish
+from movierec.dal.tables import Tables
 from infra.retrain import Retrainer
 from tests._fixtures_index import settings  # noqa: F401
 from tests.timeouts import TEST_TIMEOUT_S
 from tests._fixtures_training import ml_built, ml_slice, slice_log, write_histories  # noqa: F401
 
 
-def test_retrainer_trains_on_its_schedule_and_stops(settings: Settings, ml_built: BuildResult, slice_log) -> None:  # noqa: F811
+def test_retrainer_trains_on_its_schedule_and_stops(settings: Settings, ml_built: BuildResult, slice_log, tables: Tables) -> None:  # noqa: F811
     publish(ml_built.folder, ml_built.manifest.version, settings)
-    write_histories(slice_log)
+    write_histories(tables, slice_log)
     retrainer = Retrainer(replace(settings, retrain_every_min=0.01))  # a round every 0.6 s
     retrainer.start()
     try:
@@ -34,11 +34,11 @@ def test_retrainer_trains_on_its_schedule_and_stops(settings: Settings, ml_built
 
 
 def test_a_round_first_adds_the_movies_new_to_the_stream_to_the_index(
-    settings: Settings, ml_built: BuildResult, slice_log  # noqa: F811
+    settings: Settings, ml_built: BuildResult, slice_log, tables: Tables  # noqa: F811
 ) -> None:
     publish(ml_built.folder, ml_built.manifest.version, settings)
-    write_histories(slice_log)
-    MovieItem("brand+new+film+2031", watchers=1, first_seen=1, last_activity=1).save()  # as ingest leaves it
+    write_histories(tables, slice_log)
+    tables.movies("brand+new+film+2031", watchers=1, first_seen=1, last_activity=1).save()  # as ingest leaves it
     Retrainer(settings).run_once()
     current = load_index(download_version(read_pointer(settings), settings))
     assert "brand+new+film+2031" in current.row_of
@@ -55,10 +55,10 @@ def test_retrainer_is_off_at_zero(settings: Settings) -> None:  # noqa: F811
     assert retrainer.rounds == 0 and retrainer._thread is None
 
 
-def test_the_scheduled_train_function_publishes_and_promotes(settings: Settings, ml_built: BuildResult, slice_log) -> None:  # noqa: F811
+def test_the_scheduled_train_function_publishes_and_promotes(settings: Settings, ml_built: BuildResult, slice_log, tables: Tables) -> None:  # noqa: F811
     """functions/train/app.py's handler, as EventBridge invokes it, on the local stack."""
     publish(ml_built.folder, ml_built.manifest.version, settings)
-    write_histories(slice_log)
+    write_histories(tables, slice_log)
     spec = importlib.util.spec_from_file_location("train_app", REPO_ROOT / "functions" / "train" / "app.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)

@@ -10,19 +10,31 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import KafkaEvent, event_source
 
-from movierec.config import get_settings
-from movierec.dal import tables
-from movierec.dal.ingest_writer import apply_partition, recover_pending, source_of
+from movierec.config import Settings, get_settings
+from movierec.dal.offsets import source_of
+from movierec.dal.tables import Tables
+from movierec.ingest.writer import IngestWriter
 from movierec.logic.parser import parse_line
 from movierec.models.ingest import Record, Summary
 from movierec.observability import MetricUnit, make_logger, make_metrics
 
 logger = make_logger("ingest")
 metrics = make_metrics("ingest")
+
+
+@lru_cache(maxsize=1)
+def writer_for(settings: Settings) -> IngestWriter:
+    """The container's writer (tables, item cache), built on first use and kept while the settings are.
+
+    Lambda reads its environment once, so this is built once per container; a test that points the
+    environment elsewhere gets a writer of its own.
+    """
+    return IngestWriter(Tables(settings))
 
 
 def records_by_partition(event: KafkaEvent) -> dict[tuple[str, int], list[Record]]:
@@ -46,12 +58,12 @@ def records_by_partition(event: KafkaEvent) -> dict[tuple[str, int], list[Record
 def handler(event: KafkaEvent, context: Any) -> dict:
     """Apply every topic-partition of the batch; return the summary (accepted, rejected by reason, ...)."""
     started = time.perf_counter()
-    tables.bind(get_settings())
-    summary = Summary(recovered=recover_pending())
+    writer = writer_for(get_settings())
+    summary = Summary(recovered=writer.recover_pending())
     groups = records_by_partition(event)
     summary.seconds["parse"] = time.perf_counter() - started
     for (topic, partition), records in groups.items():
-        summary.add(apply_partition(source_of(topic, partition), records))
+        summary.add(writer.apply_partition(source_of(topic, partition), records))
     metrics.add_metric(name="BatchSize", unit=MetricUnit.Count, value=summary.records)
     metrics.add_metric(name="LinesAccepted", unit=MetricUnit.Count, value=summary.accepted)
     metrics.add_metric(name="LinesRejected", unit=MetricUnit.Count, value=summary.rejected_total)

@@ -11,7 +11,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from movierec.config import get_settings
-from movierec.dal import tables
 
 
 def _ingest(args: argparse.Namespace) -> int:
@@ -19,7 +18,6 @@ def _ingest(args: argparse.Namespace) -> int:
     from infra.poller import Poller
 
     settings = get_settings()
-    tables.bind(settings)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -88,8 +86,9 @@ def _iso(epoch: float | None) -> str | None:
 
 def _history(args: argparse.Namespace) -> int:
     from movierec.dal.history import get_states
+    from movierec.dal.tables import Tables
 
-    tables.bind(get_settings())
+    tables = Tables(get_settings())
     rows = [
         {
             "movie_id": movie_id,
@@ -99,7 +98,7 @@ def _history(args: argparse.Namespace) -> int:
             "first_seen": _iso(state.first_seen),
             "last_seen": _iso(state.last_seen),
         }
-        for movie_id, state in get_states(args.user_id).items()
+        for movie_id, state in get_states(tables, args.user_id).items()
     ]
     rows.sort(key=lambda r: (r["last_seen"] or "", r["movie_id"]))
     print(json.dumps({"user_id": args.user_id, "movies": rows}, indent=2))

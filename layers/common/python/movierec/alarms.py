@@ -125,6 +125,8 @@ LATENCY = "Latency"  # recommend: milliseconds per request
 POLLER = "ingest-poller"  # the local event-source mapping (infra/poller.py)
 HANDLER_FAILURES = "HandlerFailures"  # ingest-poller: handler invocations that raised (batch retried)
 CONSUMER_LAG = "ConsumerLag"  # ingest-poller: records behind the head of the topic, all partitions
+PARTITIONS_STOPPED = "PartitionsStopped"  # ingest-poller: partitions whose watermark is past the log's end
+PROJECTION_REBUILDS = "ProjectionRebuilds"  # ingest-poller: partitions re-applied from the earliest offset
 
 ALARMS: tuple[AlarmSpec, ...] = (
     AlarmSpec(
@@ -173,6 +175,18 @@ ALARMS: tuple[AlarmSpec, ...] = (
         period_s=60,
         evaluation_periods=10,
         datapoints_to_alarm=10,
+    ),
+    AlarmSpec(
+        name="ingest-partition-stopped",
+        description="A partition's applied watermark is ahead of the log's end (the broker lost its log): "
+        "ingest stopped that partition instead of skipping what the broker now serves",
+        queries=(Query("stopped", PARTITIONS_STOPPED, POLLER, "Maximum"),),
+        expression=None,
+        comparison="GreaterThanThreshold",
+        threshold=0.0,
+        period_s=60,
+        evaluation_periods=1,
+        datapoints_to_alarm=1,
     ),
     AlarmSpec(
         name="recommend-memory-growing",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 
 from movierec.config import Settings
-from movierec.dal import tables
+from movierec.dal.tables import Tables
 from movierec.dal.index_store import read_manifest, read_pointer
 
 
@@ -24,8 +24,7 @@ def _parse_utc(text: str) -> dt.datetime:
 def sample(settings: Settings, now: dt.datetime | None = None) -> dict[str, float]:
     """The current value of each gauge (an index age only once an index is published)."""
     at = now or dt.datetime.now(dt.timezone.utc)
-    tables.bind(settings)
-    out = {"QuarantineSize": float(tables.QuarantineItem.count())}
+    out = {"QuarantineSize": float(Tables(settings).quarantine.count())}
     version = read_pointer(settings)
     if version is not None:
         created = _parse_utc(read_manifest(version, settings).created_at)

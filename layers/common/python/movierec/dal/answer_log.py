@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from movierec.dal.tables import RecommendationItem
+from movierec.dal.tables import Tables
 from movierec.observability import make_logger
 
 logger = make_logger("answer-log")
@@ -36,7 +36,8 @@ class LoggedAnswer:
 
 
 class AnswerLog:
-    def __init__(self, maxsize: int = 10_000, batch: int = 25) -> None:
+    def __init__(self, tables: Tables, maxsize: int = 10_000, batch: int = 25) -> None:
+        self.tables = tables
         self._queue: queue.Queue[LoggedAnswer | None] = queue.Queue(maxsize=maxsize)
         self.batch = batch
         self._dropped = 0
@@ -96,10 +97,11 @@ class AnswerLog:
 
     def _write(self, answers: list[LoggedAnswer]) -> None:
         try:
-            with RecommendationItem.batch_write() as batch:
+            model = self.tables.recommendations
+            with model.batch_write() as batch:
                 for a in answers:
                     batch.save(
-                        RecommendationItem(
+                        model(
                             a.user_id,
                             f"{a.at_ms:013d}#api#{self._tag}-{next(self._seq)}",
                             at=a.at_ms / 1000,

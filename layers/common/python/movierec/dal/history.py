@@ -20,12 +20,12 @@ import json
 import zlib
 from typing import Iterable, Iterator, Mapping
 
-from movierec.dal.tables import HistoryItem
+from movierec.dal.tables import HistoryItem, Tables
 from movierec.models.state import HistoryState
 from movierec.models.ranking import Interaction
 
 #: Largest compressed page body (~1,000-3,000 movies); far below the 400 KB item limit. When a re-paging
-#: rewrites a heavy user's every page, the redo intent is stored in slices (see dal/ingest_writer.py).
+#: rewrites a heavy user's every page, the redo intent is stored in slices (see dal/offsets.py).
 PAGE_BYTES = 48_000
 
 
@@ -68,8 +68,13 @@ def decode_page(item: HistoryItem) -> dict[str, HistoryState]:
     }
 
 
-def encode_pages(user_id: int, states: Mapping[str, HistoryState], pages: int = 1) -> list[HistoryItem]:
-    """Every page of the user's history (``pages`` of them, or more if one would outgrow PAGE_BYTES)."""
+def encode_pages(
+    user_id: int, states: Mapping[str, HistoryState], pages: int = 1, model: type[HistoryItem] = HistoryItem
+) -> list[HistoryItem]:
+    """Every page of the user's history (``pages`` of them, or more if one would outgrow PAGE_BYTES).
+
+    ``model`` is the class of the pages built: a :class:`Tables`' bound ``history`` for pages to save.
+    """
     while True:
         groups: list[list[str]] = [[] for _ in range(pages)]
         for movie_id in states:
@@ -77,7 +82,7 @@ def encode_pages(user_id: int, states: Mapping[str, HistoryState], pages: int = 
         bodies = [_body(states, group) for group in groups]
         if all(len(b) <= PAGE_BYTES for b in bodies) or pages >= 1024:
             return [
-                HistoryItem(user_id, page, pages=pages, movies=len(group), body=body)
+                model(user_id, page, pages=pages, movies=len(group), body=body)
                 for page, (group, body) in enumerate(zip(groups, bodies))
             ]
         pages *= 2
@@ -101,41 +106,41 @@ def to_interaction(movie_id: str, state: HistoryState) -> Interaction:
     )
 
 
-def get_states(user_id: int) -> dict[str, HistoryState]:
+def get_states(tables: Tables, user_id: int) -> dict[str, HistoryState]:
     """The user's whole history by movie id (empty for an unknown user): one Query."""
-    return merge_pages(HistoryItem.query(user_id))
+    return merge_pages(tables.history.query(user_id))
 
 
-def get_history(user_id: int) -> list[Interaction]:
+def get_history(tables: Tables, user_id: int) -> list[Interaction]:
     """The user's whole history (empty for an unknown user), ordered by movie id."""
-    states = get_states(user_id)
+    states = get_states(tables, user_id)
     return [to_interaction(m, states[m]) for m in sorted(states)]
 
 
-def scan_states() -> Iterator[tuple[int, dict[str, HistoryState]]]:
+def scan_states(tables: Tables) -> Iterator[tuple[int, dict[str, HistoryState]]]:
     """(user id, history by movie id) of every user: one paginated Scan (about one call per MB).
 
     A user's pages share a partition key, so a Scan returns them next to each other.
     """
-    for user_id, items in itertools.groupby(HistoryItem.scan(), key=lambda i: int(i.user_id)):
+    for user_id, items in itertools.groupby(tables.history.scan(), key=lambda i: int(i.user_id)):
         yield user_id, merge_pages(items)
 
 
-def scan_histories() -> Iterator[tuple[int, Interaction]]:
+def scan_histories(tables: Tables) -> Iterator[tuple[int, Interaction]]:
     """(user id, interaction) for every movie of every user, in no particular order."""
-    for user_id, states in scan_states():
+    for user_id, states in scan_states(tables):
         for movie_id, state in states.items():
             yield user_id, to_interaction(movie_id, state)
 
 
-def save_histories(histories: Mapping[int, Mapping[str, HistoryState]]) -> None:
+def save_histories(tables: Tables, histories: Mapping[int, Mapping[str, HistoryState]]) -> None:
     """Write users' whole histories (for loaders, fixtures and benchmarks; ingest folds instead).
 
     A user's stored page count is kept (one BatchGetItem per 100 users), so no page of an earlier,
     larger layout is left behind.
     """
-    stored = {int(i.user_id): int(i.pages) for i in HistoryItem.batch_get([(u, 0) for u in histories])}
-    with HistoryItem.batch_write() as batch:
+    stored = {int(i.user_id): int(i.pages) for i in tables.history.batch_get([(u, 0) for u in histories])}
+    with tables.history.batch_write() as batch:
         for user_id, states in histories.items():
-            for item in encode_pages(user_id, states, stored.get(user_id, 1)):
+            for item in encode_pages(user_id, states, stored.get(user_id, 1), tables.history):
                 batch.save(item)

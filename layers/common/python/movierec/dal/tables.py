@@ -7,13 +7,19 @@
 - ``quarantine``: rejected stream lines with their reason and Kafka coordinates.
 - ``offsets``: per topic-partition watermark of applied Kafka offsets (exactly-once in effect).
 
-Table names are not fixed at import: :func:`bind` points every model at the names and endpoint of a
-:class:`~movierec.config.Settings`, so tests and several stacks can share one process or endpoint.
-These models are the one source of truth for the key schemas: the local bootstrap creates the tables
-from them and a test checks ``template.yaml`` against them.
+The models below are schemas only (their table is "unbound"): a :class:`Tables` object, built once per
+process (or once per job) from a :class:`~movierec.config.Settings` and its own :class:`Timeouts`,
+derives from each a subclass bound to one table name, region, endpoint and timeouts, with a pynamodb
+connection of its own. So the request path (short timeouts) and a job (long ones) can share a process
+without changing each other, and tests can hold several stacks side by side. Nothing process-wide is
+mutated. These models are the one source of truth for the key schemas: the local bootstrap creates the
+tables from them and a test checks ``template.yaml`` against them.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from pynamodb.attributes import (
     BinaryAttribute,
@@ -23,7 +29,7 @@ from pynamodb.attributes import (
 )
 from pynamodb.models import Model
 
-from movierec.config import Settings, get_settings
+from movierec.config import Settings
 
 
 class _Base(Model):
@@ -131,7 +137,7 @@ class OffsetItem(_Base):
 
     source = UnicodeAttribute(hash_key=True)  # "<topic>-<partition>"
     next_offset = NumberAttribute(default=0)
-    #: zlib-compressed JSON of the items to write (see movierec.dal.ingest_writer).
+    #: zlib-compressed JSON of the items to write (see movierec.dal.intent_codec).
     intent = BinaryAttribute(legacy_encoding=False, null=True)
     #: The last offset the intent covers; ``next_offset`` becomes this + 1 when it is applied.
     intent_last = NumberAttribute(null=True)
@@ -151,31 +157,60 @@ ALL_MODELS: tuple[type[_Base], ...] = (
 )
 
 
+@dataclass(frozen=True)
+class Timeouts:
+    """How long one DynamoDB call may take, and how often botocore retries it."""
+
+    connect_s: int
+    read_s: float
+    retries: int
+
+
 #: pynamodb's own defaults: right for jobs, where a Scan of a large table may take seconds.
-JOB_TIMEOUTS = {"connect_timeout_seconds": 15, "read_timeout_seconds": 30, "max_retry_attempts": 3}
+JOB_TIMEOUTS = Timeouts(connect_s=15, read_s=30, retries=3)
+
+M = TypeVar("M", bound=_Base)
 
 
-def bind(settings: Settings | None = None, timeouts: dict[str, int] | None = None) -> None:
-    """Point every model at the tables, region and endpoint of ``settings``, with ``timeouts``.
+def _bound(model: type[M], settings: Settings, timeouts: Timeouts) -> type[M]:
+    """A subclass of ``model`` on its physical table, with its own Meta and its own (lazy) connection."""
+    meta = type("Meta", (), {
+        "logical": model.Meta.logical,
+        "table_name": settings.table(model.Meta.logical),
+        "region": settings.region,
+        "host": settings.aws_endpoint_url,
+        "connect_timeout_seconds": timeouts.connect_s,
+        "read_timeout_seconds": timeouts.read_s,
+        "max_retry_attempts": timeouts.retries,
+    })  # fmt: skip
+    return type(model.__name__, (model,), {"Meta": meta, "_connection": None, "__module__": __name__})
 
-    ``timeouts`` (pynamodb Meta settings) default to :data:`JOB_TIMEOUTS` (read timeout from
-    ``settings.aws_read_timeout_s`` when set); the recommend function passes
-    short ones so a slow DynamoDB fails its request fast. Binding is part of the process-wide model state,
-    so every bind states its timeouts: one caller's request-path limits never leak into another's job.
-    Cheap when nothing changes (the cached connection is kept; a new one costs tens of ms).
+
+class Tables:
+    """The six tables of one deployment, bound to its names, endpoint and ``timeouts``.
+
+    Each attribute is a pynamodb model class of its own (``tables.movies.get("heat+1995")``), a subclass
+    of the schema model above, so ``isinstance`` checks against the schemas hold. Build it once per
+    process or job and pass it down: a new one costs a new connection (tens of ms) on first use.
     """
-    s = settings or get_settings()
-    limits = timeouts or JOB_TIMEOUTS
-    if timeouts is None and s.aws_read_timeout_s:  # the request path passes its own
-        limits = limits | {"read_timeout_seconds": s.aws_read_timeout_s}
-    for model in ALL_MODELS:
-        meta = model.Meta
-        target = (s.table(meta.logical), s.region, s.aws_endpoint_url, *(limits[k] for k in JOB_TIMEOUTS))
-        current = (meta.table_name, meta.region, getattr(meta, "host", None), *(getattr(meta, k, None) for k in JOB_TIMEOUTS))
-        if current == target:
-            continue
-        meta.table_name, meta.region, meta.host = target[:3]
-        for name in JOB_TIMEOUTS:
-            setattr(meta, name, limits[name])
-        # pynamodb caches its connection per model; drop it so the new endpoint/name/limits take effect.
-        model._connection = None
+
+    def __init__(self, settings: Settings, timeouts: Timeouts | None = None) -> None:
+        """``timeouts`` default to :data:`JOB_TIMEOUTS`, with the read timeout of
+        ``settings.aws_read_timeout_s`` when that is set (tests on a loaded machine set it; the request
+        path passes its own short timeouts and is not affected)."""
+        if timeouts is None:
+            timeouts = JOB_TIMEOUTS
+            if settings.aws_read_timeout_s:
+                timeouts = replace(timeouts, read_s=settings.aws_read_timeout_s)
+        self.settings = settings
+        self.timeouts = timeouts
+        self.history = _bound(HistoryItem, settings, timeouts)
+        self.movies = _bound(MovieItem, settings, timeouts)
+        self.users = _bound(UserItem, settings, timeouts)
+        self.recommendations = _bound(RecommendationItem, settings, timeouts)
+        self.quarantine = _bound(QuarantineItem, settings, timeouts)
+        self.offsets = _bound(OffsetItem, settings, timeouts)
+
+    def all(self) -> tuple[type[_Base], ...]:
+        """Every bound model, in the order of :data:`ALL_MODELS`."""
+        return (self.history, self.movies, self.users, self.recommendations, self.quarantine, self.offsets)

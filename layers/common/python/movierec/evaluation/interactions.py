@@ -105,10 +105,10 @@ def load_dynamodb(settings: Settings | None = None) -> InteractionLog:
     One Scan of the history table, items mapped as the recommend function maps them
     (:func:`movierec.dal.history.to_interaction`), so evaluation sees exactly what serving sees.
     """
-    from movierec.dal import tables
     from movierec.dal.history import scan_histories
+    from movierec.dal.tables import Tables
 
-    tables.bind(settings or get_settings())
-    rows = scan_histories()
-    catalog = [m.movie_id for m in tables.MovieItem.scan(attributes_to_get=["movie_id"])]
+    tables = Tables(settings or get_settings())
+    rows = scan_histories(tables)
+    catalog = [m.movie_id for m in tables.movies.scan(attributes_to_get=["movie_id"])]
     return build_log(rows, catalog, source="dynamodb")

@@ -189,10 +189,10 @@ def format_report(report: OnlineReport) -> str:
 
 def load_online(settings: Settings | None = None) -> tuple[list[Request], list[Watch]]:
     """All recommendation rows and all watches of the deployment (read-only Scans)."""
-    from movierec.dal import tables
     from movierec.dal.history import scan_states
+    from movierec.dal.tables import Tables
 
-    tables.bind(settings or get_settings())
+    tables = Tables(settings or get_settings())
     requests = [
         Request(
             user_id=int(item.user_id),
@@ -203,11 +203,11 @@ def load_online(settings: Settings | None = None) -> tuple[list[Request], list[W
             latency_ms=None if item.latency_ms is None else float(item.latency_ms),
             version=item.version,
         )
-        for item in tables.RecommendationItem.scan()
+        for item in tables.recommendations.scan()
     ]
     watches = [
         Watch(user_id, movie_id, float(state.first_seen), len(state.minutes))
-        for user_id, states in scan_states()
+        for user_id, states in scan_states(tables)
         for movie_id, state in states.items()
         if state.minutes
     ]

@@ -19,9 +19,9 @@ from movierec.catalog.movie_api import MovieApiClient
 from movierec.catalog.movielens import load_movielens_catalog
 from movierec.catalog.resolve import resolve_movies
 from movierec.config import Settings
-from movierec.dal import tables
 from movierec.dal.index_store import IndexMissingError, download_version, read_manifest, read_pointer
 from movierec.dal.movie_stats import scan_movie_stats
+from movierec.dal.tables import Tables
 from movierec.datasets import DataMissingError
 from movierec.index.build import DEFAULT_K, DEFAULT_RANKER, BuildResult, build_index, fingerprint, unique_movies, update_index
 from movierec.index.embed import EmbeddingCache
@@ -120,5 +120,4 @@ def ids_missing_from_index(settings: Settings) -> list[str]:
     if version is None:
         raise IndexMissingError("no index published yet: run `movierec index build` first")
     index = load_index(download_version(version, settings))
-    tables.bind(settings)
-    return sorted(movie_id for movie_id, _, _ in scan_movie_stats() if movie_id not in index.row_of)
+    return sorted(movie_id for movie_id, _, _ in scan_movie_stats(Tables(settings)) if movie_id not in index.row_of)

@@ -3,8 +3,9 @@
 A user watching a movie sends one line per minute, so a batch of thousands of lines touches far fewer
 items than it has lines: folding first turns them into tens or hundreds of item writes (DynamoDB and
 moto are the slow part of ingest). A user's history is one page item holding all their movies, so a
-user costs one history write however many movies they touch. Everything here is pure (no I/O): the data-access layer reads the current items,
-calls :func:`resolve` to get their absolute new state, and writes those (see dal/ingest_writer.py).
+user costs one history write however many movies they touch. Everything here is pure (no I/O):
+:mod:`movierec.ingest.writer` reads the current items through the data layer, calls :func:`resolve` to
+get their absolute new state, and writes those.
 
 What the result means (and why it is idempotent):
 

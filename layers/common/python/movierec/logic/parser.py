@@ -2,8 +2,8 @@
 
 Speed matters (the whole stream goes through here), so a valid line is recognised by ONE precompiled
 regular expression per line kind that also enforces the value rules (user id at most six digits, rating
-1..5, minute at most four digits, movie id charset); its timestamp becomes epoch seconds through a cache
-of day -> midnight epoch instead of ``datetime.strptime`` per line. Only a line that no fast pattern
+1..5, minute at most four digits, movie id charset); its timestamp becomes epoch seconds through a memo
+of minute -> epoch (``_minute_epoch``) instead of ``datetime.strptime`` per line. Only a line that no fast pattern
 accepts takes the slower diagnostic path, which finds the precise reason. The rules (and why these
 bounds) are documented in docs/ingest.md.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime, timezone
+from functools import lru_cache
 
 from movierec.models.events import (
     Parsed,
@@ -43,27 +44,23 @@ _MOVIE_ONLY = re.compile(_MOVIE)
 _RECO_ONLY = re.compile(_RECO_BODY)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-#: "YYYY-MM-DDTHH:MM" -> epoch seconds of that minute (UTC), or the Rejection for it. Lines arrive in time
-#: order, so consecutive lines share the minute and the cache answers almost every line.
-_MINUTES: dict[str, float | Rejection] = {}
 
 
+@lru_cache(maxsize=200_000)
 def _minute_epoch(minute: str) -> float | Rejection:
-    try:
-        return _MINUTES[minute]
-    except KeyError:
-        pass
+    """Epoch seconds of ``"YYYY-MM-DDTHH:MM"`` (UTC), or the Rejection for it.
+
+    A pure memo of a pure function (same minute, same answer; both results are immutable): lines arrive
+    in time order, so consecutive lines share the minute and the memo answers almost every line. Bounded,
+    so a long run or garbage cannot grow it.
+    """
     try:
         value: float | Rejection = (datetime.strptime(minute, "%Y-%m-%dT%H:%M").replace(tzinfo=timezone.utc)
                                     - _EPOCH).total_seconds()
     except ValueError:
-        value = Rejection(Reason.BAD_TIMESTAMP, f"no such date/time {minute!r}")
-    else:
-        if not MIN_YEAR <= int(minute[:4]) < END_YEAR:
-            value = Rejection(Reason.TIMESTAMP_OUT_OF_RANGE, f"year {minute[:4]} outside {MIN_YEAR}..{END_YEAR - 1}")
-    if len(_MINUTES) > 200_000:  # a long run or garbage could fill it: stay bounded
-        _MINUTES.clear()
-    _MINUTES[minute] = value
+        return Rejection(Reason.BAD_TIMESTAMP, f"no such date/time {minute!r}")
+    if not MIN_YEAR <= int(minute[:4]) < END_YEAR:
+        return Rejection(Reason.TIMESTAMP_OUT_OF_RANGE, f"year {minute[:4]} outside {MIN_YEAR}..{END_YEAR - 1}")
     return value
 
 

@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from movierec.config import Settings
-from movierec.dal import tables
 from movierec.dal.answer_log import AnswerLog, LoggedAnswer, now_ms
 from movierec.dal.history import get_history
 from movierec.dal.index_store import IndexStore
 from movierec.dal.periodic import Periodic
+from movierec.dal.tables import Tables, Timeouts
 from movierec.observability import MetricUnit, make_logger, make_metrics
 from movierec.serving.service import Answer, Recommender, ingested_popularity
 
@@ -34,7 +34,7 @@ USER_ID = re.compile(r"[0-9]{1,10}")
 VERSION_HEADER = "X-Index-Version"
 RANKER_HEADER = "X-Ranker"
 #: DynamoDB calls on the request path fail fast instead of hanging (pynamodb defaults: 15 s / 30 s).
-REQUEST_PATH_TIMEOUTS = {"connect_timeout_seconds": 1, "read_timeout_seconds": 2, "max_retry_attempts": 2}
+REQUEST_PATH_TIMEOUTS = Timeouts(connect_s=1, read_s=2, retries=2)
 
 logger = make_logger("recommend")
 
@@ -126,9 +126,9 @@ class RecommendApi:
 
 
 def build_api(settings: Settings, log_answers: bool = True) -> RecommendApi:
-    """The API of one process: tables bound with request-path timeouts, index store, popularity, answer log."""
-    tables.bind(settings, timeouts=REQUEST_PATH_TIMEOUTS)
+    """The API of one process: its own tables with request-path timeouts, index store, popularity, answer log."""
+    tables = Tables(settings, REQUEST_PATH_TIMEOUTS)
     store = IndexStore(settings)
-    popularity = Periodic(ingested_popularity, settings.index_refresh_s, "popularity")
-    recommender = Recommender(store, get_history, popularity)
-    return RecommendApi(recommender, AnswerLog() if log_answers else None)
+    popularity = Periodic(lambda old: ingested_popularity(tables, old), settings.index_refresh_s, "popularity")
+    recommender = Recommender(store, lambda user_id: get_history(tables, user_id), popularity)
+    return RecommendApi(recommender, AnswerLog(tables) if log_answers else None)

@@ -14,6 +14,7 @@ from movierec.catalog.derived import movie_from_id
 from movierec.dal.index_store import IndexStore
 from movierec.dal.movie_stats import scan_movie_stats
 from movierec.dal.periodic import Periodic
+from movierec.dal.tables import Tables
 from movierec.index.loaded import MovieIndex
 from movierec.observability import make_logger
 from movierec.ranking.base import Ranker
@@ -45,10 +46,10 @@ class _Rankers:
     popular: PopularRanker
 
 
-def ingested_popularity(old: list[Scored] | None) -> list[Scored]:
+def ingested_popularity(tables: Tables, old: list[Scored] | None) -> list[Scored]:
     """The most watched movies from the ingested aggregates; on failure the previous list (or none)."""
     try:
-        return rank_aggregates(scan_movie_stats())
+        return rank_aggregates(scan_movie_stats(tables))
     except Exception:
         logger.exception("could not read movie aggregates; popular list falls back to catalog popularity")
         return old or []

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from movierec.config import Settings
-from movierec.dal import tables
 from movierec.dal.history import scan_histories
+from movierec.dal.tables import Tables
 from movierec.evaluation.interactions import InteractionLog, build_log
 
 
 def scan_history(settings: Settings) -> InteractionLog:
     """Every (user, movie) of the ``history`` table as a time-ordered log."""
-    tables.bind(settings)
-    return build_log(scan_histories(), source="dynamodb")
+    return build_log(scan_histories(Tables(settings)), source="dynamodb")
