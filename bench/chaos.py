@@ -137,12 +137,11 @@ def _scan(settings: Settings, logical: str) -> Iterator[dict]:
 
 def stored_history(settings: Settings) -> dict[tuple[int, str], tuple[set[int], int | None]]:
     """(user, movie) -> (minutes, rating) as the history table holds them (pages decoded by the DAL)."""
-    from movierec.dal import tables
     from movierec.dal.history import scan_states
+    from movierec.dal.tables import Tables
 
-    tables.bind(settings)
     return {(user, movie): (set(s.minutes), s.rating)
-            for user, states in scan_states() for movie, s in states.items()}  # fmt: skip
+            for user, states in scan_states(Tables(settings)) for movie, s in states.items()}  # fmt: skip
 
 
 def applied(settings: Settings) -> int:
@@ -233,14 +232,12 @@ class Run:
     def settings(self, name: str, **overrides: object) -> Settings:
         """The scenario's own prefix, stage and topic, bootstrapped; the environment follows (children too)."""
         from infra.bootstrap import bootstrap
-        from movierec.dal import tables
 
         os.environ.update({"MOVIEREC_PREFIX": f"chaos-{name}", "MOVIEREC_STAGE": f"chaos-{name}",
                            "MOVIEREC_TOPIC": f"chaos-{name}", "MOVIEREC_GROUP": f"chaos-{name}"})  # fmt: skip
         get_settings.cache_clear()
         s = dataclasses.replace(get_settings(), **overrides)  # type: ignore[arg-type]
         bootstrap(s)
-        tables.bind(s)
         return s
 
 

@@ -86,18 +86,19 @@ def test_fairness_command_on_the_local_stack_tables(isolated, ml_built, slice_lo
     online conversion from the answer log."""
     import dataclasses
 
-    from movierec.dal.tables import RecommendationItem
+    from movierec.dal.tables import Tables
     from movierec.index.publish import publish
     from infra.cli import main
     from tests._fixtures_training import write_histories
 
     publish(ml_built.folder, ml_built.manifest.version, isolated)
     course = dataclasses.replace(slice_log, users={1000 + u: h for u, h in slice_log.users.items()})  # course ids
-    write_histories(course)
-    with RecommendationItem.batch_write() as batch:
+    tables = Tables(isolated)
+    write_histories(tables, course)
+    with tables.recommendations.batch_write() as batch:
         for u, h in list(course.users.items())[:20]:  # an answer a second before each user's last movie
             at = h[-1].last_seen - 1
-            batch.save(RecommendationItem(u, f"{int(at * 1000):013d}#api#t-{u}", at=at, source="api", status=200,
+            batch.save(tables.recommendations(u, f"{int(at * 1000):013d}#api#t-{u}", at=at, source="api", status=200,
                                           movie_ids=",".join([h[-1].movie_id, *ml_built_ids(ml_built)[:19]])))  # fmt: skip
     assert main(["audit", "fairness", "--out", str(tmp_path)]) == 0
     text = (tmp_path / "audit-fairness.md").read_text()

@@ -75,18 +75,19 @@ def test_closed_loop_simulation_concentrates_and_the_penalty_bounds_it(data_dir:
 def test_feedback_command_reads_the_answer_log_and_history_tables(isolated: Settings, tmp_path: Path) -> None:
     """On the local stack's tables: two versions, the second showing fewer movies, watches that follow."""
     from movierec.dal.history import save_histories
-    from movierec.dal.tables import RecommendationItem
+    from movierec.dal.tables import Tables
     from movierec.models.state import HistoryState
     from infra.cli import main
 
-    with RecommendationItem.batch_write() as batch:
+    tables = Tables(isolated)
+    with tables.recommendations.batch_write() as batch:
         for day, pool in enumerate((300, 60)):
             for u in range(1, 31):
                 at = T0 + day * DAY + u
                 ids = ",".join(f"m{(u * 7 + j) % pool}" for j in range(20))
-                batch.save(RecommendationItem(u, f"{int(at * 1000):013d}#api#t-{day}-{u}", at=at, source="api",
+                batch.save(tables.recommendations(u, f"{int(at * 1000):013d}#api#t-{day}-{u}", at=at, source="api",
                                               status=200, movie_ids=ids, version=f"v{day}"))  # fmt: skip
-    save_histories({u: {f"m{(u * 7) % 60}": HistoryState(minutes=frozenset({1}), max_minute=1, first_seen=T0 + DAY + u + 5,
+    save_histories(tables, {u: {f"m{(u * 7) % 60}": HistoryState(minutes=frozenset({1}), max_minute=1, first_seen=T0 + DAY + u + 5,
                                                           last_seen=T0 + DAY + u + 5)} for u in range(1, 31)})  # fmt: skip
     assert main(["audit", "feedback", "--out", str(tmp_path)]) == 0
     text = (tmp_path / "audit-feedback.md").read_text()

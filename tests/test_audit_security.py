@@ -20,6 +20,7 @@ from movierec.audit.security import (
     ScrapingParams, live_signals, rejections, scraping, shilling,
 )  # fmt: skip
 from movierec.config import Settings
+from movierec.dal.tables import Tables
 from movierec.evaluation.interactions import InteractionLog, load_movielens
 from movierec.index.build import BuildResult
 from movierec.index.loaded import load_index
@@ -201,10 +202,10 @@ def test_enumeration_over_http_is_recorded_per_caller_and_raises_the_scraping_al
         ask("127.0.0.9", range(1000, 1000 + ScrapingParams().max_users_per_caller + 20))  # enumerating
         from movierec.dal.audit_reads import read_api_calls
 
-        assert wait_until(lambda: len(read_api_calls()) == 125, TEST_TIMEOUT_S)  # written off the request path
+        assert wait_until(lambda: len(read_api_calls(Tables(s))) == 125, TEST_TIMEOUT_S)  # written off the request path
     finally:
         server.stop()
-    by_caller = Counter(c.caller for c in read_api_calls())
+    by_caller = Counter(c.caller for c in read_api_calls(Tables(s)))
     assert by_caller == {"127.0.0.1": 5, "127.0.0.9": 120}
     values = load_handler("audit")({}, None)
     publisher.flush()
@@ -270,7 +271,7 @@ def test_the_training_job_hook_leaves_the_flagged_ratings_out(
     counts = Counter(i.movie_id for h in slice_log.users.values() for i in h)
     target = min((m for m in counts if counts[m] >= 3), key=lambda m: (counts[m], m))
     attacked = _with_campaign(slice_log, target, [])
-    assert write_histories(attacked) == slice_log.n_interactions + 30
+    assert write_histories(Tables(isolated), attacked) == slice_log.n_interactions + 30
     outcome = train(isolated, interaction_filter=exclude_suspected_shilling)
     assert outcome is not None
     assert outcome.manifest.build["training"]["data"]["interactions"] == slice_log.n_interactions  # type: ignore[index]

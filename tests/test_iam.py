@@ -60,7 +60,7 @@ INGEST_LINES_PER_FILE = 1500
 #: Grants the runs here cannot reach, each with the code path that needs it and where that path is tested
 #: (without IAM). Keep this short: every entry is a permission not proven by this file.
 NOT_REACHED = {
-    ("IngestFunction", "dynamodb:DeleteItem"): "dal/ingest_writer._delete_slices drops the slice items of an "
+    ("IngestFunction", "dynamodb:DeleteItem"): "dal/offsets.OffsetLog._delete_slices drops the slice items of an "
     "intent too big for one item (a heavy user's re-paged history); tests/test_ingest_handler.py runs it",
 }
 #: Run order: train reads what ingest wrote.

@@ -13,7 +13,8 @@ from typing import Any
 
 from movierec.audit.security import ScrapingParams, live_signals
 from movierec.config import get_settings
-from movierec.dal.audit_reads import bind_tables, read_api_calls, read_ratings
+from movierec.dal.audit_reads import read_api_calls, read_ratings
+from movierec.dal.tables import Tables
 from movierec.observability import MetricUnit, make_metrics
 
 metrics = make_metrics("audit")
@@ -22,9 +23,9 @@ metrics = make_metrics("audit")
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, float]:
     now = time.time()
-    bind_tables(get_settings())
-    ratings = read_ratings()
-    calls = read_api_calls(since=now - ScrapingParams().window_s)
+    tables = Tables(get_settings())
+    ratings = read_ratings(tables)
+    calls = read_api_calls(tables, since=now - ScrapingParams().window_s)
     values = live_signals(ratings.ratings, ratings.first_seen, calls, now)
     for name, value in values.items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)

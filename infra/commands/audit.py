@@ -28,11 +28,12 @@ def _reject_rates(settings: Settings, hours: int) -> dict[str, list[tuple[float,
 def _security(args: argparse.Namespace) -> int:
     from movierec.audit import security
     from movierec.audit.report import security_markdown
-    from movierec.dal.audit_reads import bind_tables, read_api_calls, read_ratings, read_rejects
+    from movierec.dal.audit_reads import read_api_calls, read_ratings, read_rejects
+    from movierec.dal.tables import Tables
 
     settings = get_settings()
-    bind_tables(settings)
-    ratings, calls, (rejects, untimed) = read_ratings(), read_api_calls(), read_rejects()
+    tables = Tables(settings)
+    ratings, calls, (rejects, untimed) = read_ratings(tables), read_api_calls(tables), read_rejects(tables)
     shill = security.ShillingParams(window_s=args.window_hours * 3600, min_accounts=args.min_accounts,
                                     min_score=args.min_score)  # fmt: skip
     scored = security.shilling_windows(ratings.ratings, ratings.first_seen, shill)

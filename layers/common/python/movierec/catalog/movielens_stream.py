@@ -13,7 +13,7 @@ import csv
 
 from movierec.config import Settings
 from movierec.datasets import data_path
-from movierec.models.events import RatingRow
+from movierec.models.events import MovieLensRating
 from movierec.models.movie import course_style_id
 
 MOVIELENS = ("movielens", "ml-latest-small")
@@ -33,7 +33,7 @@ def movie_ids(settings: Settings | None = None) -> dict[int, str]:
     return out
 
 
-def movielens_ratings(limit: int | None = None, settings: Settings | None = None) -> list[RatingRow]:
+def movielens_ratings(limit: int | None = None, settings: Settings | None = None) -> list[MovieLensRating]:
     """The first ``limit`` MovieLens ratings (all by default) in time order, ties by (user, movie)."""
     with open(data_path(*MOVIELENS, "ratings.csv", settings=settings), newline="") as f:
         rows = [(int(r["timestamp"]), int(r["userId"]), int(r["movieId"]), float(r["rating"])) for r in csv.DictReader(f)]

@@ -3,24 +3,16 @@
 Read-only Scans, like the online evaluation's (:func:`movierec.evaluation.online.load_online`): an
 audit runs rarely, as a job or every few minutes, never per request. On AWS a Scan of a large table is
 slow and billed per MB read; docs/audits.md says what a deployment at scale would use instead.
-
-:func:`bind_tables` is this module's one binding of the table models to a deployment (the audits'
-entry points call it once); when the models are passed down as an object instead, only it changes.
+Every read takes the caller's :class:`~movierec.dal.tables.Tables` (built once per job or invocation).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from movierec.config import Settings
-from movierec.dal import tables
+from movierec.dal.tables import Tables
 from movierec.dal.history import scan_states
 from movierec.models.audit import ApiCall, RatingRow, RejectRow
-
-
-def bind_tables(settings: Settings) -> None:
-    """Point the table models at ``settings``' deployment (job timeouts)."""
-    tables.bind(settings)
 
 
 @dataclass(frozen=True)
@@ -30,11 +22,11 @@ class RatingData:
     first_seen: dict[int, float]
 
 
-def read_ratings() -> RatingData:
+def read_ratings(tables: Tables) -> RatingData:
     """Every stored rating with its time, and every user's first event: one Scan of ``history``."""
     ratings: list[RatingRow] = []
     first_seen: dict[int, float] = {}
-    for user_id, states in scan_states():
+    for user_id, states in scan_states(tables):
         first = min((s.first_seen for s in states.values()), default=float("inf"))
         if first != float("inf"):
             first_seen[user_id] = float(first)
@@ -44,22 +36,22 @@ def read_ratings() -> RatingData:
     return RatingData(ratings, first_seen)
 
 
-def read_api_calls(since: float | None = None) -> list[ApiCall]:
+def read_api_calls(tables: Tables, since: float | None = None) -> list[ApiCall]:
     """Answers the API served (source ``api``), optionally only those at or after ``since``."""
-    condition = tables.RecommendationItem.source == "api"
+    condition = tables.recommendations.source == "api"
     if since is not None:
-        condition = condition & (tables.RecommendationItem.at >= since)
+        condition = condition & (tables.recommendations.at >= since)
     return [
         ApiCall(item.caller, int(item.user_id), float(item.at))
-        for item in tables.RecommendationItem.scan(condition, attributes_to_get=["user_id", "at", "caller", "source"])
+        for item in tables.recommendations.scan(condition, attributes_to_get=["user_id", "at", "caller", "source"])
     ]
 
 
-def read_rejects() -> tuple[list[RejectRow], int]:
+def read_rejects(tables: Tables) -> tuple[list[RejectRow], int]:
     """Quarantined lines with their reason and Kafka record time; plus how many carry no time."""
     rows: list[RejectRow] = []
     untimed = 0
-    for item in tables.QuarantineItem.scan(attributes_to_get=["source", "offset", "reason", "timestamp"]):
+    for item in tables.quarantine.scan(attributes_to_get=["source", "offset", "reason", "timestamp"]):
         if item.timestamp is None:
             untimed += 1
         else:

@@ -14,7 +14,7 @@ import heapq
 from datetime import datetime, timezone
 from typing import Iterable, Iterator, Mapping
 
-from movierec.models.events import Event, RateEvent, RatingRow, RecommendationEvent, WatchEvent
+from movierec.models.events import Event, MovieLensRating, RateEvent, RecommendationEvent, WatchEvent
 
 
 def stream_rating(value: float) -> int:
@@ -23,7 +23,7 @@ def stream_rating(value: float) -> int:
 
 
 def ratings_as_events(
-    rows: Iterable[RatingRow], ids: Mapping[int, str], minutes_per_rating: int = 3
+    rows: Iterable[MovieLensRating], ids: Mapping[int, str], minutes_per_rating: int = 3
 ) -> Iterator[WatchEvent | RateEvent]:
     """Time-ordered ``rows`` as watch events then a rate event each, in time order.
 

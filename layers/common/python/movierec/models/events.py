@@ -73,4 +73,4 @@ class Rejection:
 Event = Union[WatchEvent, RateEvent, RecommendationEvent]
 Parsed = Union[WatchEvent, RateEvent, RecommendationEvent, Rejection]
 #: One MovieLens rating, the source the replay turns into events: (epoch seconds, user, MovieLens movie id, 0.5..5).
-RatingRow = tuple[int, int, int, float]
+MovieLensRating = tuple[int, int, int, float]
