@@ -42,6 +42,7 @@ SAMPLES = {
     "RecommendFunction": ("recommend-api.json",),
     "GaugesFunction": ("gauges-schedule.json",),
     "TrainFunction": ("train-schedule.json",),
+    "AuditFunction": ("audit-schedule.json",),
 }
 _NAMESPACE = uuid.UUID("6f1f0c1e-2b7c-4c55-9a51-6d6f76696572")  # fixed: ids derived from it never change
 
@@ -131,6 +132,7 @@ def render(settings: Settings | None = None) -> dict[str, dict[str, Any]]:
         "recommend-api.json": api_event(first_user(records), "prod"),
         "train-schedule.json": schedule_event(f"{s.prefix}-train-schedule", s.region),
         "gauges-schedule.json": schedule_event(f"{s.prefix}-gauges-schedule", s.region),
+        "audit-schedule.json": schedule_event(f"{s.prefix}-audit-schedule", s.region),
     }
 
 

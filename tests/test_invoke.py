@@ -25,7 +25,7 @@ from infra.poller import lambda_event
 
 from tests._fixtures_index import built, catalog_slice, embedding_cache, published, settings  # noqa: F401
 
-ORDER = ("IngestFunction", "RecommendFunction", "GaugesFunction", "TrainFunction")
+ORDER = ("IngestFunction", "RecommendFunction", "GaugesFunction", "AuditFunction", "TrainFunction")
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -59,6 +59,8 @@ def test_every_function_of_the_template_is_invoked(invoked: dict[str, subprocess
             assert 0 < len(result["body"].split(",")) <= 20
         elif function == "GaugesFunction":
             assert set(result) == {"IndexAgeSeconds", "QuarantineSize"} and result["QuarantineSize"] > 0
+        elif function == "AuditFunction":
+            assert result and all(isinstance(v, (int, float)) for v in result.values()), result
         else:
             assert result["trained"] is True, result
     assert "published" in invoked["IngestFunction"].stderr  # its EMF metrics went to the local CloudWatch
