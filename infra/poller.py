@@ -27,6 +27,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from kafka.structs import OffsetAndMetadata
 
 from movierec.config import Settings
+from movierec.metrics import CONSUMER_LAG, HANDLER_FAILURES
 from movierec.observability import MetricUnit, make_metrics
 from infra.handlers import load_handler
 
@@ -199,7 +200,7 @@ class Poller:
         except Exception as exc:
             self.stats.failures += 1
             log.warning("ingest handler failed on %d records (%s); will retry without committing", len(batch), exc)
-            self.metrics.add_metric(name="HandlerFailures", unit=MetricUnit.Count, value=1)
+            self.metrics.add_metric(name=HANDLER_FAILURES, unit=MetricUnit.Count, value=1)
             self.metrics.flush_metrics()
             assigned = consumer.assignment()
             for tp, offset in first.items():
@@ -227,7 +228,7 @@ class Poller:
             ends = consumer.end_offsets(assigned)
         lag = sum(max(0, ends[tp] - consumer.position(tp)) for tp in assigned)
         self.stats.lag = lag
-        self.metrics.add_metric(name="ConsumerLag", unit=MetricUnit.Count, value=lag)
+        self.metrics.add_metric(name=CONSUMER_LAG, unit=MetricUnit.Count, value=lag)
         self.metrics.flush_metrics()
 
 

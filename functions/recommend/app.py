@@ -2,8 +2,8 @@
 
 The API object (settings, index store, popularity, answer log) is built once per process, at import:
 on Lambda that is the init phase, under ``chalice local`` the server start. The index is loaded here too
-when it is published already, so the first request is fast; if it is not there yet the first request
-loads it (or answers 500 saying that no index is published).
+when it is published already, so the first request is fast; if it is not there yet a request tries to
+load it within its budget and answers the ingested popular list meanwhile (503 when there is none).
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ except Exception:  # serve anyway: each request retries and reports what is miss
 
 @app.route("/recommend/{user_id}", methods=["GET"])
 def recommend(user_id: str) -> Response:
-    answer = api.get(user_id, app.current_request.headers.get("accept"))
+    context = app.lambda_context
+    request_id = getattr(context, "aws_request_id", None)  # Lambda's id (chalice local makes one too)
+    answer = api.get(user_id, app.current_request.headers.get("accept"), request_id)
     return Response(body=answer.body, status_code=answer.status, headers=answer.headers)
 
 

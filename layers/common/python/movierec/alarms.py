@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from movierec.observability import NAMESPACE, RSS_METRIC
+from movierec.metrics import CONSUMER_LAG, HANDLER_FAILURES, LATENCY, REQUESTS, REQUESTS_5XX, RSS_METRIC
+from movierec.observability import NAMESPACE
 
 #: Statistics GetMetricStatistics answers; anything else must be a percentile like ``p99``.
 BASIC_STATS = ("Sum", "SampleCount", "Average", "Maximum", "Minimum")
@@ -118,13 +119,8 @@ class AlarmSpec:
         return props
 
 
-# --- metric names the functions and runners emit (see docs/observability.md for the full list) ---------
-REQUESTS = "Requests"  # recommend: one per request
-REQUESTS_5XX = "Requests5xx"  # recommend: one per request answered with a 5xx status
-LATENCY = "Latency"  # recommend: milliseconds per request
-POLLER = "ingest-poller"  # the local event-source mapping (infra/poller.py)
-HANDLER_FAILURES = "HandlerFailures"  # ingest-poller: handler invocations that raised (batch retried)
-CONSUMER_LAG = "ConsumerLag"  # ingest-poller: records behind the head of the topic, all partitions
+# Metric names come from movierec.metrics (one definition shared with the emitters).
+POLLER = "ingest-poller"  # the function dimension of the local event-source mapping (infra/poller.py)
 
 ALARMS: tuple[AlarmSpec, ...] = (
     AlarmSpec(

@@ -75,6 +75,9 @@ class Settings:
     index_cache_dir: Path = field(default_factory=lambda: Path("/tmp/movierec-index-cache"))
     #: How often (seconds) the recommend function checks the index pointer for a new version.
     index_refresh_s: float = 30.0
+    #: Milliseconds a recommend request may spend on history + ranking before the popular list is
+    #: answered instead (marked ``X-Degraded: timeout``); the course waits at most 600 ms.
+    request_budget_ms: int = 400
     #: Embeddings already computed, keyed by model and text hash, so rebuilding an index re-embeds only new text.
     embedding_cache_dir: Path = field(default_factory=lambda: Path("/tmp/movierec-embeddings"))
     #: Base URL of the course movie API (``<base>/movie/<id>``); empty = do not fetch.
@@ -113,6 +116,7 @@ class Settings:
             run_dir=Path(env.get("MOVIEREC_RUN_DIR") or d.run_dir),
             index_cache_dir=Path(env.get("MOVIEREC_INDEX_CACHE") or d.index_cache_dir),
             index_refresh_s=_float(env, "MOVIEREC_INDEX_REFRESH_S", d.index_refresh_s),
+            request_budget_ms=_int(env, "MOVIEREC_REQUEST_BUDGET_MS", d.request_budget_ms),
             embedding_cache_dir=Path(env.get("MOVIEREC_EMBED_CACHE") or d.embedding_cache_dir),
             movie_api_url=env.get("MOVIEREC_MOVIE_API_URL", d.movie_api_url).rstrip("/"),
             retrain_every_min=_float(env, "MOVIEREC_RETRAIN_EVERY_MIN", d.retrain_every_min),
