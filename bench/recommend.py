@@ -137,7 +137,7 @@ def compare_methods(system) -> None:
     lance_dir = folder / "lancedb"
     # The starting design searched a LanceDB table: fetch the table folder too (local copy, the fast case).
     from movierec import aws
-    from movierec.dal.index_store import version_prefix
+    from movierec.index.store import version_prefix
 
     s3 = aws.client("s3", settings)
     prefix = version_prefix(system.manifest.version)

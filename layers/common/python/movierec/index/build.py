@@ -24,6 +24,7 @@ from movierec.index.embed import DIM, MODEL_NAME, EmbeddingCache, embed_with_cac
 from movierec.index.loaded import MovieIndex
 from movierec.index.manifest import Manifest
 from movierec.index.neighbours import all_neighbours, extend_neighbours
+from movierec.index.store import version_name
 from movierec.index.table import BASE_COLUMNS, movies_of, to_arrow, write_lancedb, write_serving
 from movierec.index.text import movie_text, text_hash
 from movierec.models.movie import Movie
@@ -76,7 +77,7 @@ def write_index_version(
     """
     now = datetime.now(timezone.utc)
     manifest = Manifest(
-        version=f"{now:%Y%m%dT%H%M%S}Z-{fp[:8]}",
+        version=version_name(now, fp),
         model=MODEL_NAME,
         dim=DIM,
         rows=table.num_rows,

@@ -23,7 +23,7 @@ from movierec.observability import make_logger
 from movierec.ranking.base import Ranker
 from movierec.models.ranking import Interaction, Scored
 from movierec.ranking.popular import PopularRanker, rank_aggregates
-from movierec.ranking.registry import build_ranker
+from movierec.ranking.registry import BUILT_IN, RankerRegistry
 
 #: The course contract: up to 20 movie ids.
 K = 20
@@ -80,8 +80,10 @@ class Recommender:
         history: Callable[[int], Sequence[Interaction]],
         popularity: Periodic[list[Scored]],
         k: int = K,
+        registry: RankerRegistry = BUILT_IN,
     ) -> None:
         self.store = store
+        self.registry = registry
         self.history = history
         self.popularity = popularity
         self.k = k
@@ -98,7 +100,7 @@ class Recommender:
         with self._lock:
             current = self._rankers
             if current is None or current.index is not index:
-                main = build_ranker(index)
+                main = self.registry.build(index)
             else:
                 main = current.main
             current = _Rankers(index, popular, main, PopularRanker.from_sources(index, popular))
