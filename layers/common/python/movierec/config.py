@@ -69,6 +69,10 @@ class Settings:
     tansu_storage: str = "memory://tansu/"
     api_host: str = "127.0.0.1"
     api_port: int = 8082
+    #: The local API server (infra/chalice_local.py): handler threads, and the seconds a request may take
+    #: to arrive whole (and an idle keep-alive connection may stay open) before it is closed.
+    api_workers: int = 8
+    api_read_timeout_s: float = 10.0
 
     data_dir: Path = field(default_factory=lambda: REPO_ROOT.parent / "shared" / "data")
     run_dir: Path = field(default_factory=lambda: REPO_ROOT / ".run")
@@ -112,6 +116,8 @@ class Settings:
             tansu_storage=env.get("MOVIEREC_TANSU_STORAGE", d.tansu_storage),
             api_host=env.get("MOVIEREC_API_HOST", d.api_host),
             api_port=_int(env, "MOVIEREC_API_PORT", d.api_port),
+            api_workers=_int(env, "MOVIEREC_API_WORKERS", d.api_workers),
+            api_read_timeout_s=_float(env, "MOVIEREC_API_READ_TIMEOUT_S", d.api_read_timeout_s),
             data_dir=Path(env.get("MOVIEREC_DATA_DIR") or d.data_dir),
             run_dir=Path(env.get("MOVIEREC_RUN_DIR") or d.run_dir),
             index_cache_dir=Path(env.get("MOVIEREC_INDEX_CACHE") or d.index_cache_dir),
