@@ -12,7 +12,7 @@ from chalice import Chalice, Response
 
 from movierec.config import get_settings
 from movierec.observability import make_logger
-from movierec.serving.api import build_api
+from movierec.serving.api import build_api, health
 
 app = Chalice(app_name="movierec-recommend")
 api = build_api(get_settings())
@@ -32,7 +32,8 @@ def recommend(user_id: str) -> Response:
 
 
 @app.route("/health", methods=["GET"])
-def health() -> Response:
-    """200 with the index version once an index is loaded (the local runner's readiness check)."""
-    version = api.recommender.store.loaded_version
-    return Response(body={"index_version": version}, status_code=200 if version else 503)
+def check_health() -> Response:
+    """200 when serving has all it needs (tables, a loaded index, storage answering), else 503 saying what
+    is missing (the local runner's readiness check)."""
+    answer = health(api)
+    return Response(body=answer.body, status_code=answer.status, headers=answer.headers)

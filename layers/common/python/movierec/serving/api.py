@@ -35,7 +35,8 @@ from movierec.config import Settings
 from movierec.dal import tables
 from movierec.dal.answer_log import AnswerLog, LoggedAnswer, now_ms
 from movierec.dal.history import get_history
-from movierec.dal.index_store import IndexStore
+from movierec.dal.index_store import IndexStore, read_pointer
+from movierec.dal.tables import HistoryItem, MovieItem, RecommendationItem
 from movierec.dal.periodic import Periodic
 from movierec.metrics import (
     ANSWER_LOG_DROPPED, COLD_START_METRIC, DEGRADED, FALLBACK, LATENCY, REQUESTS, requests_by_status,
@@ -176,6 +177,43 @@ class RecommendApi:
             if dropped:
                 m.add_metric(name=ANSWER_LOG_DROPPED, unit=MetricUnit.Count, value=dropped)
             m.flush_metrics()
+
+
+#: The tables a request touches (history read, popularity scan, answer log), by logical name.
+SERVING_TABLES = {"history": HistoryItem, "movies": MovieItem, "recommendations": RecommendationItem}
+
+
+def health(api: RecommendApi) -> HttpAnswer:
+    """What serving needs, each checked now: tables exist, an index is loaded, storage answers.
+
+    200 when all hold, else 503; the body names each problem in public words (logical table names, no
+    endpoint or exception text, which go to the log).
+    """
+    problems: dict[str, str] = {}
+    missing = []
+    for logical, model in SERVING_TABLES.items():
+        try:
+            if not model.exists():
+                missing.append(logical)
+        except Exception:
+            logger.exception("health: table check failed", extra={"table": logical})
+            problems["storage"] = "DynamoDB does not answer"
+            break
+    if missing:
+        problems["tables"] = f"missing: {', '.join(missing)} (make up creates them)"
+    try:
+        pointer = read_pointer(api.recommender.store.settings)
+        if pointer is None:
+            problems["published"] = "no index published (movierec index build)"
+    except Exception:
+        logger.exception("health: index pointer check failed")
+        problems.setdefault("storage", "S3 does not answer or the index pointer is invalid")
+        pointer = None
+    loaded = api.recommender.store.loaded_version
+    if loaded is None:
+        problems["index"] = "no index loaded"
+    body = {"ok": not problems, "index_version": loaded, "published_version": pointer, "problems": problems}
+    return HttpAnswer(200 if not problems else 503, json.dumps(body), {"Content-Type": "application/json"})
 
 
 def build_api(settings: Settings, log_answers: bool = True) -> RecommendApi:
