@@ -4,8 +4,8 @@ The S3 layout is :mod:`movierec.index.store`'s (shared with the writer, :mod:`mo
 The pointer is data, not a path: a version name that is not in the writer's format is refused, and so
 is a version whose manifest names another version (both logged once; the current index keeps serving).
 
-A serving process downloads the two files it reads (manifest and serving snapshot) once per version into
-``<index_cache_dir>/<version>/`` and reopens them from there; a process that finds a version already in
+A serving process downloads what it reads (the manifest and the LanceDB table folder) once per version
+into ``<index_cache_dir>/<version>/`` and reopens them from there; a process that finds a version already in
 the cache does not download it again. :class:`IndexStore` checks the pointer at most every
 ``index_refresh_s`` seconds, loads a new version in the background and swaps it in with one reference
 assignment (:class:`~movierec.dal.periodic.Periodic`), so requests never wait for a refresh and never see
@@ -25,7 +25,7 @@ from movierec import aws
 from movierec.config import Settings
 from movierec.dal.periodic import Periodic
 from movierec.index.loaded import MovieIndex, load_index
-from movierec.index.manifest import MANIFEST_FILE, SERVING_FILE, Manifest
+from movierec.index.manifest import LANCE_DIR, MANIFEST_FILE, Manifest
 from movierec.index.store import POINTER_KEY, InvalidVersionError, check_version, version_prefix
 from movierec.observability import make_logger
 
@@ -65,8 +65,8 @@ def read_manifest(version: str, settings: Settings) -> Manifest:
     return Manifest.from_json(aws.client("s3", settings).get_object(Bucket=settings.bucket, Key=key)["Body"].read())
 
 
-def download_version(version: str, settings: Settings, files: tuple[str, ...] = (SERVING_FILE, MANIFEST_FILE)) -> Path:
-    """``<index_cache_dir>/<version>/`` with ``files`` in it, downloaded unless already complete there.
+def download_version(version: str, settings: Settings) -> Path:
+    """``<index_cache_dir>/<version>/`` with the manifest and ``movies.lance/``, unless already complete there.
 
     The name is checked first (never a folder outside the cache), then the manifest is fetched alone and
     must name this very version (:class:`VersionMismatchError`, before anything big is downloaded).
@@ -84,9 +84,14 @@ def download_version(version: str, settings: Settings, files: tuple[str, ...] = 
     try:
         s3.download_file(settings.bucket, prefix + MANIFEST_FILE, str(tmp / MANIFEST_FILE))
         _check_manifest(Manifest.read(tmp), version)
-        for name in files:
-            if name != MANIFEST_FILE:
-                s3.download_file(settings.bucket, prefix + name, str(tmp / name))
+        table_prefix = f"{prefix}{LANCE_DIR}/"
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket, Prefix=table_prefix):
+            for obj in page.get("Contents", []):
+                path = tmp / LANCE_DIR / obj["Key"][len(table_prefix):]
+                if tmp not in path.resolve().parents:  # a key with ../ in it: never outside the version
+                    raise ValueError(f"index key outside its version: {obj['Key'][:120]!r}")
+                path.parent.mkdir(parents=True, exist_ok=True)
+                s3.download_file(settings.bucket, obj["Key"], str(path))
         try:
             tmp.rename(target)
         except OSError:  # another process finished the same version first: use theirs
