@@ -19,7 +19,7 @@ from movierec.models.ranking import Interaction
 from tests._fixtures_index import built, catalog_slice, embedding_cache, published, settings  # noqa: F401
 
 
-def _files(settings: Settings, version: str) -> set[str]:
+def _files(settings: Settings, version: str) -> set[str]:  # noqa: F811
     prefix = version_prefix(version)
     objects = aws.client("s3", settings).list_objects_v2(Bucket=settings.bucket, Prefix=prefix)["Contents"]
     return {o["Key"][len(prefix):] for o in objects}

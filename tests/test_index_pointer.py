@@ -19,7 +19,7 @@ from movierec.index.store import POINTER_KEY, InvalidVersionError, check_version
 from tests._fixtures_index import built, catalog_slice, embedding_cache, published, settings  # noqa: F401
 
 
-def _point_at(settings: Settings, raw: object) -> None:
+def _point_at(settings: Settings, raw: object) -> None:  # noqa: F811
     aws.client("s3", settings).put_object(Bucket=settings.bucket, Key=POINTER_KEY, Body=json.dumps({"version": raw}))
 
 

@@ -43,7 +43,7 @@ def _threads(pid: int) -> int:
     raise AssertionError("no thread count")
 
 
-def _connect(settings: Settings, payload: bytes) -> socket.socket:
+def _connect(settings: Settings, payload: bytes) -> socket.socket:  # noqa: F811
     sock = socket.create_connection((settings.api_host, settings.api_port), timeout=TEST_TIMEOUT_S)
     if payload:
         sock.sendall(payload)

@@ -26,6 +26,7 @@ from movierec.training.model import FitParams
 from infra.api import ApiServer
 from infra.stack import free_port
 from tests._fixtures_index import settings  # noqa: F401
+from tests._fixtures_serving import TEST_TIMEOUT_S
 from tests._fixtures_training import ml_built, ml_slice, slice_log, write_histories  # noqa: F401
 
 CLIENTS = 3
@@ -77,10 +78,16 @@ def test_version_swap_under_load_serves_no_error(api: Settings, ml_built: BuildR
     time.sleep(1.0)
     outcome = train(api, "dynamodb", fit=FitParams(lam=50.0, neighbours=50))
     assert outcome.promoted, outcome.gate.reason
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + TEST_TIMEOUT_S
     while time.monotonic() < deadline and not all(a and a[-1][1] == outcome.version for a in answers):
         time.sleep(0.1)
-    time.sleep(1.0)  # and keep serving a while on the new version
+    # Keep serving on the new version until every kind of user was answered there (a loaded machine may
+    # take a while to get round the users).
+    deadline = time.monotonic() + TEST_TIMEOUT_S
+    while time.monotonic() < deadline and not {"collab-v2", "popular"} <= {
+        a[2] for per_client in answers for a in list(per_client) if a[1] == outcome.version
+    }:
+        time.sleep(0.1)
     stop.set()
     for t in threads:
         t.join(timeout=15)

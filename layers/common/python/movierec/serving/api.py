@@ -29,7 +29,6 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as BudgetExceeded
 from dataclasses import dataclass, field
-from typing import Any
 
 from movierec.config import Settings
 from movierec.dal import tables
