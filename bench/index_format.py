@@ -9,6 +9,9 @@ memory-map (``serving.arrow``). Vectors are random unit vectors (format costs do
 
 - cold: a NEW Python process per run: import the reader, open the version, build the served
   ``MovieIndex`` and ranker, rank one history (what a fresh server does before its first answer);
+- cold over HTTP (``--http-cold N``): the version published to a private moto server, then N times a new
+  ``chalice local`` process with an empty index cache, timed from process start to the first 200 of
+  ``/recommend/1`` (the product's path: Lance only, the Arrow reader no longer exists there);
 - warm: in one process, ``--requests`` rankings of 20-movie histories on the loaded index (the per-request
   cost after loading: both readers end as the same numpy arrays, so this should agree).
 """
@@ -109,11 +112,60 @@ def warm(fmt: str, folder: Path, requests: int) -> list[float]:
     return times
 
 
+def cold_http(folder: Path, runs: int) -> list[float]:
+    import dataclasses
+    import shutil
+    import urllib.request
+
+    from movierec.config import Settings
+    from movierec.index.publish import publish
+    from infra.api import api_service
+    from infra.bootstrap import ensure_bucket, ensure_tables
+    from infra.stack import LOCAL_CREDENTIALS, Stack, free_port
+
+    os.environ.update(LOCAL_CREDENTIALS)
+    port = free_port()
+    tmp = folder.parent
+    settings = dataclasses.replace(Settings.from_env(), prefix="benchfmt", moto_port=port,
+                                   aws_endpoint_url=f"http://127.0.0.1:{port}", run_dir=tmp / "run",
+                                   index_cache_dir=tmp / "cache", api_port=free_port())  # fmt: skip
+    stack = Stack(settings)
+    stack.services = [svc for svc in stack.services if svc.name == "moto"]
+    stack.up()
+    out = []
+    try:
+        ensure_tables(settings)
+        ensure_bucket(settings)
+        publish(folder, "20260101T000000Z-00000000", settings)
+        service = api_service(settings)
+        for _ in range(runs):
+            shutil.rmtree(settings.index_cache_dir, ignore_errors=True)
+            started = time.perf_counter()
+            proc = subprocess.Popen(service.command, env=os.environ | service.env, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+            try:
+                while time.perf_counter() - started < 120:
+                    try:
+                        with urllib.request.urlopen(f"{settings.api_url}/recommend/1", timeout=5) as r:
+                            if r.status == 200:
+                                break
+                    except OSError:
+                        time.sleep(0.01)
+                out.append(time.perf_counter() - started)
+            finally:
+                os.killpg(proc.pid, 15)
+                proc.wait(10)
+    finally:
+        stack.down()
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=16_960)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--http-cold", type=int, default=3, help="cold starts of chalice local (0: skip)")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
     with tempfile.TemporaryDirectory() as tmp:
@@ -132,6 +184,10 @@ def main() -> int:
             print(f"{name:<14} {med['open_s']:16.3f} {med['total_s']:22.3f} {med['process_s']:12.3f} "
                   f"{np.percentile(ms, 50):11.3f} / {np.percentile(ms, 99):.3f}")  # fmt: skip
             print(f"{'':<14} runs (to 1st rank): {', '.join(format(r['total_s'], '.2f') for r in runs)}")
+        if args.http_cold:
+            times = cold_http(folder, args.http_cold)
+            print(f"cold start over HTTP (new chalice local, empty cache, Lance table from moto S3 -> first "
+                  f"answer): {', '.join(f'{t:.2f}' for t in times)} s; median {float(np.median(times)):.2f} s")
     print(f"load average {os.getloadavg()[0]:.1f} at end")
     return 0
 
