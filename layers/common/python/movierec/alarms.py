@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from movierec.metrics import CONSUMER_LAG, HANDLER_FAILURES, LATENCY, REQUESTS, REQUESTS_5XX, RSS_METRIC
+from movierec.metrics import CONSUMER_LAG, DEGRADED, HANDLER_FAILURES, LATENCY, REQUESTS, REQUESTS_5XX, RSS_METRIC
 from movierec.observability import NAMESPACE
 
 #: Statistics GetMetricStatistics answers; anything else must be a percentile like ``p99``.
@@ -133,6 +133,22 @@ ALARMS: tuple[AlarmSpec, ...] = (
         expression="100 * (1 - FILL(errors, 0) / total)",
         comparison="LessThanThreshold",
         threshold=99.0,
+        period_s=300,
+        evaluation_periods=1,
+        datapoints_to_alarm=1,
+    ),
+    AlarmSpec(
+        # Degraded answers are 200s, so the availability alarm cannot see a storage outage: this one does.
+        name="recommend-degraded",
+        description="Share of GET /recommend answered with the degraded popular list (storage or ranking "
+        "failing or over the time budget) above 1% over 5 minutes",
+        queries=(
+            Query("total", REQUESTS, "recommend", "Sum"),
+            Query("degraded", DEGRADED, "recommend", "Sum"),
+        ),
+        expression="100 * FILL(degraded, 0) / total",
+        comparison="GreaterThanThreshold",
+        threshold=1.0,
         period_s=300,
         evaluation_periods=1,
         datapoints_to_alarm=1,
