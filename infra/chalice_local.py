@@ -12,7 +12,9 @@ therefore cost a file descriptor and a buffer, never a thread.
 Two more differences from chalice's server, both for clients of the course: Nagle's algorithm is off
 (chalice writes headers and body in separate sends; with Nagle the body waited ~40 ms for the client's
 delayed ACK on every keep-alive answer), and a path no route matches answers 404 ``{"error": "not
-found"}`` instead of API Gateway's 403 "Missing Authentication Token". Everything else is the unmodified
+found"}`` instead of API Gateway's 403 "Missing Authentication Token"; and each request carries
+``X-Request-Start: t=<epoch ms>`` (the moment it had arrived whole; a client's own value is dropped), so
+the app counts time spent waiting for a handler thread against its answer budget. Everything else is the unmodified
 chalice CLI (``python -m infra.chalice_local --project-dir ... local ...``).
 """
 
@@ -34,6 +36,7 @@ from chalice import local
 from chalice.cli import main as chalice_main
 
 from movierec.config import get_settings
+from movierec.serving.api import QUEUE_HEADER
 
 #: Largest request head (request line + headers) accepted; larger gets 431 and the connection closed.
 MAX_HEAD_BYTES = 64 * 1024
@@ -179,7 +182,7 @@ class BoundedServer:
         request, conn.buffer = bytes(conn.buffer[:size]), conn.buffer[size:]
         conn.receiving = bool(conn.buffer)
         self._unwatch(conn)
-        self._pool.submit(self._handle, conn, request)
+        self._pool.submit(self._handle, conn, request, time.time())
 
     def _expire(self) -> None:
         now = time.monotonic()
@@ -211,11 +214,11 @@ class BoundedServer:
             self._open -= 1
 
     # --- handler threads -------------------------------------------------------------------------------
-    def _handle(self, conn: _Connection, request: bytes) -> None:
+    def _handle(self, conn: _Connection, request: bytes, arrived: float) -> None:
         keep = False
         try:
             conn.sock.settimeout(self.read_timeout_s)  # a client that does not read the answer cannot hold us
-            handler = self.handler((conn.sock, request), conn.address, self)
+            handler = self.handler((conn.sock, request, arrived), conn.address, self)
             keep = not handler.close_connection
         except Exception:  # the handler logged what it could; the connection is not reusable
             keep = False
@@ -243,7 +246,7 @@ class RequestHandler(local.ChaliceRequestHandler):
     """chalice's handler for exactly one request read ahead by :class:`BoundedServer`; 404 for unknown paths."""
 
     def setup(self) -> None:
-        sock, request = self.request
+        sock, request, self.arrived = self.request
         self.connection = sock
         self.rfile = io.BytesIO(request)
         self.wfile = socketserver._SocketWriter(sock)  # type: ignore[attr-defined]
@@ -261,6 +264,9 @@ class RequestHandler(local.ChaliceRequestHandler):
         except ValueError:
             self._send_http_response(404, {"Content-Type": "application/json"}, _NOT_FOUND)
             return
+        # When the request had fully arrived: the app counts the wait for this thread against its budget.
+        del self.headers[QUEUE_HEADER]
+        self.headers[QUEUE_HEADER] = f"t={int(self.arrived * 1000)}"
         super()._generic_handle()
 
     do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle

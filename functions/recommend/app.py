@@ -8,11 +8,13 @@ load it within its budget and answers the ingested popular list meanwhile (503 w
 
 from __future__ import annotations
 
+import time
+
 from chalice import Chalice, Response
 
 from movierec.config import get_settings
 from movierec.observability import make_logger
-from movierec.serving.api import build_api, health
+from movierec.serving.api import QUEUE_HEADER, build_api, health
 
 app = Chalice(app_name="movierec-recommend")
 api = build_api(get_settings())
@@ -23,11 +25,21 @@ except Exception:  # serve anyway: each request retries and reports what is miss
     make_logger("recommend").exception("index not loaded at start")
 
 
+def _queued_s() -> float:
+    """Seconds the request waited in the local server's queue (``X-Request-Start: t=<epoch ms>``, set by
+    infra/chalice_local.py, which drops any client-sent value); 0 where no such header exists (AWS)."""
+    raw = app.current_request.headers.get(QUEUE_HEADER.lower(), "")
+    try:
+        return max(0.0, time.time() - int(raw.removeprefix("t=")) / 1000)
+    except ValueError:
+        return 0.0
+
+
 @app.route("/recommend/{user_id}", methods=["GET"])
 def recommend(user_id: str) -> Response:
     context = app.lambda_context
     request_id = getattr(context, "aws_request_id", None)  # Lambda's id (chalice local makes one too)
-    answer = api.get(user_id, app.current_request.headers.get("accept"), request_id)
+    answer = api.get(user_id, app.current_request.headers.get("accept"), request_id, _queued_s())
     return Response(body=answer.body, status_code=answer.status, headers=answer.headers)
 
 

@@ -48,6 +48,9 @@ VERSION_HEADER = "X-Index-Version"
 RANKER_HEADER = "X-Ranker"
 DEGRADED_HEADER = "X-Degraded"
 REQUEST_ID_HEADER = "X-Request-Id"
+#: Set by the local server to the moment a request had fully arrived (``t=<epoch ms>``), so time spent
+#: waiting for a handler thread counts against the budget.
+QUEUE_HEADER = "X-Request-Start"
 #: Seconds a client should wait before retrying a 503 (the index or popularity check runs this often at most).
 RETRY_AFTER_S = 5
 #: Requests computed at once; more wait (within their budget) or are answered degraded. Bounds the threads
@@ -110,8 +113,12 @@ class RecommendApi:
         self._cold = True
         self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="recommend")
 
-    def get(self, raw_user_id: str, accept: str | None = None, request_id: str | None = None) -> HttpAnswer:
-        started = time.perf_counter()
+    def get(
+        self, raw_user_id: str, accept: str | None = None, request_id: str | None = None, queued_s: float = 0.0
+    ) -> HttpAnswer:
+        """``queued_s``: how long the request already waited before this call (a server's queue), counted
+        against the budget, so an overloaded server answers late requests with the cheap popular list."""
+        started = time.perf_counter() - max(0.0, queued_s)
         request_id = request_id or uuid.uuid4().hex
         answer: Answer | None = None
         version = self.recommender.store.loaded_version
@@ -137,11 +144,15 @@ class RecommendApi:
 
     def answer(self, user_id: int, request_id: str, started: float) -> Answer | None:
         """The full answer within the budget (counted from ``started``), else the popular list, else None."""
-        future = self._pool.submit(self.recommender.recommend, user_id)
+        remaining = self.budget_s - (time.perf_counter() - started)
+        future = self._pool.submit(self.recommender.recommend, user_id) if remaining > 0 else None
         try:
-            return future.result(timeout=max(0.0, self.budget_s - (time.perf_counter() - started)))
+            if future is None:
+                raise BudgetExceeded()  # the budget went by in the server's queue: do not start the full answer
+            return future.result(timeout=remaining)
         except BudgetExceeded:
-            future.cancel()  # still queued: never runs; running: finishes in the background, result dropped
+            if future is not None:
+                future.cancel()  # still queued: never runs; running: finishes in the background, result dropped
             reason = "timeout"
             logger.warning("recommend over budget; answering popular", extra={"user_id": user_id,
                            "request_id": request_id, "budget_ms": self.budget_s * 1000})  # fmt: skip
