@@ -75,9 +75,11 @@ def download_version(version: str, settings: Settings) -> Path:
     """
     prefix = version_prefix(version)
     target = settings.index_cache_dir / version
-    if (target / MANIFEST_FILE).exists():
+    if (target / MANIFEST_FILE).exists() and (target / LANCE_DIR).is_dir():
         _check_manifest(Manifest.read(target), version)
         return target
+    # A folder cached by an older release (manifest + the former serving.arrow only) is fetched again.
+    shutil.rmtree(target, ignore_errors=True)
     s3 = aws.client("s3", settings)
     tmp = settings.index_cache_dir / f".{version}.{uuid.uuid4().hex[:8]}"
     tmp.mkdir(parents=True)
