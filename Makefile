@@ -42,8 +42,8 @@ lock: install ## rewrite constraints.txt from the installed environment, then th
 	@{ head -2 constraints.txt; $(BIN)/pip freeze --exclude-editable | sed 's/^torch==\(.*\)+cpu$$/torch==\1/'; } > constraints.tmp && mv constraints.tmp constraints.txt
 	$(BIN)/python -m infra.requirements_gen
 
-bench-recommend: install ## recommend latency, cold start, starting-design ratio, then the 100k-request soak
-	$(BIN)/python bench/recommend.py && $(BIN)/python bench/soak.py
+bench-recommend: install ## recommend latency, cold start, starting-design ratio, index reader (Lance vs Arrow IPC), then the 100k-request soak
+	$(BIN)/python bench/recommend.py && $(BIN)/python bench/index_format.py && $(BIN)/python bench/soak.py
 
 bench-ingest: install ## ingest: parser lines/s, then Kafka (tansu) -> DynamoDB (moto) events/s on its own stack
 	$(BIN)/python bench/ingest.py

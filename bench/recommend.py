@@ -35,7 +35,7 @@ from movierec.dal.history import get_history  # noqa: E402
 from movierec.dal.tables import Tables  # noqa: E402
 from movierec.dal.index_store import download_version  # noqa: E402
 from movierec.index.loaded import MovieIndex, load_index  # noqa: E402
-from movierec.index.manifest import MANIFEST_FILE, SERVING_FILE, TABLE_NAME  # noqa: E402
+from movierec.index.manifest import TABLE_NAME  # noqa: E402
 from movierec.index.neighbours import neighbours_of  # noqa: E402
 from movierec.models.ranking import Interaction  # noqa: E402
 from movierec.ranking.content import ContentRanker, popularity_scores, seed_weight, top_rows  # noqa: E402
@@ -135,21 +135,8 @@ def compare_methods(system) -> None:
 
     settings = system.settings
     folder = download_version(system.manifest.version, settings)
-    lance_dir = folder / "lancedb"
-    # The starting design searched a LanceDB table: fetch the table folder too (local copy, the fast case).
-    from movierec import aws
-    from movierec.dal.index_store import version_prefix
-
-    s3 = aws.client("s3", settings)
-    prefix = version_prefix(system.manifest.version)
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            rel = obj["Key"][len(prefix):]
-            if rel in (MANIFEST_FILE, SERVING_FILE):
-                continue
-            (lance_dir / rel).parent.mkdir(parents=True, exist_ok=True)
-            s3.download_file(settings.bucket, obj["Key"], str(lance_dir / rel))
-    table = lancedb.connect(str(lance_dir)).open_table(TABLE_NAME)
+    # The starting design searched the version's LanceDB table: the same local copy the API reads.
+    table = lancedb.connect(str(folder)).open_table(TABLE_NAME)
     index = load_index(folder)
     ours = ContentRanker(index)
     times: dict[str, dict[int, list[float]]] = {m: defaultdict(list) for m in ("ours", "matmul", "lancedb")}

@@ -41,10 +41,10 @@ from pynamodb.exceptions import GetError
 from infra.bootstrap import ensure_tables
 from infra.handlers import load_handler
 from infra.lambda_runtime import LambdaContext
-from movierec.alarms import CONSUMER_LAG, HANDLER_FAILURES, PARTITIONS_STOPPED, PROJECTION_REBUILDS
 from movierec.config import Settings
 from movierec.dal.offsets import read_watermark, source_of
 from movierec.dal.tables import Tables
+from movierec.metrics import CONSUMER_LAG, HANDLER_FAILURES, PARTITIONS_STOPPED, PROJECTION_REBUILDS
 from movierec.observability import MetricUnit, make_metrics
 
 log = logging.getLogger("movierec.poller")

@@ -18,6 +18,7 @@ from movierec.index.build import BuildResult, build_index
 from movierec.index.embed import EmbeddingCache
 from movierec.index.publish import publish
 from movierec.models.movie import Movie
+from tests.timeouts import TEST_TIMEOUT_S
 
 SLICE = 80
 _ONCE: dict[str, object] = {}
@@ -54,6 +55,8 @@ def settings(isolated: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     """``isolated`` with this test's own index cache folder (env and ``get_settings()`` follow)."""
     monkeypatch.setenv("MOVIEREC_INDEX_CACHE", str(tmp_path / "index-cache"))
     monkeypatch.setenv("MOVIEREC_EMBED_CACHE", str(tmp_path / "embeddings"))
+    # A loaded machine must not turn a test's full answer into a degraded one: tests of degrading set it lower.
+    monkeypatch.setenv("MOVIEREC_REQUEST_BUDGET_MS", str(int(TEST_TIMEOUT_S * 1000)))
     get_settings.cache_clear()
     return get_settings()
 

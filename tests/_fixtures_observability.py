@@ -9,7 +9,7 @@ import pytest
 from aws_lambda_powertools import Metrics
 
 from movierec import aws
-from movierec.alarms import LATENCY, REQUESTS, REQUESTS_5XX
+from movierec.metrics import LATENCY, REQUESTS, REQUESTS_5XX
 from movierec.config import Settings, get_settings
 from movierec.observability import NAMESPACE, MetricUnit
 from infra.emf import MetricsPublisher
@@ -48,7 +48,7 @@ def stats(settings: Settings, metric: str, function: str, stat: str, minutes: in
 
 
 def serve(metrics: Metrics, status: int, latency_ms: float) -> None:
-    """What the recommend function records per request (names from movierec.alarms)."""
+    """What the recommend function records per request (names from movierec.metrics)."""
     metrics.add_metric(name=REQUESTS, unit=MetricUnit.Count, value=1)
     if status >= 500:
         metrics.add_metric(name=REQUESTS_5XX, unit=MetricUnit.Count, value=1)

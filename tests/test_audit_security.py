@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import http.client
 from collections import Counter
-import os
 import uuid
 from pathlib import Path
 
@@ -42,8 +41,8 @@ from infra.stack import free_port
 from tests._fixtures_ingest import produce_lines, run_poller_to_end, wait_until
 from tests._fixtures_observability import isolated, publisher  # noqa: F401
 from tests._fixtures_training import ml_built, ml_slice, slice_log  # noqa: F401
+from tests.timeouts import TEST_TIMEOUT_S
 
-TEST_TIMEOUT_S = float(os.environ.get("MOVIEREC_TEST_TIMEOUT_S", "180"))
 DAY = 86_400.0
 
 

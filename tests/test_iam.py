@@ -51,8 +51,8 @@ from infra.invoke import Invocation, function_spec, function_ids, invoke
 from infra.stack import LOCAL_CREDENTIALS, free_port, s3_answers
 
 from tests._fixtures_index import built, catalog_slice, embedding_cache  # noqa: F401 (fixtures)
+from tests.timeouts import TEST_TIMEOUT_S
 
-TEST_TIMEOUT_S = float(os.environ.get("MOVIEREC_TEST_TIMEOUT_S", "180"))
 TEMPLATE = cfn.load()
 FUNCTIONS = function_ids(TEMPLATE)
 #: Lines of each course sample file in the ingest batch: enough for train to find movies seen by 3+ users.

@@ -7,7 +7,8 @@ import pytest
 
 from movierec import aws
 from movierec.config import Settings
-from movierec.dal.index_store import download_version, read_manifest, read_pointer, version_prefix
+from movierec.dal.index_store import download_version, read_manifest, read_pointer
+from movierec.index.store import version_prefix
 from movierec.index.build import BuildResult, build_index
 from movierec.index.embed import MODEL_NAME, EmbeddingCache, embed_with_cache
 from movierec.index.jobs import build_and_publish, ids_missing_from_index, update_published

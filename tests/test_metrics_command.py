@@ -12,8 +12,8 @@ from pathlib import Path
 
 from movierec import aws
 from movierec.config import REPO_ROOT, Settings
+from tests.timeouts import TEST_TIMEOUT_S
 
-TEST_TIMEOUT_S = float(os.environ.get("MOVIEREC_TEST_TIMEOUT_S", "180"))
 
 
 def test_followed_emf_lines_become_metrics(isolated: Settings, tmp_path: Path) -> None:

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 from movierec import aws, observability
-from movierec.alarms import ALARMS, LATENCY, REQUESTS, REQUESTS_5XX, alarm
+from movierec.alarms import ALARMS, alarm
+from movierec.metrics import LATENCY, REQUESTS, REQUESTS_5XX, RSS_METRIC
 from movierec.config import Settings
-from movierec.observability import NAMESPACE, RSS_METRIC, MetricUnit, make_metrics
+from movierec.observability import NAMESPACE, MetricUnit, make_metrics
 from infra.alarm_evaluator import AlarmEvaluator, decide, read_history
 from infra.bootstrap import ensure_alarms
 from infra.emf import MetricsPublisher, emf_of_line

@@ -85,24 +85,26 @@ def test_traffic_with_failures_reaches_cloudwatch_and_drives_the_availability_al
         gauged = gauges.tick()  # what the schedule does every minute
         assert gauged["QuarantineSize"] == len(NOISE) and 0 <= gauged["IndexAgeSeconds"] < 3600
 
-        # --- recommend: 30 good answers, 3 bad requests, then 2 failures (history table gone) --------
+        # --- recommend: 30 good answers, 3 bad requests, then 2 degraded ones (history table gone) ----
         base = f"{s.api_url}/recommend"
         statuses = [_status(f"{base}/{u}") for u in range(1, 11) for _ in range(3)]
         statuses += [_status(f"{base}/{bad}") for bad in ("abc", "-1", "12345678901")]
         aws.client("dynamodb", s).delete_table(TableName=s.table("history"))
         statuses += [_status(f"{base}/{u}") for u in (1, 2)]
-        assert statuses == [200] * 30 + [400] * 3 + [500] * 2
+        assert statuses == [200] * 30 + [400] * 3 + [200] * 2  # degraded, not failed: the popular list
 
         metrics.flush()
-        verdict = {v.alarm: v for v in evaluator.evaluate_once()}["recommend-availability"]
-        assert verdict.values[-1] == pytest.approx(100 * (1 - 2 / 35))
-        assert _state(s, "recommend-availability") == "ALARM"
+        verdicts = {v.alarm: v for v in evaluator.evaluate_once()}
+        assert verdicts["recommend-degraded"].values[-1] == pytest.approx(100 * 2 / 35)
+        assert _state(s, "recommend-degraded") == "ALARM"
+        assert verdicts["recommend-availability"].values[-1] == pytest.approx(100.0)
+        assert _state(s, "recommend-availability") == "OK"
 
         # The figures in CloudWatch are exactly the traffic we drove.
         assert stats(s, "Requests", "recommend", "Sum") == 35
-        assert stats(s, "Requests2xx", "recommend", "Sum") == 30
+        assert stats(s, "Requests2xx", "recommend", "Sum") == 32
         assert stats(s, "Requests4xx", "recommend", "Sum") == 3
-        assert stats(s, "Requests5xx", "recommend", "Sum") == 2
+        assert stats(s, "Degraded", "recommend", "Sum") == 2
         assert stats(s, "LinesAccepted", "ingest", "Sum") == len(valid)
         assert stats(s, "LinesRejected", "ingest", "Sum") == len(NOISE)
         assert stats(s, "ColdStart", "recommend", "Sum") == 1
@@ -128,11 +130,11 @@ def test_traffic_with_failures_reaches_cloudwatch_and_drives_the_availability_al
         recovered = [_status(f"{base}/{u % 10 + 1}") for u in range(180)]
         assert recovered == [200] * 180
         metrics.flush()
-        verdict = {v.alarm: v for v in evaluator.evaluate_once()}["recommend-availability"]
-        assert verdict.values[-1] == pytest.approx(100 * (1 - 2 / 215))
-        assert verdict.values[-1] >= alarm("recommend-availability").threshold
-        assert _state(s, "recommend-availability") == "OK"
-        name = f"{s.prefix}-recommend-availability"
+        verdict = {v.alarm: v for v in evaluator.evaluate_once()}["recommend-degraded"]
+        assert verdict.values[-1] == pytest.approx(100 * 2 / 215)
+        assert verdict.values[-1] <= alarm("recommend-degraded").threshold
+        assert _state(s, "recommend-degraded") == "OK"
+        name = f"{s.prefix}-recommend-degraded"
         assert [(h["from"], h["state"]) for h in read_history(s.run_dir) if h["alarm"] == name] == [
             ("OK", "ALARM"),
             ("ALARM", "OK"),

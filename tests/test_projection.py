@@ -9,7 +9,6 @@ committed offsets are at the end.
 from __future__ import annotations
 
 import dataclasses
-import os
 import uuid
 from pathlib import Path
 
@@ -20,13 +19,13 @@ from infra.poller import Poller
 from infra.replay import movielens_lines
 from infra.stack import LOCAL_CREDENTIALS, Stack, free_port
 from movierec import aws
-from movierec.alarms import PARTITIONS_STOPPED
+from movierec.metrics import PARTITIONS_STOPPED
 from movierec.config import Settings, get_settings
 from movierec.observability import set_emf_sink
 from tests._fixtures_ingest import applied_offsets, caught_up, end_offsets, produce_lines, snapshot, wait_until
+from tests.timeouts import TEST_TIMEOUT_S
 
 #: Every wait below derives from this (generous for a loaded 2-core machine).
-TEST_TIMEOUT_S = float(os.environ.get("MOVIEREC_TEST_TIMEOUT_S", "120"))
 
 
 def _group(settings: Settings) -> Settings:

@@ -112,7 +112,9 @@ def test_registry_picks_the_ranker_named_by_the_manifest(
     learned = load_index(result.folder)
     with pytest.raises(LookupError, match="test-factors"):
         registry.build_ranker(learned)
-    registry.register("test-factors", _FactorRanker)
-    ranker = registry.build_ranker(learned)
+    extended = registry.BUILT_IN.with_ranker("test-factors", _FactorRanker)
+    ranker = registry.build_ranker(learned, extended)
     assert isinstance(ranker, _FactorRanker)
+    with pytest.raises(LookupError, match="test-factors"):  # the built-in registry was not changed
+        registry.build_ranker(learned)
     assert [s.score for s in ranker.rank([], 3)] == [4.0, 4.0, 3.0]

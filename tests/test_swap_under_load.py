@@ -81,6 +81,11 @@ def test_version_swap_under_load_serves_no_error(api: Settings, ml_built: BuildR
     assert outcome.promoted, outcome.gate.reason
     # ...then on the new version, a few answers each (serving goes on after the swap)
     assert wait_until(lambda: all(sum(a[1] == outcome.version for a in per) >= 3 for per in answers), every_s=0.1)
+    # Keep serving on the new version until every kind of user was answered there (a loaded machine may
+    # take a while to get round the users).
+    assert wait_until(lambda: {"collab-v2", "popular"} <= {
+        a[2] for per_client in answers for a in list(per_client) if a[1] == outcome.version
+    }, every_s=0.1)
     stop.set()
     for t in threads:
         t.join(timeout=TEST_TIMEOUT_S)

@@ -15,7 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from movierec.observability import NAMESPACE, RSS_METRIC
+from movierec.metrics import (
+    CONSUMER_LAG, DEGRADED, HANDLER_FAILURES, LATENCY, PARTITIONS_STOPPED, REQUESTS, REQUESTS_5XX, RSS_METRIC,
+)  # fmt: skip
+from movierec.observability import NAMESPACE
 
 #: Statistics GetMetricStatistics answers; anything else must be a percentile like ``p99``.
 BASIC_STATS = ("Sum", "SampleCount", "Average", "Maximum", "Minimum")
@@ -118,15 +121,8 @@ class AlarmSpec:
         return props
 
 
-# --- metric names the functions and runners emit (see docs/observability.md for the full list) ---------
-REQUESTS = "Requests"  # recommend: one per request
-REQUESTS_5XX = "Requests5xx"  # recommend: one per request answered with a 5xx status
-LATENCY = "Latency"  # recommend: milliseconds per request
-POLLER = "ingest-poller"  # the local event-source mapping (infra/poller.py)
-HANDLER_FAILURES = "HandlerFailures"  # ingest-poller: handler invocations that raised (batch retried)
-CONSUMER_LAG = "ConsumerLag"  # ingest-poller: records behind the head of the topic, all partitions
-PARTITIONS_STOPPED = "PartitionsStopped"  # ingest-poller: partitions whose watermark is past the log's end
-PROJECTION_REBUILDS = "ProjectionRebuilds"  # ingest-poller: partitions re-applied from the earliest offset
+# Metric names come from movierec.metrics (one definition shared with the emitters).
+POLLER = "ingest-poller"  # the function dimension of the local event-source mapping (infra/poller.py)
 
 ALARMS: tuple[AlarmSpec, ...] = (
     AlarmSpec(
@@ -139,6 +135,22 @@ ALARMS: tuple[AlarmSpec, ...] = (
         expression="100 * (1 - FILL(errors, 0) / total)",
         comparison="LessThanThreshold",
         threshold=99.0,
+        period_s=300,
+        evaluation_periods=1,
+        datapoints_to_alarm=1,
+    ),
+    AlarmSpec(
+        # Degraded answers are 200s, so the availability alarm cannot see a storage outage: this one does.
+        name="recommend-degraded",
+        description="Share of GET /recommend answered with the degraded popular list (storage or ranking "
+        "failing or over the time budget) above 1% over 5 minutes",
+        queries=(
+            Query("total", REQUESTS, "recommend", "Sum"),
+            Query("degraded", DEGRADED, "recommend", "Sum"),
+        ),
+        expression="100 * FILL(degraded, 0) / total",
+        comparison="GreaterThanThreshold",
+        threshold=1.0,
         period_s=300,
         evaluation_periods=1,
         datapoints_to_alarm=1,

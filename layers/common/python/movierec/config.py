@@ -72,12 +72,19 @@ class Settings:
     tansu_storage: str = "memory://tansu/"
     api_host: str = "127.0.0.1"
     api_port: int = 8082
+    #: The local API server (infra/chalice_local.py): handler threads, and the seconds a request may take
+    #: to arrive whole (and an idle keep-alive connection may stay open) before it is closed.
+    api_workers: int = 8
+    api_read_timeout_s: float = 10.0
 
     data_dir: Path = field(default_factory=lambda: REPO_ROOT.parent / "shared" / "data")
     run_dir: Path = field(default_factory=lambda: REPO_ROOT / ".run")
     index_cache_dir: Path = field(default_factory=lambda: Path("/tmp/movierec-index-cache"))
     #: How often (seconds) the recommend function checks the index pointer for a new version.
     index_refresh_s: float = 30.0
+    #: Milliseconds a recommend request may spend on history + ranking before the popular list is
+    #: answered instead (marked ``X-Degraded: timeout``); the course waits at most 600 ms.
+    request_budget_ms: int = 400
     #: Embeddings already computed, keyed by model and text hash, so rebuilding an index re-embeds only new text.
     embedding_cache_dir: Path = field(default_factory=lambda: Path("/tmp/movierec-embeddings"))
     #: Base URL of the course movie API (``<base>/movie/<id>``); empty = do not fetch.
@@ -113,10 +120,13 @@ class Settings:
             tansu_storage=env.get("MOVIEREC_TANSU_STORAGE", d.tansu_storage),
             api_host=env.get("MOVIEREC_API_HOST", d.api_host),
             api_port=_int(env, "MOVIEREC_API_PORT", d.api_port),
+            api_workers=_int(env, "MOVIEREC_API_WORKERS", d.api_workers),
+            api_read_timeout_s=_float(env, "MOVIEREC_API_READ_TIMEOUT_S", d.api_read_timeout_s),
             data_dir=Path(env.get("MOVIEREC_DATA_DIR") or d.data_dir),
             run_dir=Path(env.get("MOVIEREC_RUN_DIR") or d.run_dir),
             index_cache_dir=Path(env.get("MOVIEREC_INDEX_CACHE") or d.index_cache_dir),
             index_refresh_s=_float(env, "MOVIEREC_INDEX_REFRESH_S", d.index_refresh_s),
+            request_budget_ms=_int(env, "MOVIEREC_REQUEST_BUDGET_MS", d.request_budget_ms),
             embedding_cache_dir=Path(env.get("MOVIEREC_EMBED_CACHE") or d.embedding_cache_dir),
             movie_api_url=env.get("MOVIEREC_MOVIE_API_URL", d.movie_api_url).rstrip("/"),
             retrain_every_min=_float(env, "MOVIEREC_RETRAIN_EVERY_MIN", d.retrain_every_min),

@@ -11,16 +11,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from movierec.alarms import (
-    CONSUMER_LAG,
-    LATENCY,
-    POLLER,
-    REQUESTS,
-    REQUESTS_5XX,
-    Query,
-    alarm,
-)
-from movierec.observability import NAMESPACE, RSS_METRIC
+from movierec.alarms import POLLER, Query, alarm
+from movierec.metrics import CONSUMER_LAG, LATENCY, REQUESTS, REQUESTS_5XX, RSS_METRIC
+from movierec.observability import NAMESPACE
 
 
 @dataclass(frozen=True)

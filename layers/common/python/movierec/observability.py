@@ -25,14 +25,11 @@ from aws_lambda_powertools.metrics.provider.cloudwatch_emf.constants import MAX_
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from movierec.config import get_settings
+from movierec.metrics import COLD_START_METRIC, RSS_METRIC
 
 NAMESPACE = "movierec"
 #: The dimensions every movierec metric carries (alarms and dashboards select on exactly these).
 DIMENSIONS = ("function", "stage")
-#: Resident set size of the emitting process in megabytes, added to every flushed document.
-RSS_METRIC = "ProcessRSS"
-#: Our cold-start metric: counted with our dimensions (Powertools' own one uses other dimensions).
-COLD_START_METRIC = "ColdStart"
 
 __all__ = [
     "COLD_START_METRIC",

@@ -1,12 +1,11 @@
 """The published index on S3, seen from a reader: the pointer, a version's files, a local cache, refresh.
 
-S3 layout (written by :mod:`movierec.index.publish`)::
+The S3 layout is :mod:`movierec.index.store`'s (shared with the writer, :mod:`movierec.index.publish`).
+The pointer is data, not a path: a version name that is not in the writer's format is refused, and so
+is a version whose manifest names another version (both logged once; the current index keeps serving).
 
-    s3://<bucket>/index/<version>/manifest.json, serving.arrow, movies.lance/...
-    s3://<bucket>/index/CURRENT          {"version": "<version>"}
-
-A serving process downloads the two files it reads (manifest and serving snapshot) once per version into
-``<index_cache_dir>/<version>/`` and reopens them from there; a process that finds a version already in
+A serving process downloads what it reads (the manifest and the LanceDB table folder) once per version
+into ``<index_cache_dir>/<version>/`` and reopens them from there; a process that finds a version already in
 the cache does not download it again. :class:`IndexStore` checks the pointer at most every
 ``index_refresh_s`` seconds, loads a new version in the background and swaps it in with one reference
 assignment (:class:`~movierec.dal.periodic.Periodic`), so requests never wait for a refresh and never see
@@ -26,10 +25,10 @@ from movierec import aws
 from movierec.config import Settings
 from movierec.dal.periodic import Periodic
 from movierec.index.loaded import MovieIndex, load_index
-from movierec.index.manifest import MANIFEST_FILE, SERVING_FILE, Manifest
+from movierec.index.manifest import LANCE_DIR, MANIFEST_FILE, Manifest
+from movierec.index.store import POINTER_KEY, InvalidVersionError, check_version, version_prefix
 from movierec.observability import make_logger
 
-POINTER_KEY = "index/CURRENT"
 logger = make_logger("index-store")
 
 
@@ -37,19 +36,27 @@ class IndexMissingError(RuntimeError):
     """No index has been published yet; the message says how to build one."""
 
 
-def version_prefix(version: str) -> str:
-    return f"index/{version}/"
+class VersionMismatchError(ValueError):
+    """A version's manifest names another version (a copied or half-rewritten folder): not loaded."""
 
 
 def read_pointer(settings: Settings) -> str | None:
-    """The current version named by the pointer object, or None when nothing was published."""
+    """The current version named by the pointer object, or None when nothing was published.
+
+    Raises :class:`~movierec.index.store.InvalidVersionError` when the pointer holds anything but a
+    version name in the writer's format.
+    """
     try:
         body = aws.client("s3", settings).get_object(Bucket=settings.bucket, Key=POINTER_KEY)["Body"].read()
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NoSuchBucket"):
             return None
         raise
-    return str(json.loads(body)["version"])
+    try:
+        raw = json.loads(body)["version"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidVersionError(f"index pointer is not {{\"version\": <name>}}: {body[:80]!r}") from exc
+    return check_version(raw)
 
 
 def read_manifest(version: str, settings: Settings) -> Manifest:
@@ -58,21 +65,35 @@ def read_manifest(version: str, settings: Settings) -> Manifest:
     return Manifest.from_json(aws.client("s3", settings).get_object(Bucket=settings.bucket, Key=key)["Body"].read())
 
 
-def download_version(version: str, settings: Settings, files: tuple[str, ...] = (SERVING_FILE, MANIFEST_FILE)) -> Path:
-    """``<index_cache_dir>/<version>/`` with ``files`` in it, downloaded unless already complete there.
+def download_version(version: str, settings: Settings) -> Path:
+    """``<index_cache_dir>/<version>/`` with the manifest and ``movies.lance/``, unless already complete there.
 
-    Files land in a temporary folder renamed into place, and the manifest comes last, so a folder that
-    has a manifest is complete (another process or an interrupted download never leaves half a version).
+    The name is checked first (never a folder outside the cache), then the manifest is fetched alone and
+    must name this very version (:class:`VersionMismatchError`, before anything big is downloaded).
+    Files land in a temporary folder renamed into place, so a folder with a manifest is complete
+    (another process or an interrupted download never leaves half a version).
     """
+    prefix = version_prefix(version)
     target = settings.index_cache_dir / version
-    if (target / MANIFEST_FILE).exists():
+    if (target / MANIFEST_FILE).exists() and (target / LANCE_DIR).is_dir():
+        _check_manifest(Manifest.read(target), version)
         return target
+    # A folder cached by an older release (manifest + the former serving.arrow only) is fetched again.
+    shutil.rmtree(target, ignore_errors=True)
     s3 = aws.client("s3", settings)
     tmp = settings.index_cache_dir / f".{version}.{uuid.uuid4().hex[:8]}"
     tmp.mkdir(parents=True)
     try:
-        for name in files:
-            s3.download_file(settings.bucket, version_prefix(version) + name, str(tmp / name))
+        s3.download_file(settings.bucket, prefix + MANIFEST_FILE, str(tmp / MANIFEST_FILE))
+        _check_manifest(Manifest.read(tmp), version)
+        table_prefix = f"{prefix}{LANCE_DIR}/"
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket, Prefix=table_prefix):
+            for obj in page.get("Contents", []):
+                path = tmp / LANCE_DIR / obj["Key"][len(table_prefix):]
+                if tmp not in path.resolve().parents:  # a key with ../ in it: never outside the version
+                    raise ValueError(f"index key outside its version: {obj['Key'][:120]!r}")
+                path.parent.mkdir(parents=True, exist_ok=True)
+                s3.download_file(settings.bucket, obj["Key"], str(path))
         try:
             tmp.rename(target)
         except OSError:  # another process finished the same version first: use theirs
@@ -81,6 +102,11 @@ def download_version(version: str, settings: Settings, files: tuple[str, ...] = 
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def _check_manifest(manifest: Manifest, version: str) -> None:
+    if manifest.version != version:
+        raise VersionMismatchError(f"manifest of version {version!r} names version {manifest.version[:80]!r}")
 
 
 def prune_cache(settings: Settings, current: str, keep: int = 2) -> list[str]:
@@ -104,6 +130,10 @@ class IndexStore:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._periodic: Periodic[MovieIndex] = Periodic(self._load, settings.index_refresh_s, "index")
+        #: The last pointer value refused (bad name or mismatching manifest): not retried while it stays.
+        self.refused: str | None = None
+        #: How many times a pointer value was examined and refused (a refused value is examined once).
+        self.refusals = 0
 
     def current(self) -> MovieIndex:
         """The loaded index; the first call loads it, later calls start a background check when due."""
@@ -121,7 +151,10 @@ class IndexStore:
         return self._periodic.reload() is not before
 
     def _load(self, old: MovieIndex | None) -> MovieIndex:
-        version = read_pointer(self.settings)
+        try:
+            version = read_pointer(self.settings)
+        except InvalidVersionError as exc:
+            return self._refuse(str(exc), exc, old)
         if version is None:
             if old is None:
                 raise IndexMissingError(
@@ -131,7 +164,27 @@ class IndexStore:
             return old
         if old is not None and old.version == version:
             return old
-        index = load_index(download_version(version, self.settings))
+        if version == self.refused:
+            return self._keep(old, version)
+        try:
+            index = load_index(download_version(version, self.settings))
+        except VersionMismatchError as exc:
+            return self._refuse(version, exc, old)
+        self.refused = None
         pruned = prune_cache(self.settings, version)
         logger.info("index loaded", extra={"version": version, "rows": len(index), "pruned": pruned})
         return index
+
+    def _refuse(self, pointer: str, exc: Exception, old: MovieIndex | None) -> MovieIndex:
+        """Log a refused pointer value once, remember it, keep serving ``old``."""
+        if pointer != self.refused:
+            self.refused = pointer
+            self.refusals += 1
+            logger.error("index pointer refused; keeping the current index",
+                         extra={"reason": str(exc), "serving": old.version if old else None})  # fmt: skip
+        return self._keep(old, pointer)
+
+    def _keep(self, old: MovieIndex | None, pointer: str) -> MovieIndex:
+        if old is None:
+            raise IndexMissingError(f"the index pointer names no loadable version ({pointer[:80]!r}); nothing to serve")
+        return old

@@ -24,7 +24,8 @@ from movierec.index.embed import DIM, MODEL_NAME, EmbeddingCache, embed_with_cac
 from movierec.index.loaded import MovieIndex
 from movierec.index.manifest import Manifest
 from movierec.index.neighbours import all_neighbours, extend_neighbours
-from movierec.index.table import BASE_COLUMNS, movies_of, to_arrow, write_lancedb, write_serving
+from movierec.index.store import version_name
+from movierec.index.table import BASE_COLUMNS, movies_of, to_arrow, write_lancedb
 from movierec.index.text import movie_text, text_hash
 from movierec.models.movie import Movie
 
@@ -69,14 +70,14 @@ def code_version() -> str:
 def write_index_version(
     folder: Path, table: pa.Table, fp: str, ranker: str, k: int, parent: str | None, build: dict[str, object]
 ) -> Manifest:
-    """Write one index version into ``folder`` (LanceDB table, serving snapshot, manifest last).
+    """Write one index version into ``folder`` (the LanceDB table, then the manifest).
 
     Shared by the index build, the incremental update and the training job, so every version has the
     same files whoever made it.
     """
     now = datetime.now(timezone.utc)
     manifest = Manifest(
-        version=f"{now:%Y%m%dT%H%M%S}Z-{fp[:8]}",
+        version=version_name(now, fp),
         model=MODEL_NAME,
         dim=DIM,
         rows=table.num_rows,
@@ -91,7 +92,6 @@ def write_index_version(
     )
     folder.mkdir(parents=True, exist_ok=True)
     write_lancedb(table, folder)
-    write_serving(table, folder)
     manifest.write(folder)  # last: a folder with a manifest is complete
     return manifest
 

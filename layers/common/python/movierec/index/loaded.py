@@ -1,7 +1,8 @@
 """An index version loaded for serving: ids, titles, one float32 vector matrix, neighbour lists, popularity.
 
-Read from ``serving.arrow`` with pyarrow (memory-mapped, zero-copy), never with lancedb, so a fresh
-process answers its first request fast. Rankers are built from a :class:`MovieIndex` (see
+Read from the version's LanceDB table (``movies.lance``) with the Lance format's own library (pylance,
+``import lance``), not with lancedb, whose import alone costs most of the cold-start budget; the table is
+read whole into memory once per version (the course catalog: ~34 MB). Figures: docs/benchmarks.md. Rankers are built from a :class:`MovieIndex` (see
 :mod:`movierec.ranking.registry`); ranker-specific extra columns are reachable through :meth:`column`.
 """
 
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from movierec.index.manifest import SERVING_FILE, Manifest
+from movierec.index.manifest import LANCE_DIR, Manifest
 
 
 def _matrix(table: pa.Table, name: str, dtype: type) -> np.ndarray:
@@ -63,10 +64,11 @@ class MovieIndex:
 
 
 def load_index(folder: Path) -> MovieIndex:
-    """The version stored in ``folder`` (``manifest.json`` + ``serving.arrow``)."""
+    """The version stored in ``folder`` (``manifest.json`` + the LanceDB table ``movies.lance``)."""
+    import lance  # here, not at module import: jobs that only build indexes never pay for it
+
     manifest = Manifest.read(folder)
-    # The mapping stays open as long as the table's buffers live; closing it here would unmap them.
-    table = pa.ipc.open_file(pa.memory_map(str(folder / SERVING_FILE))).read_all()
+    table = lance.dataset(str(folder / LANCE_DIR)).to_table()
     if table.num_rows != manifest.rows:
         raise ValueError(f"index {folder} has {table.num_rows} rows, its manifest says {manifest.rows}")
     return MovieIndex(manifest, table)

@@ -7,8 +7,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 MANIFEST_FILE = "manifest.json"
-SERVING_FILE = "serving.arrow"
 TABLE_NAME = "movies"
+#: The LanceDB table of a version, as a folder in the version folder (lancedb names it after the table).
+LANCE_DIR = f"{TABLE_NAME}.lance"
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Publishing a built index version to S3, then moving the pointer to it.
 
-Files go to ``s3://<bucket>/index/<version>/`` (the manifest last, so a reader that finds the manifest
+Files go to ``s3://<bucket>/index/<version>/`` (layout: :mod:`movierec.index.store`) (the manifest last, so a reader that finds the manifest
 finds a complete version), and only then is ``index/CURRENT`` overwritten: S3 single-object writes are
 atomic, so readers switch from one complete version to the next, never to a partial one.
 """
@@ -12,8 +12,8 @@ from pathlib import Path
 
 from movierec import aws
 from movierec.config import Settings
-from movierec.dal.index_store import POINTER_KEY, version_prefix
 from movierec.index.manifest import MANIFEST_FILE
+from movierec.index.store import POINTER_KEY, check_version, version_prefix
 
 
 def upload_version(folder: Path, version: str, settings: Settings) -> int:
@@ -27,7 +27,7 @@ def upload_version(folder: Path, version: str, settings: Settings) -> int:
 
 def set_pointer(version: str, settings: Settings) -> None:
     """Make ``version`` the current one for every reader."""
-    body = json.dumps({"version": version}).encode()
+    body = json.dumps({"version": check_version(version)}).encode()
     aws.client("s3", settings).put_object(
         Bucket=settings.bucket, Key=POINTER_KEY, Body=body, ContentType="application/json"
     )

@@ -1,6 +1,7 @@
 """The index table's columns: movies + vectors + neighbour lists (+ extra columns) as one Arrow table.
 
-The same Arrow table is written twice: as the LanceDB table (``movies.lance``) and as ``serving.arrow``.
+The Arrow table is written as the LanceDB table (``movies.lance``), the one artefact of record: the
+recommend function reads that same table (:mod:`movierec.index.loaded`).
 Extra columns (e.g. a learned ranker's item factors) ride along unchanged, so a later ranker only needs
 to pass them to :func:`movierec.index.build.build_index` and name itself in the manifest.
 """
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from movierec.index.manifest import SERVING_FILE, TABLE_NAME
+from movierec.index.manifest import TABLE_NAME
 from movierec.models.movie import Movie
 
 #: The columns every index version has (extra columns follow them).
@@ -75,12 +76,6 @@ def movies_of(table: pa.Table) -> list[Movie]:
         )  # fmt: skip
         for i in range(table.num_rows)
     ]
-
-
-def write_serving(table: pa.Table, folder: Path) -> None:
-    """``serving.arrow``: the table as one uncompressed Arrow IPC file (memory-mapped by the server)."""
-    with pa.OSFile(str(folder / SERVING_FILE), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
 
 
 def write_lancedb(table: pa.Table, folder: Path) -> None:

@@ -1,13 +1,18 @@
 """Which ranker serves an index version: the manifest's ``ranker`` field names it.
 
 A ranker factory takes the loaded :class:`MovieIndex` (ids, vectors, neighbour lists, popularity, extra
-columns, manifest) and returns a :class:`~movierec.ranking.base.Ranker`. A new ranker registers its
-factory under its name and writes index versions whose manifest names it (``build_index(...,
-ranker="<name>", extra_columns=...)``); the API then serves it without any change.
+columns, manifest) and returns a :class:`~movierec.ranking.base.Ranker`. A registry is an immutable value
+(no process-global table that one caller's registration changes for every other): :data:`BUILT_IN` knows
+the rankers this code ships; a new ranker is served by passing ``BUILT_IN.with_ranker("<name>", factory)``
+to the :class:`~movierec.serving.service.Recommender` and writing index versions whose manifest names it
+(``build_index(..., ranker="<name>", extra_columns=...)``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Callable
 
 from movierec.index.loaded import MovieIndex
@@ -17,25 +22,39 @@ from movierec.ranking.content import ContentRanker
 
 RankerFactory = Callable[[MovieIndex], Ranker]
 
-_FACTORIES: dict[str, RankerFactory] = {
-    ContentRanker.name: ContentRanker.from_index,
-    CollabRanker.name: CollabRanker.from_index,  # ranker v2: versions written by `movierec train`
-}
+
+@dataclass(frozen=True)
+class RankerRegistry:
+    """Ranker factories by the name manifests use."""
+
+    factories: Mapping[str, RankerFactory]
+
+    def with_ranker(self, name: str, factory: RankerFactory) -> "RankerRegistry":
+        """A new registry that also (or instead) builds ``name`` with ``factory``; this one is unchanged."""
+        return RankerRegistry(MappingProxyType({**self.factories, name: factory}))
+
+    def known(self) -> list[str]:
+        return sorted(self.factories)
+
+    def build(self, index: MovieIndex) -> Ranker:
+        """The ranker the index's manifest asks for; a clear error if this registry does not know it."""
+        name = index.manifest.ranker
+        factory = self.factories.get(name)
+        if factory is None:
+            raise LookupError(f"index {index.version} wants ranker {name!r}; this code knows {', '.join(self.known())}")
+        return factory(index)
 
 
-def register(name: str, factory: RankerFactory) -> None:
-    """Make ``name`` (as written in manifests) build rankers with ``factory``."""
-    _FACTORIES[name] = factory
+BUILT_IN = RankerRegistry(
+    MappingProxyType(
+        {
+            ContentRanker.name: ContentRanker.from_index,
+            CollabRanker.name: CollabRanker.from_index,  # ranker v2: versions written by `movierec train`
+        }
+    )
+)
 
 
-def known() -> list[str]:
-    return sorted(_FACTORIES)
-
-
-def build_ranker(index: MovieIndex) -> Ranker:
-    """The ranker the index's manifest asks for; a clear error if this code does not know it."""
-    name = index.manifest.ranker
-    factory = _FACTORIES.get(name)
-    if factory is None:
-        raise LookupError(f"index {index.version} wants ranker {name!r}; this code knows {', '.join(known())}")
-    return factory(index)
+def build_ranker(index: MovieIndex, registry: RankerRegistry = BUILT_IN) -> Ranker:
+    """The ranker ``index`` asks for, from ``registry`` (the built-in rankers by default)."""
+    return registry.build(index)

@@ -5,11 +5,18 @@ The Chalice handler only adapts this to its request/response objects, so the sam
 
 - 200 ``text/plain``: up to 20 comma-separated movie ids (the course contract); with
   ``Accept: application/json``: ids, titles, scores, ranker, index version, fallback flag.
-- 400 JSON ``{"error": ...}`` for a user id that is not a plain non-negative integer of at most 10 digits.
-- 500 JSON ``{"error": ...}`` for any internal failure, logged with its traceback and counted.
-- Every response carries ``X-Index-Version`` (provenance; ``none`` before an index is loaded).
-- Metrics (EMF, namespace ``movierec``, function ``recommend``): ``Requests``, ``Requests2xx|4xx|5xx``,
-  ``Latency`` (ms), ``Fallback``, ``ColdStart`` (first request of the process), ``AnswerLogDropped``.
+- Degrade, don't fail (the course prefers a low-quality answer to none): history read and ranking get
+  ``request_budget_ms``; when they fail or run out of time the answer is the in-memory popular list,
+  still 200, marked ``X-Degraded: <reason>``, counted (``Degraded``) and logged with the cause.
+- 400 JSON ``{"error", "request_id"}`` for a user id that is not a plain non-negative integer of at most
+  10 digits; 503 JSON ``{"error", "request_id"}`` with ``Retry-After`` only when not even a popular list
+  is in memory. Error bodies are short public messages: exception text, endpoints, table names go to the
+  log only, under the same request id.
+- Every response carries ``X-Index-Version`` (provenance; ``none`` before an index is loaded) and
+  ``X-Request-Id``.
+- Metrics (EMF, namespace ``movierec``, function ``recommend``, names from :mod:`movierec.metrics`):
+  ``Requests``, ``Requests2xx|4xx|5xx``, ``Latency`` (ms), ``Fallback``, ``Degraded``, ``ColdStart``
+  (first request of the process), ``AnswerLogDropped``.
 """
 
 from __future__ import annotations
@@ -18,21 +25,36 @@ import json
 import re
 import threading
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as BudgetExceeded
 from dataclasses import dataclass, field
-from typing import Any
 
 from movierec.config import Settings
 from movierec.dal.answer_log import AnswerLog, LoggedAnswer, now_ms
 from movierec.dal.history import get_history
-from movierec.dal.index_store import IndexStore
+from movierec.dal.index_store import IndexStore, read_pointer
 from movierec.dal.periodic import Periodic
 from movierec.dal.tables import Tables, Timeouts
+from movierec.metrics import (
+    ANSWER_LOG_DROPPED, COLD_START_METRIC, DEGRADED, FALLBACK, LATENCY, REQUESTS, requests_by_status,
+)  # fmt: skip
 from movierec.observability import MetricUnit, make_logger, make_metrics
-from movierec.serving.service import Answer, Recommender, ingested_popularity
+from movierec.serving.service import Answer, Degrade, Recommender, Unavailable, ingested_popularity
 
 USER_ID = re.compile(r"[0-9]{1,10}")
 VERSION_HEADER = "X-Index-Version"
 RANKER_HEADER = "X-Ranker"
+DEGRADED_HEADER = "X-Degraded"
+REQUEST_ID_HEADER = "X-Request-Id"
+#: Set by the local server to the moment a request had fully arrived (``t=<epoch ms>``), so time spent
+#: waiting for a handler thread counts against the budget.
+QUEUE_HEADER = "X-Request-Start"
+#: Seconds a client should wait before retrying a 503 (the index or popularity check runs this often at most).
+RETRY_AFTER_S = 5
+#: Requests computed at once; more wait (within their budget) or are answered degraded. Bounds the threads
+#: stuck on a slow storage call whose own timeout (REQUEST_PATH_TIMEOUTS) is longer than the budget.
+WORKERS = 16
 #: DynamoDB calls on the request path fail fast instead of hanging (pynamodb defaults: 15 s / 30 s).
 REQUEST_PATH_TIMEOUTS = Timeouts(connect_s=1, read_s=2, retries=2)
 
@@ -50,12 +72,16 @@ def wants_json(accept: str | None) -> bool:
     return accept is not None and "application/json" in accept.lower()
 
 
-def _json(status: int, payload: dict[str, Any], version: str | None) -> HttpAnswer:
-    return HttpAnswer(status, json.dumps(payload), {"Content-Type": "application/json", VERSION_HEADER: version or "none"})
+def _error(status: int, message: str, request_id: str, version: str | None) -> HttpAnswer:
+    """A JSON error with a short public ``message`` (never exception text) and the request id."""
+    body = json.dumps({"error": message, "request_id": request_id})
+    return HttpAnswer(status, body, {"Content-Type": "application/json", VERSION_HEADER: version or "none"})
 
 
 def render(answer: Answer, as_json: bool) -> HttpAnswer:
     headers = {VERSION_HEADER: answer.version, RANKER_HEADER: answer.ranker}
+    if answer.degraded:
+        headers[DEGRADED_HEADER] = answer.degraded
     if as_json:
         body = json.dumps(
             {
@@ -63,6 +89,7 @@ def render(answer: Answer, as_json: bool) -> HttpAnswer:
                 "version": answer.version,
                 "ranker": answer.ranker,
                 "fallback": answer.fallback,
+                "degraded": answer.degraded,
                 "movies": [
                     {"id": s.movie_id, "title": t, "score": round(s.score, 6)}
                     for s, t in zip(answer.items, answer.titles)
@@ -74,55 +101,131 @@ def render(answer: Answer, as_json: bool) -> HttpAnswer:
 
 
 class RecommendApi:
-    def __init__(self, recommender: Recommender, answer_log: AnswerLog | None) -> None:
+    """One process's request handling: :meth:`answer` chooses the answer, :meth:`get` renders, logs, counts."""
+
+    def __init__(self, recommender: Recommender, answer_log: AnswerLog | None, budget_ms: int, tables: Tables) -> None:
         self.recommender = recommender
+        self.tables = tables  # what /health checks
         self.answer_log = answer_log
+        self.budget_s = budget_ms / 1000
         self.metrics = make_metrics("recommend")
         self._metrics_lock = threading.Lock()
         self._cold = True
+        self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="recommend")
 
-    def get(self, raw_user_id: str, accept: str | None = None, caller: str | None = None) -> HttpAnswer:
-        """Answer one request; ``caller`` (the client address) goes only into the answer log."""
-        started = time.perf_counter()
+    def get(
+        self, raw_user_id: str, accept: str | None = None, request_id: str | None = None, queued_s: float = 0.0,
+        caller: str | None = None,
+    ) -> HttpAnswer:
+        """``queued_s``: how long the request already waited before this call (a server's queue), counted
+        against the budget, so an overloaded server answers late requests with the cheap popular list.
+        ``caller`` (the client address) goes only into the answer log (the security audit reads it)."""
+        started = time.perf_counter() - max(0.0, queued_s)
+        request_id = request_id or uuid.uuid4().hex
         answer: Answer | None = None
+        version = self.recommender.store.loaded_version
         if not USER_ID.fullmatch(raw_user_id or ""):
-            result = _json(
-                400,
-                {"error": f"user id must be a non-negative integer of at most 10 digits, got {raw_user_id[:40]!r}"},
-                self.recommender.store.loaded_version,
-            )
+            message = f"user id must be a non-negative integer of at most 10 digits, got {raw_user_id[:40]!r}"
+            result = _error(400, message, request_id, version)
         else:
-            try:
-                answer = self.recommender.recommend(int(raw_user_id))
+            answer = self.answer(int(raw_user_id), request_id, started)
+            if answer is None:
+                result = _error(503, "no recommendations available yet; retry later", request_id, version)
+                result.headers["Retry-After"] = str(RETRY_AFTER_S)
+            else:
                 result = render(answer, wants_json(accept))
-            except Exception as exc:
-                logger.exception("recommend failed", extra={"user_id": raw_user_id})
-                result = _json(500, {"error": f"internal error: {type(exc).__name__}: {exc}"},
-                               self.recommender.store.loaded_version)  # fmt: skip
+        result.headers[REQUEST_ID_HEADER] = request_id
         latency_ms = (time.perf_counter() - started) * 1000
         if answer is not None and self.answer_log is not None:
             self.answer_log.record(
                 LoggedAnswer(answer.user_id, now_ms(), result.status, tuple(s.movie_id for s in answer.items),
                              latency_ms, answer.version, caller)  # fmt: skip
             )
-        self._count(result.status, latency_ms, answer is not None and answer.fallback)
+        self._count(result.status, latency_ms, answer)
         return result
 
-    def _count(self, status: int, latency_ms: float, fallback: bool) -> None:
+    def answer(self, user_id: int, request_id: str, started: float) -> Answer | None:
+        """The full answer within the budget (counted from ``started``), else the popular list, else None."""
+        remaining = self.budget_s - (time.perf_counter() - started)
+        future = self._pool.submit(self.recommender.recommend, user_id) if remaining > 0 else None
+        try:
+            if future is None:
+                raise BudgetExceeded()  # the budget went by in the server's queue: do not start the full answer
+            return future.result(timeout=remaining)
+        except BudgetExceeded:
+            if future is not None:
+                future.cancel()  # still queued: never runs; running: finishes in the background, result dropped
+            reason = "timeout"
+            logger.warning("recommend over budget; answering popular", extra={"user_id": user_id,
+                           "request_id": request_id, "budget_ms": self.budget_s * 1000})  # fmt: skip
+        except Degrade as exc:
+            reason = exc.reason
+            logger.error("recommend degraded", exc_info=exc.__cause__,
+                         extra={"user_id": user_id, "request_id": request_id, "reason": reason})  # fmt: skip
+        except Exception:
+            reason = "internal-error"
+            logger.exception("recommend failed", extra={"user_id": user_id, "request_id": request_id})
+        try:
+            return self.recommender.popular_answer(user_id, reason)
+        except Unavailable:
+            logger.error("no popular list in memory: 503", extra={"user_id": user_id, "request_id": request_id,
+                         "reason": reason})  # fmt: skip
+            return None
+
+    def _count(self, status: int, latency_ms: float, answer: Answer | None) -> None:
         with self._metrics_lock:
             m = self.metrics
             if self._cold:
-                m.add_metric(name="ColdStart", unit=MetricUnit.Count, value=1)
+                m.add_metric(name=COLD_START_METRIC, unit=MetricUnit.Count, value=1)
                 self._cold = False
-            m.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
-            m.add_metric(name=f"Requests{status // 100}xx", unit=MetricUnit.Count, value=1)
-            m.add_metric(name="Latency", unit=MetricUnit.Milliseconds, value=round(latency_ms, 3))
-            if fallback:
-                m.add_metric(name="Fallback", unit=MetricUnit.Count, value=1)
+            m.add_metric(name=REQUESTS, unit=MetricUnit.Count, value=1)
+            m.add_metric(name=requests_by_status(status), unit=MetricUnit.Count, value=1)
+            m.add_metric(name=LATENCY, unit=MetricUnit.Milliseconds, value=round(latency_ms, 3))
+            if answer is not None and answer.fallback and not answer.degraded:
+                m.add_metric(name=FALLBACK, unit=MetricUnit.Count, value=1)
+            if answer is not None and answer.degraded:
+                m.add_metric(name=DEGRADED, unit=MetricUnit.Count, value=1)
             dropped = self.answer_log.take_dropped() if self.answer_log is not None else 0
             if dropped:
-                m.add_metric(name="AnswerLogDropped", unit=MetricUnit.Count, value=dropped)
+                m.add_metric(name=ANSWER_LOG_DROPPED, unit=MetricUnit.Count, value=dropped)
             m.flush_metrics()
+
+
+#: The tables a request touches (history read, popularity scan, answer log), by logical name.
+SERVING_TABLES = ("history", "movies", "recommendations")
+
+
+def health(api: RecommendApi) -> HttpAnswer:
+    """What serving needs, each checked now: tables exist, an index is loaded, storage answers.
+
+    200 when all hold, else 503; the body names each problem in public words (logical table names, no
+    endpoint or exception text, which go to the log).
+    """
+    problems: dict[str, str] = {}
+    missing = []
+    for logical in SERVING_TABLES:
+        try:
+            if not getattr(api.tables, logical).exists():
+                missing.append(logical)
+        except Exception:
+            logger.exception("health: table check failed", extra={"table": logical})
+            problems["storage"] = "DynamoDB does not answer"
+            break
+    if missing:
+        problems["tables"] = f"missing: {', '.join(missing)} (make up creates them)"
+    try:
+        pointer = read_pointer(api.recommender.store.settings)
+        if pointer is None:
+            problems["published"] = "no index published (movierec index build)"
+    except Exception:
+        logger.exception("health: index pointer check failed")
+        problems.setdefault("storage", "S3 does not answer or the index pointer is invalid")
+        pointer = None
+    loaded = api.recommender.store.loaded_version
+    if loaded is None:
+        problems["index"] = "no index loaded"
+    body = {"ok": not problems, "index_version": loaded, "published_version": pointer, "problems": problems}
+    return HttpAnswer(200 if not problems else 503, json.dumps(body), {"Content-Type": "application/json"})
 
 
 def build_api(settings: Settings, log_answers: bool = True) -> RecommendApi:
@@ -131,4 +234,4 @@ def build_api(settings: Settings, log_answers: bool = True) -> RecommendApi:
     store = IndexStore(settings)
     popularity = Periodic(lambda old: ingested_popularity(tables, old), settings.index_refresh_s, "popularity")
     recommender = Recommender(store, lambda user_id: get_history(tables, user_id), popularity)
-    return RecommendApi(recommender, AnswerLog(tables) if log_answers else None)
+    return RecommendApi(recommender, AnswerLog(tables) if log_answers else None, settings.request_budget_ms, tables)

@@ -2,6 +2,10 @@
 
 The rankers are built once per index version (and the popular list once per popularity refresh) and
 shared by all requests; only the latest pair is kept, so memory does not grow with versions or users.
+
+:meth:`Recommender.recommend` is the full answer (it reads storage and may fail, saying at which step
+with :class:`Degrade`); :meth:`Recommender.popular_answer` is the degraded one, built from memory only, so
+the API can always answer something while storage is down or slow.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from movierec.observability import make_logger
 from movierec.ranking.base import Ranker
 from movierec.models.ranking import Interaction, Scored
 from movierec.ranking.popular import PopularRanker, rank_aggregates
-from movierec.ranking.registry import build_ranker
+from movierec.ranking.registry import BUILT_IN, RankerRegistry
 
 #: The course contract: up to 20 movie ids.
 K = 20
@@ -36,6 +40,21 @@ class Answer:
     ranker: str
     #: True when the user had no usable history and got the popular list.
     fallback: bool
+    #: Why this is the popular list instead of the full answer (``timeout``, ``history-unavailable``, ...);
+    #: None for a full answer. The API sends it as ``X-Degraded``.
+    degraded: str | None = None
+
+
+class Degrade(RuntimeError):
+    """A step of the full answer failed; ``reason`` (public, short) names the step, the cause is chained."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Unavailable(RuntimeError):
+    """Not even a popular list is in memory (no index loaded yet and no ingested popularity)."""
 
 
 @dataclass(frozen=True)
@@ -62,8 +81,10 @@ class Recommender:
         history: Callable[[int], Sequence[Interaction]],
         popularity: Periodic[list[Scored]],
         k: int = K,
+        registry: RankerRegistry = BUILT_IN,
     ) -> None:
         self.store = store
+        self.registry = registry
         self.history = history
         self.popularity = popularity
         self.k = k
@@ -72,14 +93,15 @@ class Recommender:
 
     def rankers(self) -> _Rankers:
         """The rankers of the current index and popularity list (rebuilt only when either changed)."""
-        index, popular = self.store.current(), self.popularity.get()
+        popular = self.popularity.get()  # first: a popular list exists even while no index can be loaded
+        index = self.store.current()
         current = self._rankers
         if current is not None and current.index is index and current.popular_source is popular:
             return current
         with self._lock:
             current = self._rankers
             if current is None or current.index is not index:
-                main = build_ranker(index)
+                main = self.registry.build(index)
             else:
                 main = current.main
             current = _Rankers(index, popular, main, PopularRanker.from_sources(index, popular))
@@ -87,16 +109,48 @@ class Recommender:
         return current
 
     def recommend(self, user_id: int) -> Answer:
-        r = self.rankers()
-        history = self.history(user_id)
-        row_of = r.index.row_of
-        fallback = not any(item.movie_id in row_of for item in history)
-        ranker: Ranker = r.popular if fallback else r.main
-        items = ranker.rank(history, self.k)
-        if len(items) < self.k:  # a tiny index or a user who saw most of it: fill with popular movies
-            taken = {s.movie_id for s in items}
-            extra = [s for s in r.popular.rank(history, self.k + len(taken)) if s.movie_id not in taken]
-            items = items + extra[: self.k - len(items)]
-        titles = r.index.titles
-        names = [titles[row_of[s.movie_id]] if s.movie_id in row_of else movie_from_id(s.movie_id).title for s in items]
-        return Answer(user_id, items, names, r.index.version, ranker.name, fallback)
+        """The full answer: the user's history ranked by the current index's ranker (reads storage)."""
+        try:
+            r = self.rankers()
+        except Exception as exc:
+            raise Degrade("index-unavailable") from exc
+        try:
+            history = self.history(user_id)
+        except Exception as exc:
+            raise Degrade("history-unavailable") from exc
+        try:
+            row_of = r.index.row_of
+            fallback = not any(item.movie_id in row_of for item in history)
+            ranker: Ranker = r.popular if fallback else r.main
+            items = ranker.rank(history, self.k)
+            if len(items) < self.k:  # a tiny index or a user who saw most of it: fill with popular movies
+                taken = {s.movie_id for s in items}
+                extra = [s for s in r.popular.rank(history, self.k + len(taken)) if s.movie_id not in taken]
+                items = items + extra[: self.k - len(items)]
+        except Exception as exc:
+            raise Degrade("ranking-failed") from exc
+        return Answer(user_id, items, _titles(r.index, items), r.index.version, ranker.name, fallback)
+
+    def popular_answer(self, user_id: int, reason: str) -> Answer:
+        """The popular list from memory (no storage call, no history): what a degraded request gets.
+
+        The last built rankers' popular list when there is one (the index's catalog popularity merged with
+        the ingested one); before any index was loaded, the ingested popularity alone. Raises
+        :class:`Unavailable` when neither is in memory.
+        """
+        r = self._rankers
+        if r is not None:
+            items = r.popular.rank((), self.k)
+            return Answer(user_id, items, _titles(r.index, items), r.index.version, r.popular.name, True, reason)
+        ingested = self.popularity.loaded
+        if not ingested:
+            raise Unavailable("no index loaded and no ingested popularity")
+        items = list(ingested[: self.k])
+        return Answer(user_id, items, _titles(None, items), "none", PopularRanker.name, True, reason)
+
+
+def _titles(index: MovieIndex | None, items: Sequence[Scored]) -> list[str]:
+    """Titles from the index, or derived from the id for movies it lacks."""
+    row_of = index.row_of if index is not None else {}
+    titles = index.titles if index is not None else []
+    return [titles[row_of[s.movie_id]] if s.movie_id in row_of else movie_from_id(s.movie_id).title for s in items]

@@ -30,7 +30,7 @@ from movierec.config import Settings
 from movierec.dal.index_store import IndexMissingError, download_version, read_pointer
 from movierec.datasets import data_path
 from movierec.evaluation.interactions import InteractionLog, load_movielens
-# A trained version is written exactly like a built one (LanceDB table + serving.arrow + manifest last).
+# A trained version is written exactly like a built one (LanceDB table, then the manifest).
 from movierec.index.build import code_version, write_index_version
 from movierec.index.loaded import MovieIndex, load_index
 from movierec.index.manifest import Manifest

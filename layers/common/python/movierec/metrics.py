@@ -1,0 +1,36 @@
+"""Every metric name movierec emits or alarms on, defined once.
+
+Emitters (the recommend API, the ingest poller, the observability provider), the alarms, the dashboard
+and the tests all import these constants, so a renamed metric cannot leave an alarm watching a name
+nothing emits (``tests/test_metric_names.py`` checks that every alarm's metric is emitted somewhere).
+"""
+
+from __future__ import annotations
+
+# --- recommend (function "recommend", one EMF document per request) ---------------------------------
+REQUESTS = "Requests"  # one per request
+#: One per request, by status class: the availability alarm divides REQUESTS_5XX by REQUESTS.
+REQUESTS_2XX = "Requests2xx"
+REQUESTS_4XX = "Requests4xx"
+REQUESTS_5XX = "Requests5xx"
+LATENCY = "Latency"  # milliseconds per request, measured in the handler
+FALLBACK = "Fallback"  # the user had no usable history and got the popular list
+DEGRADED = "Degraded"  # storage or ranking failed or ran out of time: the popular list was served instead
+ANSWER_LOG_DROPPED = "AnswerLogDropped"  # answers the bounded answer-log queue had to drop
+#: Our cold-start metric: counted with our dimensions (Powertools' own one uses other dimensions).
+COLD_START_METRIC = "ColdStart"
+
+# --- every process that flushes metrics -----------------------------------------------------------------
+#: Resident set size of the emitting process in megabytes, added to every flushed document.
+RSS_METRIC = "ProcessRSS"
+
+# --- the local event-source mapping (infra/poller.py, function "ingest-poller") ------------------------
+HANDLER_FAILURES = "HandlerFailures"  # handler invocations that raised (batch retried)
+CONSUMER_LAG = "ConsumerLag"  # records behind the head of the topic, all partitions
+PARTITIONS_STOPPED = "PartitionsStopped"  # partitions whose watermark is past the log's end (broker lost its log)
+PROJECTION_REBUILDS = "ProjectionRebuilds"  # partitions re-applied from the earliest offset (tables were lost)
+
+
+def requests_by_status(status: int) -> str:
+    """The per-class request counter of an HTTP status (2xx, 4xx or 5xx; 3xx is never answered)."""
+    return {2: REQUESTS_2XX, 4: REQUESTS_4XX, 5: REQUESTS_5XX}[status // 100]

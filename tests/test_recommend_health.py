@@ -1,0 +1,48 @@
+"""/health checks what serving needs (tables, a loaded index, storage answering) and says what is wrong;
+real moto server (the test's own) and a real ``chalice local``."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from movierec import aws
+from movierec.index.build import BuildResult
+from movierec.index.publish import publish
+from infra.api import ApiServer
+from tests._fixtures_index import built, catalog_slice, embedding_cache  # noqa: F401
+from tests._fixtures_serving import OwnMoto, api_process, get, own_moto, start_api
+from tests.timeouts import TEST_TIMEOUT_S
+
+
+def test_health_says_what_serving_lacks(own_moto: OwnMoto, api_process: list[ApiServer], built: BuildResult) -> None:  # noqa: F811
+    settings = own_moto.settings
+    start_api(api_process, settings, wait_for_index=False)
+    status, _, body = get(f"{settings.api_url}/health")
+    report = json.loads(body)
+    assert status == 503 and report["ok"] is False and set(report["problems"]) == {"published", "index"}
+
+    publish(built.folder, built.manifest.version, settings)
+    # A request starts loading the published index (in the background once its budget is over).
+    deadline = time.monotonic() + TEST_TIMEOUT_S
+    while time.monotonic() < deadline:
+        get(f"{settings.api_url}/recommend/1")
+        status, _, body = get(f"{settings.api_url}/health")
+        if json.loads(body)["index_version"]:
+            break
+        time.sleep(0.2)
+    report = json.loads(body)
+    assert status == 200 and report == {"ok": True, "index_version": built.manifest.version,
+                                        "published_version": built.manifest.version, "problems": {}}  # fmt: skip
+
+    aws.client("dynamodb", settings).delete_table(TableName=settings.table("history"))
+    status, _, body = get(f"{settings.api_url}/health")
+    report = json.loads(body)
+    assert status == 503 and report["problems"] == {"tables": "missing: history (make up creates them)"}
+    assert settings.prefix not in body.decode()
+
+    own_moto.kill()  # storage gone (e.g. moto restarted without its data): health says so
+    status, _, body = get(f"{settings.api_url}/health")
+    report = json.loads(body)
+    assert status == 503 and "storage" in report["problems"] and report["index_version"] == built.manifest.version
+    assert "http://" not in body.decode() and "Error" not in body.decode()
