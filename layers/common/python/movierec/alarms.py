@@ -125,6 +125,7 @@ LATENCY = "Latency"  # recommend: milliseconds per request
 POLLER = "ingest-poller"  # the local event-source mapping (infra/poller.py)
 HANDLER_FAILURES = "HandlerFailures"  # ingest-poller: handler invocations that raised (batch retried)
 CONSUMER_LAG = "ConsumerLag"  # ingest-poller: records behind the head of the topic, all partitions
+EXPERIMENT_ROLLBACK = "ExperimentRollback"  # experiment: a canary breached its guardrails and was rolled back
 
 ALARMS: tuple[AlarmSpec, ...] = (
     AlarmSpec(
@@ -184,6 +185,17 @@ ALARMS: tuple[AlarmSpec, ...] = (
         period_s=300,
         evaluation_periods=6,
         datapoints_to_alarm=6,
+    ),
+    AlarmSpec(
+        name="experiment-rollback",
+        description="A canary experiment breached its guardrails and was rolled back to control",
+        queries=(Query("rollbacks", EXPERIMENT_ROLLBACK, "experiment", "Sum"),),
+        expression=None,
+        comparison="GreaterThanThreshold",
+        threshold=0.0,
+        period_s=60,
+        evaluation_periods=1,
+        datapoints_to_alarm=1,
     ),
 )
 

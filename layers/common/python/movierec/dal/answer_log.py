@@ -31,6 +31,8 @@ class LoggedAnswer:
     movie_ids: tuple[str, ...]
     latency_ms: float
     version: str | None
+    experiment: str | None = None
+    arm: str | None = None
 
 
 class AnswerLog:
@@ -106,6 +108,8 @@ class AnswerLog:
                             movie_ids=",".join(a.movie_ids),
                             latency_ms=round(a.latency_ms, 3),
                             version=a.version,
+                            experiment=a.experiment,
+                            arm=a.arm,
                         )
                     )
             self.written += len(answers)

@@ -101,6 +101,8 @@ class RecommendationItem(_Base):
     movie_ids = UnicodeAttribute()  # comma-separated, in ranked order
     latency_ms = NumberAttribute(null=True)
     version = UnicodeAttribute(null=True)  # index/model version that produced the answer
+    experiment = UnicodeAttribute(null=True)  # the experiment the API served it in (source "api" only)
+    arm = UnicodeAttribute(null=True)  # "control" or "treatment" of that experiment
 
 
 class QuarantineItem(_Base):

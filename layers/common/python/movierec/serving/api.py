@@ -7,7 +7,8 @@ The Chalice handler only adapts this to its request/response objects, so the sam
   ``Accept: application/json``: ids, titles, scores, ranker, index version, fallback flag.
 - 400 JSON ``{"error": ...}`` for a user id that is not a plain non-negative integer of at most 10 digits.
 - 500 JSON ``{"error": ...}`` for any internal failure, logged with its traceback and counted.
-- Every response carries ``X-Index-Version`` (provenance; ``none`` before an index is loaded).
+- Every response carries ``X-Index-Version`` (provenance; ``none`` before an index is loaded); while an
+  experiment runs, answers also carry ``X-Experiment: <name>/<arm>`` (see :mod:`movierec.serving.experiments`).
 - Metrics (EMF, namespace ``movierec``, function ``recommend``): ``Requests``, ``Requests2xx|4xx|5xx``,
   ``Latency`` (ms), ``Fallback``, ``ColdStart`` (first request of the process), ``AnswerLogDropped``.
 """
@@ -28,6 +29,7 @@ from movierec.dal.history import get_history
 from movierec.dal.index_store import IndexStore
 from movierec.dal.periodic import Periodic
 from movierec.observability import MetricUnit, make_logger, make_metrics
+from movierec.serving.experiments import EXPERIMENT_HEADER, ExperimentRouter
 from movierec.serving.service import Answer, Recommender, ingested_popularity
 
 USER_ID = re.compile(r"[0-9]{1,10}")
@@ -74,9 +76,11 @@ def render(answer: Answer, as_json: bool) -> HttpAnswer:
 
 
 class RecommendApi:
-    def __init__(self, recommender: Recommender, answer_log: AnswerLog | None) -> None:
+    def __init__(self, recommender: Recommender, answer_log: AnswerLog | None,
+                 router: ExperimentRouter | None = None) -> None:  # fmt: skip
         self.recommender = recommender
         self.answer_log = answer_log
+        self.router = router
         self.metrics = make_metrics("recommend")
         self._metrics_lock = threading.Lock()
         self._cold = True
@@ -84,6 +88,7 @@ class RecommendApi:
     def get(self, raw_user_id: str, accept: str | None = None) -> HttpAnswer:
         started = time.perf_counter()
         answer: Answer | None = None
+        assignment = None
         if not USER_ID.fullmatch(raw_user_id or ""):
             result = _json(
                 400,
@@ -92,18 +97,28 @@ class RecommendApi:
             )
         else:
             try:
-                answer = self.recommender.recommend(int(raw_user_id))
+                # Experiments: the arm picks the index version; None outside experiments.
+                if self.router is not None:
+                    assignment = self.router.assign(int(raw_user_id))
+                    answer = self.recommender.recommend(int(raw_user_id), self.router.index_for(assignment))
+                else:
+                    answer = self.recommender.recommend(int(raw_user_id))
                 result = render(answer, wants_json(accept))
+                if assignment is not None:
+                    result.headers[EXPERIMENT_HEADER] = assignment.header
             except Exception as exc:
                 logger.exception("recommend failed", extra={"user_id": raw_user_id})
                 result = _json(500, {"error": f"internal error: {type(exc).__name__}: {exc}"},
                                self.recommender.store.loaded_version)  # fmt: skip
         latency_ms = (time.perf_counter() - started) * 1000
-        if answer is not None and self.answer_log is not None:
+        # An experiment's failed answers are logged too: the arm's error rate is a canary guardrail.
+        if (answer is not None or assignment is not None) and self.answer_log is not None:
             self.answer_log.record(
-                LoggedAnswer(answer.user_id, now_ms(), result.status, tuple(s.movie_id for s in answer.items),
-                             latency_ms, answer.version)  # fmt: skip
-            )
+                LoggedAnswer(int(raw_user_id), now_ms(), result.status,
+                             tuple(s.movie_id for s in answer.items) if answer else (), latency_ms,
+                             answer.version if answer else assignment.version,  # type: ignore[union-attr]
+                             assignment.experiment if assignment else None, assignment.arm if assignment else None)
+            )  # fmt: skip
         self._count(result.status, latency_ms, answer is not None and answer.fallback)
         return result
 
@@ -130,4 +145,4 @@ def build_api(settings: Settings, log_answers: bool = True) -> RecommendApi:
     store = IndexStore(settings)
     popularity = Periodic(ingested_popularity, settings.index_refresh_s, "popularity")
     recommender = Recommender(store, get_history, popularity)
-    return RecommendApi(recommender, AnswerLog() if log_answers else None)
+    return RecommendApi(recommender, AnswerLog() if log_answers else None, ExperimentRouter(settings, store))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from movierec.catalog.derived import movie_from_id
-from movierec.dal.index_store import IndexStore
+from movierec.dal.index_store import PINNED_MAX, IndexStore
 from movierec.dal.movie_stats import scan_movie_stats
 from movierec.dal.periodic import Periodic
 from movierec.index.loaded import MovieIndex
@@ -67,11 +67,16 @@ class Recommender:
         self.popularity = popularity
         self.k = k
         self._rankers: _Rankers | None = None
+        #: Rankers of pinned (experiment) versions, by version; at most the store's pinned versions.
+        self._pinned: dict[str, _Rankers] = {}
         self._lock = threading.Lock()
 
-    def rankers(self) -> _Rankers:
-        """The rankers of the current index and popularity list (rebuilt only when either changed)."""
+    def rankers(self, pinned: MovieIndex | None = None) -> _Rankers:
+        """The rankers of the current index (or of ``pinned``, an experiment arm's version) and the
+        popularity list, rebuilt only when either changed."""
         index, popular = self.store.current(), self.popularity.get()
+        if pinned is not None and pinned is not index:
+            return self._pinned_rankers(pinned, popular)
         current = self._rankers
         if current is not None and current.index is index and current.popular_source is popular:
             return current
@@ -85,8 +90,22 @@ class Recommender:
             self._rankers = current
         return current
 
-    def recommend(self, user_id: int) -> Answer:
-        r = self.rankers()
+    def _pinned_rankers(self, index: MovieIndex, popular: list[Scored]) -> _Rankers:
+        cached = self._pinned.get(index.version)
+        if cached is not None and cached.index is index and cached.popular_source is popular:
+            return cached
+        with self._lock:
+            main = cached.main if cached is not None and cached.index is index else build_ranker(index)
+            built = _Rankers(index, popular, main, PopularRanker.from_sources(index, popular))
+            pinned = {**self._pinned, index.version: built}
+            while len(pinned) > PINNED_MAX:
+                pinned.pop(next(iter(pinned)))
+            self._pinned = pinned
+        return built
+
+    def recommend(self, user_id: int, pinned: MovieIndex | None = None) -> Answer:
+        """The answer for ``user_id`` from the current index, or from ``pinned`` (an experiment arm)."""
+        r = self.rankers(pinned)
         history = self.history(user_id)
         row_of = r.index.row_of
         fallback = not any(item.movie_id in row_of for item in history)
