@@ -125,6 +125,8 @@ LATENCY = "Latency"  # recommend: milliseconds per request
 POLLER = "ingest-poller"  # the local event-source mapping (infra/poller.py)
 HANDLER_FAILURES = "HandlerFailures"  # ingest-poller: handler invocations that raised (batch retried)
 CONSUMER_LAG = "ConsumerLag"  # ingest-poller: records behind the head of the topic, all partitions
+DRIFT_RATING_PSI = "DriftRatingPSI"  # drift: PSI of the rating distribution, current window vs reference
+DRIFT_UNSEEN = "DriftUnseenMovieShare"  # drift: share of the window's watches of movies the index lacks
 EXPERIMENT_ROLLBACK = "ExperimentRollback"  # experiment: a canary breached its guardrails and was rolled back
 
 ALARMS: tuple[AlarmSpec, ...] = (
@@ -185,6 +187,28 @@ ALARMS: tuple[AlarmSpec, ...] = (
         period_s=300,
         evaluation_periods=6,
         datapoints_to_alarm=6,
+    ),
+    AlarmSpec(
+        name="drift-ratings",
+        description="Strong drift of the rating distribution (PSI > 0.25) against the reference window",
+        queries=(Query("psi", DRIFT_RATING_PSI, "drift", "Maximum"),),
+        expression=None,
+        comparison="GreaterThanThreshold",
+        threshold=0.25,
+        period_s=300,
+        evaluation_periods=1,
+        datapoints_to_alarm=1,
+    ),
+    AlarmSpec(
+        name="drift-unseen-movies",
+        description="More than 20% of the window's watches are of movies the index does not hold",
+        queries=(Query("unseen", DRIFT_UNSEEN, "drift", "Maximum"),),
+        expression=None,
+        comparison="GreaterThanThreshold",
+        threshold=0.2,
+        period_s=300,
+        evaluation_periods=1,
+        datapoints_to_alarm=1,
     ),
     AlarmSpec(
         name="experiment-rollback",
