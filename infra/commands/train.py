@@ -13,7 +13,7 @@ def _train(args: argparse.Namespace) -> int:
     from movierec.training.job import train
 
     try:
-        outcome = train(get_settings(), source=args.source, promote=args.promote)
+        outcome = train(get_settings(), source=args.source, promote=args.promote, from_snapshot=args.from_snapshot)
     except (IndexMissingError, DataMissingError, ValueError) as exc:
         print(f"movierec train: {exc}")
         return 1
@@ -25,6 +25,7 @@ def _train(args: argparse.Namespace) -> int:
           f"({data['movies']:,} movies with learned neighbours) in {outcome.seconds:.1f} s")
     print(f"gate on {gate.cases} fresh holdout cases: candidate {dict(gate.candidate)}, current {dict(gate.current)}")
     state = "PROMOTED (now current)" if outcome.promoted else "kept, NOT promoted"
+    print(f"training data snapshot {outcome.manifest.build['training']['snapshot']}")  # type: ignore[index]
     print(f"version {outcome.version} (parent {outcome.base_version}): {state} — {gate.reason}")
     return 0
 
@@ -36,4 +37,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                              "ml-latest-small mapped to course ids")  # fmt: skip
     parser.add_argument("--promote", action=argparse.BooleanOptionalAction, default=True,
                         help="move the pointer when the gate passes (default); --no-promote only publishes")
+    parser.add_argument("--from-snapshot", metavar="KEY", default=None,
+                        help="refit on a stored training snapshot (the manifest's build.training.snapshot)")
     parser.set_defaults(func=_train)
