@@ -145,4 +145,6 @@ def build_api(settings: Settings, log_answers: bool = True) -> RecommendApi:
     store = IndexStore(settings)
     popularity = Periodic(ingested_popularity, settings.index_refresh_s, "popularity")
     recommender = Recommender(store, get_history, popularity)
-    return RecommendApi(recommender, AnswerLog() if log_answers else None, ExperimentRouter(settings, store))
+    router = ExperimentRouter(settings, store)
+    router.refresh()  # at process start, so no request pays the first read of the experiment config
+    return RecommendApi(recommender, AnswerLog() if log_answers else None, router)
