@@ -17,6 +17,7 @@ from infra.api import ApiServer
 from infra.audit_sampler import AuditSampler
 from infra.bootstrap import bootstrap
 from infra.emf import MetricsPublisher
+from infra.experiment_guard import ExperimentGuard
 from infra.gauges import GaugeSampler
 from infra.index_step import EnsureIndex
 from infra.poller import Poller
@@ -47,7 +48,7 @@ def components(settings: Settings) -> list[Component]:
     if settings.replay_on_up != "none":
         parts.append(Replay(settings, source=settings.replay_on_up))
     # Recommend: the index (built from the course catalog the first time), then the API (chalice local).
-    parts += [EnsureIndex(settings), ApiServer(settings)]
+    parts += [EnsureIndex(settings), ApiServer(settings), ExperimentGuard(settings)]
     # Every MOVIEREC_RETRAIN_EVERY_MIN minutes (0 = off): new stream movie ids into the index, then retrain v2.
     parts.append(Retrainer(settings))
     return parts

@@ -11,7 +11,7 @@ from movierec.index.build import BuildResult
 from movierec.index.publish import publish
 from infra.api import ApiServer
 from tests._fixtures_index import built, catalog_slice, embedding_cache  # noqa: F401
-from tests._fixtures_serving import OwnMoto, api_process, get, own_moto, start_api
+from tests._fixtures_serving import OwnMoto, api_process, get, own_moto, start_api  # noqa: F401
 from tests.timeouts import TEST_TIMEOUT_S
 
 

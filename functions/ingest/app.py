@@ -20,6 +20,7 @@ from movierec.dal.offsets import source_of
 from movierec.dal.tables import Tables
 from movierec.ingest.writer import IngestWriter
 from movierec.logic.parser import parse_line
+from movierec.metrics import LINES_ACCEPTED, LINES_REJECTED
 from movierec.models.ingest import Record, Summary
 from movierec.observability import MetricUnit, make_logger, make_metrics
 
@@ -65,8 +66,8 @@ def handler(event: KafkaEvent, context: Any) -> dict:
     for (topic, partition), records in groups.items():
         summary.add(writer.apply_partition(source_of(topic, partition), records))
     metrics.add_metric(name="BatchSize", unit=MetricUnit.Count, value=summary.records)
-    metrics.add_metric(name="LinesAccepted", unit=MetricUnit.Count, value=summary.accepted)
-    metrics.add_metric(name="LinesRejected", unit=MetricUnit.Count, value=summary.rejected_total)
+    metrics.add_metric(name=LINES_ACCEPTED, unit=MetricUnit.Count, value=summary.accepted)
+    metrics.add_metric(name=LINES_REJECTED, unit=MetricUnit.Count, value=summary.rejected_total)
     for reason, n in summary.rejected.items():
         metrics.add_metric(name=f"LinesRejected_{reason}", unit=MetricUnit.Count, value=n)
     metrics.add_metric(name="LinesSkipped", unit=MetricUnit.Count, value=summary.skipped)

@@ -11,7 +11,8 @@ from movierec.config import Settings, get_settings
 
 def _reject_rates(settings: Settings, hours: int) -> dict[str, list[tuple[float, float, float]]] | None:
     """Accepted and rejected lines per hour from the ingest metrics (None when CloudWatch has none)."""
-    from movierec.alarms import LINES_ACCEPTED, LINES_REJECTED, Query
+    from movierec.alarms import Query
+    from movierec.metrics import LINES_ACCEPTED, LINES_REJECTED
     from infra.metric_series import Window, fetch
 
     window = Window.ending_now(3600, hours)

@@ -16,7 +16,8 @@ def _train(args: argparse.Namespace) -> int:
     if args.exclude_suspected_shilling:
         from movierec.audit.mitigation import exclude_suspected_shilling as exclude
     try:
-        outcome = train(get_settings(), source=args.source, promote=args.promote, interaction_filter=exclude)
+        outcome = train(get_settings(), source=args.source, promote=args.promote, interaction_filter=exclude,
+                        from_snapshot=args.from_snapshot)
     except (IndexMissingError, DataMissingError, ValueError) as exc:
         print(f"movierec train: {exc}")
         return 1
@@ -28,6 +29,7 @@ def _train(args: argparse.Namespace) -> int:
           f"({data['movies']:,} movies with learned neighbours) in {outcome.seconds:.1f} s")
     print(f"gate on {gate.cases} fresh holdout cases: candidate {dict(gate.candidate)}, current {dict(gate.current)}")
     state = "PROMOTED (now current)" if outcome.promoted else "kept, NOT promoted"
+    print(f"training data snapshot {outcome.manifest.build['training']['snapshot']}")  # type: ignore[index]
     print(f"version {outcome.version} (parent {outcome.base_version}): {state} — {gate.reason}")
     return 0
 
@@ -41,4 +43,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="move the pointer when the gate passes (default); --no-promote only publishes")
     parser.add_argument("--exclude-suspected-shilling", action="store_true",
                         help="leave out the ratings the security audit flags as rating spam (docs/audits.md)")
+    parser.add_argument("--from-snapshot", metavar="KEY", default=None,
+                        help="refit on a stored training snapshot (the manifest's build.training.snapshot)")
     parser.set_defaults(func=_train)

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from movierec.metrics import (
-    CONSUMER_LAG, DEGRADED, HANDLER_FAILURES, LATENCY, PARTITIONS_STOPPED, REQUESTS, REQUESTS_5XX, RSS_METRIC,
+    CONSUMER_LAG, DEGRADED, DRIFT_RATING_PSI, DRIFT_UNSEEN, EXPERIMENT_ROLLBACK, HANDLER_FAILURES, HOT_USERS, LATENCY,
+    LINES_ACCEPTED, LINES_REJECTED, PARTITIONS_STOPPED, REQUESTS, REQUESTS_5XX, RSS_METRIC, SCRAPING_CALLERS,
+    SHILLING_SUSPECTS,
 )  # fmt: skip
 from movierec.observability import NAMESPACE
 
@@ -211,16 +213,44 @@ ALARMS: tuple[AlarmSpec, ...] = (
         evaluation_periods=6,
         datapoints_to_alarm=6,
     ),
+    AlarmSpec(
+        name="drift-ratings",
+        description="Strong drift of the rating distribution (PSI > 0.25) against the reference window",
+        queries=(Query("psi", DRIFT_RATING_PSI, "drift", "Maximum"),),
+        expression=None,
+        comparison="GreaterThanThreshold",
+        threshold=0.25,
+        period_s=300,
+        evaluation_periods=1,
+        datapoints_to_alarm=1,
+    ),
+    AlarmSpec(
+        name="drift-unseen-movies",
+        description="More than 20% of the window's watches are of movies the index does not hold",
+        queries=(Query("unseen", DRIFT_UNSEEN, "drift", "Maximum"),),
+        expression=None,
+        comparison="GreaterThanThreshold",
+        threshold=0.2,
+        period_s=300,
+        evaluation_periods=1,
+        datapoints_to_alarm=1,
+    ),
+    AlarmSpec(
+        name="experiment-rollback",
+        description="A canary experiment breached its guardrails and was rolled back to control",
+        queries=(Query("rollbacks", EXPERIMENT_ROLLBACK, "experiment", "Sum"),),
+        expression=None,
+        comparison="GreaterThanThreshold",
+        threshold=0.0,
+        period_s=60,
+        evaluation_periods=1,
+        datapoints_to_alarm=1,
+    ),
 )
 
 
 # --- security audit (docs/audits.md): the audit function's live signals and the ingest reject rate ------
 AUDIT = "audit"  # the audit function (functions/audit/app.py)
-SHILLING_SUSPECTS = "ShillingSuspects"  # audit: movies with a suspicious burst of high ratings, recent window
-SCRAPING_CALLERS = "ScrapingCallers"  # audit: callers asking for too many distinct users, last 5 minutes
-HOT_USERS = "HotUsers"  # audit: users asked for far above the median user, last 5 minutes
-LINES_ACCEPTED = "LinesAccepted"  # ingest: accepted lines per batch
-LINES_REJECTED = "LinesRejected"  # ingest: rejected (quarantined) lines per batch
 
 AUDIT_ALARMS: tuple[AlarmSpec, ...] = (
     AlarmSpec(

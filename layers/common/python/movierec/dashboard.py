@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from movierec.alarms import POLLER, Query, alarm
-from movierec.metrics import CONSUMER_LAG, LATENCY, REQUESTS, REQUESTS_5XX, RSS_METRIC
+from movierec.metrics import CONSUMER_LAG, LATENCY, LINES_ACCEPTED, LINES_REJECTED, REQUESTS, REQUESTS_5XX, RSS_METRIC
 from movierec.observability import NAMESPACE
 
 
@@ -65,8 +65,8 @@ PANELS: tuple[Panel, ...] = (
         "Ingest lines per minute",
         "lines",
         (
-            _one("accepted", "LinesAccepted", "ingest", "Sum"),
-            _one("rejected", "LinesRejected", "ingest", "Sum"),
+            _one("accepted", LINES_ACCEPTED, "ingest", "Sum"),
+            _one("rejected", LINES_REJECTED, "ingest", "Sum"),
         ),
     ),
     Panel("Ingest consumer lag", "records", (_one("lag", CONSUMER_LAG, POLLER, "Maximum"),)),

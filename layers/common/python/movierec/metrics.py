@@ -30,6 +30,18 @@ CONSUMER_LAG = "ConsumerLag"  # records behind the head of the topic, all partit
 PARTITIONS_STOPPED = "PartitionsStopped"  # partitions whose watermark is past the log's end (broker lost its log)
 PROJECTION_REBUILDS = "ProjectionRebuilds"  # partitions re-applied from the earliest offset (tables were lost)
 
+# --- ingest (function "ingest", one EMF document per batch) --------------------------------------------
+LINES_ACCEPTED = "LinesAccepted"  # accepted lines per batch
+LINES_REJECTED = "LinesRejected"  # rejected (quarantined) lines per batch
+
+# --- drift (movierec drift --emit), experiments (the canary guard), audit (functions/audit) ------------
+DRIFT_RATING_PSI = "DriftRatingPSI"  # PSI of the rating distribution, current window vs reference
+DRIFT_UNSEEN = "DriftUnseenMovieShare"  # share of the window's watches of movies the index lacks
+EXPERIMENT_ROLLBACK = "ExperimentRollback"  # a canary breached its guardrails and was rolled back
+SHILLING_SUSPECTS = "ShillingSuspects"  # movies with a suspicious burst of high ratings, recent window
+SCRAPING_CALLERS = "ScrapingCallers"  # callers asking for too many distinct users, last 5 minutes
+HOT_USERS = "HotUsers"  # users asked for far above the median user, last 5 minutes
+
 
 def requests_by_status(status: int) -> str:
     """The per-class request counter of an HTTP status (2xx, 4xx or 5xx; 3xx is never answered)."""

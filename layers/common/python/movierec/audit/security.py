@@ -31,6 +31,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
+from movierec.metrics import HOT_USERS, SCRAPING_CALLERS, SHILLING_SUSPECTS
 from movierec.models.audit import ApiCall, RatingRow, RejectRow
 
 
@@ -268,8 +269,8 @@ def live_signals(
     origin = now - scrape.window_s
     report = scraping([c for c in calls if origin < c.at <= now], scrape, origin)
     return {
-        "ShillingSuspects": float(len(recent_flags)),
-        "ScrapingCallers": float(len(report.callers)),
+        SHILLING_SUSPECTS: float(len(recent_flags)),
+        SCRAPING_CALLERS: float(len(report.callers)),
         "ScrapingMaxDistinctUsers": float(report.max_distinct_users),
-        "HotUsers": float(len(report.hot_users)),
+        HOT_USERS: float(len(report.hot_users)),
     }

@@ -33,6 +33,8 @@ class LoggedAnswer:
     version: str | None
     #: The caller address the API saw (API Gateway's sourceIp), for the security audit.
     caller: str | None = None
+    experiment: str | None = None
+    arm: str | None = None
 
 
 class AnswerLog:
@@ -111,6 +113,8 @@ class AnswerLog:
                             latency_ms=round(a.latency_ms, 3),
                             version=a.version,
                             caller=a.caller,
+                            experiment=a.experiment,
+                            arm=a.arm,
                         )
                     )
             self.written += len(answers)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 import uuid
 from pathlib import Path
 
@@ -124,8 +125,16 @@ def prune_cache(settings: Settings, current: str, keep: int = 2) -> list[str]:
     return deleted
 
 
+#: Versions other than the current one a process keeps loaded at once (an experiment's two arms).
+PINNED_MAX = 2
+
+
 class IndexStore:
-    """The current index of one process: loaded once, refreshed when the pointer moves."""
+    """The current index of one process: loaded once, refreshed when the pointer moves.
+
+    An experiment serves two named versions side by side: :meth:`version` loads a version by name and
+    keeps at most :data:`PINNED_MAX` of them besides the current one (the least recently loaded goes).
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -134,6 +143,27 @@ class IndexStore:
         self.refused: str | None = None
         #: How many times a pointer value was examined and refused (a refused value is examined once).
         self.refusals = 0
+        self._pinned: dict[str, MovieIndex] = {}
+        self._pinned_lock = threading.Lock()
+
+    def version(self, version: str) -> MovieIndex:
+        """The index of ``version`` (the current one if it is that version), loaded on first use."""
+        current = self._periodic.loaded
+        if current is not None and current.version == version:
+            return current
+        index = self._pinned.get(version)
+        if index is not None:
+            return index
+        with self._pinned_lock:
+            index = self._pinned.get(version)
+            if index is None:
+                index = load_index(download_version(version, self.settings))
+                pinned = {**self._pinned, version: index}
+                while len(pinned) > PINNED_MAX:
+                    pinned.pop(next(iter(pinned)))
+                self._pinned = pinned  # one assignment: readers see the old or the new mapping, whole
+                logger.info("index version pinned", extra={"version": version, "pinned": list(pinned)})
+        return index
 
     def current(self) -> MovieIndex:
         """The loaded index; the first call loads it, later calls start a background check when due."""

@@ -108,6 +108,8 @@ class RecommendationItem(_Base):
     latency_ms = NumberAttribute(null=True)
     version = UnicodeAttribute(null=True)  # index/model version that produced the answer
     caller = UnicodeAttribute(null=True)  # the caller address the API saw (security audit: scraping)
+    experiment = UnicodeAttribute(null=True)  # the experiment the API served it in (source "api" only)
+    arm = UnicodeAttribute(null=True)  # "control" or "treatment" of that experiment
 
 
 class QuarantineItem(_Base):

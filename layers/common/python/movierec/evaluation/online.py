@@ -50,6 +50,9 @@ class Request:
     movie_ids: tuple[str, ...]
     latency_ms: float | None = None
     version: str | None = None
+    #: The experiment and arm the API served this request in (None outside experiments).
+    experiment: str | None = None
+    arm: str | None = None
 
     @property
     def group(self) -> str:
@@ -103,37 +106,53 @@ def _day(at: float) -> str:
     return datetime.fromtimestamp(at, tz=timezone.utc).strftime("%Y-%m-%d")
 
 
+def first_watches(watches: Iterable[Watch]) -> dict[tuple[int, str], Watch]:
+    """(user, movie) -> the user's first watch of the movie."""
+    first: dict[tuple[int, str], Watch] = {}
+    for w in watches:
+        key = (w.user_id, w.movie_id)
+        if key not in first or w.at < first[key].at:
+            first[key] = w
+    return first
+
+
+def converted_minutes(r: Request, first_watch: dict[tuple[int, str], Watch], window_h: float = WINDOW_H) -> list[int]:
+    """Minutes of each recommended movie the user first watched within W after ``r`` (empty: no conversion)."""
+    if r.status != 200:
+        return []
+    window = window_h * 3600.0
+    out = []
+    for movie_id in dict.fromkeys(r.movie_ids):
+        w = first_watch.get((r.user_id, movie_id))
+        if w is not None and r.at < w.at <= r.at + window:
+            out.append(w.minutes)
+    return out
+
+
 def evaluate_online(
     requests: Iterable[Request], watches: Iterable[Watch], window_h: float = WINDOW_H, slow_ms: float = SLOW_MS
 ) -> OnlineReport:
     """Join requests with later watches (see the module docstring for every definition)."""
     window = window_h * 3600.0
     requests = sorted(requests, key=lambda r: (r.at, r.user_id, r.source))
-    first_watch: dict[tuple[int, str], Watch] = {}
-    for w in watches:
-        key = (w.user_id, w.movie_id)
-        if key not in first_watch or w.at < first_watch[key].at:
-            first_watch[key] = w
+    first_watch = first_watches(watches)
     overall, by_version, by_day = Group(), defaultdict(Group), defaultdict(Group)
     # (user, movie) -> times it was recommended, sorted: to attribute a watch to the latest request before it.
     offered: dict[tuple[int, str], list[tuple[float, str]]] = defaultdict(list)
     for r in requests:
         groups = (overall, by_version[r.group], by_day[_day(r.at)])
         answered = r.status == 200 and bool(r.movie_ids)
-        converted_minutes = []
+        minutes = converted_minutes(r, first_watch, window_h) if answered else []
         if answered:
             for movie_id in dict.fromkeys(r.movie_ids):
                 offered[(r.user_id, movie_id)].append((r.at, r.group))
-                w = first_watch.get((r.user_id, movie_id))
-                if w is not None and r.at < w.at <= r.at + window:
-                    converted_minutes.append(w.minutes)
         for g in groups:
             g.requests += 1
             g.failed += r.status != 200
             g.slow += r.latency_ms is not None and r.latency_ms > slow_ms
             g.answered += answered
-            g.converted += bool(converted_minutes)
-            g.converted_minutes.extend(converted_minutes)
+            g.converted += bool(minutes)
+            g.converted_minutes.extend(minutes)
     if requests:
         start, end = requests[0].at, requests[-1].at + window
         for (user_id, movie_id), w in first_watch.items():
@@ -202,6 +221,8 @@ def load_online(settings: Settings | None = None) -> tuple[list[Request], list[W
             movie_ids=tuple(m for m in (item.movie_ids or "").split(",") if m),
             latency_ms=None if item.latency_ms is None else float(item.latency_ms),
             version=item.version,
+            experiment=item.experiment,
+            arm=item.arm,
         )
         for item in tables.recommendations.scan()
     ]

@@ -13,7 +13,8 @@ The Chalice handler only adapts this to its request/response objects, so the sam
   is in memory. Error bodies are short public messages: exception text, endpoints, table names go to the
   log only, under the same request id.
 - Every response carries ``X-Index-Version`` (provenance; ``none`` before an index is loaded) and
-  ``X-Request-Id``.
+  ``X-Request-Id``; while an experiment runs, answers also carry ``X-Experiment: <name>/<arm>`` (see
+  :mod:`movierec.serving.experiments`).
 - Metrics (EMF, namespace ``movierec``, function ``recommend``, names from :mod:`movierec.metrics`):
   ``Requests``, ``Requests2xx|4xx|5xx``, ``Latency`` (ms), ``Fallback``, ``Degraded``, ``ColdStart``
   (first request of the process), ``AnswerLogDropped``.
@@ -40,6 +41,7 @@ from movierec.metrics import (
     ANSWER_LOG_DROPPED, COLD_START_METRIC, DEGRADED, FALLBACK, LATENCY, REQUESTS, requests_by_status,
 )  # fmt: skip
 from movierec.observability import MetricUnit, make_logger, make_metrics
+from movierec.serving.experiments import EXPERIMENT_HEADER, Assignment, ExperimentRouter
 from movierec.serving.service import Answer, Degrade, Recommender, Unavailable, ingested_popularity
 
 USER_ID = re.compile(r"[0-9]{1,10}")
@@ -103,11 +105,13 @@ def render(answer: Answer, as_json: bool) -> HttpAnswer:
 class RecommendApi:
     """One process's request handling: :meth:`answer` chooses the answer, :meth:`get` renders, logs, counts."""
 
-    def __init__(self, recommender: Recommender, answer_log: AnswerLog | None, budget_ms: int, tables: Tables) -> None:
+    def __init__(self, recommender: Recommender, answer_log: AnswerLog | None, budget_ms: int, tables: Tables,
+                 router: ExperimentRouter | None = None) -> None:  # fmt: skip
         self.recommender = recommender
         self.tables = tables  # what /health checks
         self.answer_log = answer_log
         self.budget_s = budget_ms / 1000
+        self.router = router
         self.metrics = make_metrics("recommend")
         self._metrics_lock = threading.Lock()
         self._cold = True
@@ -123,31 +127,45 @@ class RecommendApi:
         started = time.perf_counter() - max(0.0, queued_s)
         request_id = request_id or uuid.uuid4().hex
         answer: Answer | None = None
+        assignment = None
         version = self.recommender.store.loaded_version
         if not USER_ID.fullmatch(raw_user_id or ""):
             message = f"user id must be a non-negative integer of at most 10 digits, got {raw_user_id[:40]!r}"
             result = _error(400, message, request_id, version)
         else:
-            answer = self.answer(int(raw_user_id), request_id, started)
+            user_id = int(raw_user_id)
+            # Experiments: the arm picks the index version; None outside experiments.
+            assignment = self.router.assign(user_id) if self.router is not None else None
+            answer = self.answer(user_id, request_id, started, assignment)
             if answer is None:
                 result = _error(503, "no recommendations available yet; retry later", request_id, version)
                 result.headers["Retry-After"] = str(RETRY_AFTER_S)
             else:
                 result = render(answer, wants_json(accept))
+                if assignment is not None:
+                    result.headers[EXPERIMENT_HEADER] = assignment.header
         result.headers[REQUEST_ID_HEADER] = request_id
         latency_ms = (time.perf_counter() - started) * 1000
-        if answer is not None and self.answer_log is not None:
+        # An experiment's failed answers are logged too: the arm's error rate is a canary guardrail.
+        if (answer is not None or assignment is not None) and self.answer_log is not None:
             self.answer_log.record(
-                LoggedAnswer(answer.user_id, now_ms(), result.status, tuple(s.movie_id for s in answer.items),
-                             latency_ms, answer.version, caller)  # fmt: skip
-            )
+                LoggedAnswer(int(raw_user_id), now_ms(), result.status,
+                             tuple(s.movie_id for s in answer.items) if answer else (), latency_ms,
+                             answer.version if answer else assignment.version,  # type: ignore[union-attr]
+                             caller, assignment.experiment if assignment else None,
+                             assignment.arm if assignment else None)
+            )  # fmt: skip
         self._count(result.status, latency_ms, answer)
         return result
 
-    def answer(self, user_id: int, request_id: str, started: float) -> Answer | None:
-        """The full answer within the budget (counted from ``started``), else the popular list, else None."""
+    def answer(self, user_id: int, request_id: str, started: float, assignment: Assignment | None = None) -> Answer | None:
+        """The full answer within the budget (counted from ``started``), else the popular list, else None.
+
+        In an experiment the arm's version ranks (``assignment``); a degraded answer is the popular list
+        whatever the arm (the header and the answer log still name the arm)."""
         remaining = self.budget_s - (time.perf_counter() - started)
-        future = self._pool.submit(self.recommender.recommend, user_id) if remaining > 0 else None
+        pinned = self.router.index_for(assignment) if self.router is not None and assignment is not None else None
+        future = self._pool.submit(self.recommender.recommend, user_id, pinned) if remaining > 0 else None
         try:
             if future is None:
                 raise BudgetExceeded()  # the budget went by in the server's queue: do not start the full answer
@@ -234,4 +252,7 @@ def build_api(settings: Settings, log_answers: bool = True) -> RecommendApi:
     store = IndexStore(settings)
     popularity = Periodic(lambda old: ingested_popularity(tables, old), settings.index_refresh_s, "popularity")
     recommender = Recommender(store, lambda user_id: get_history(tables, user_id), popularity)
-    return RecommendApi(recommender, AnswerLog(tables) if log_answers else None, settings.request_budget_ms, tables)
+    router = ExperimentRouter(settings, store)
+    router.refresh()  # at process start, so no request pays the first read of the experiment config
+    return RecommendApi(recommender, AnswerLog(tables) if log_answers else None, settings.request_budget_ms, tables,
+                        router)  # fmt: skip

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from movierec.catalog.derived import movie_from_id
-from movierec.dal.index_store import IndexStore
+from movierec.dal.index_store import PINNED_MAX, IndexStore
 from movierec.dal.movie_stats import scan_movie_stats
 from movierec.dal.periodic import Periodic
 from movierec.dal.tables import Tables
@@ -89,12 +89,17 @@ class Recommender:
         self.popularity = popularity
         self.k = k
         self._rankers: _Rankers | None = None
+        #: Rankers of pinned (experiment) versions, by version; at most the store's pinned versions.
+        self._pinned: dict[str, _Rankers] = {}
         self._lock = threading.Lock()
 
-    def rankers(self) -> _Rankers:
-        """The rankers of the current index and popularity list (rebuilt only when either changed)."""
+    def rankers(self, pinned: MovieIndex | None = None) -> _Rankers:
+        """The rankers of the current index (or of ``pinned``, an experiment arm's version) and the
+        popularity list, rebuilt only when either changed."""
         popular = self.popularity.get()  # first: a popular list exists even while no index can be loaded
         index = self.store.current()
+        if pinned is not None and pinned is not index:
+            return self._pinned_rankers(pinned, popular)
         current = self._rankers
         if current is not None and current.index is index and current.popular_source is popular:
             return current
@@ -108,10 +113,24 @@ class Recommender:
             self._rankers = current
         return current
 
-    def recommend(self, user_id: int) -> Answer:
-        """The full answer: the user's history ranked by the current index's ranker (reads storage)."""
+    def _pinned_rankers(self, index: MovieIndex, popular: list[Scored]) -> _Rankers:
+        cached = self._pinned.get(index.version)
+        if cached is not None and cached.index is index and cached.popular_source is popular:
+            return cached
+        with self._lock:
+            main = cached.main if cached is not None and cached.index is index else self.registry.build(index)
+            built = _Rankers(index, popular, main, PopularRanker.from_sources(index, popular))
+            pinned = {**self._pinned, index.version: built}
+            while len(pinned) > PINNED_MAX:
+                pinned.pop(next(iter(pinned)))
+            self._pinned = pinned
+        return built
+
+    def recommend(self, user_id: int, pinned: MovieIndex | None = None) -> Answer:
+        """The full answer: the user's history ranked by the current index's ranker, or by ``pinned``'s
+        (an experiment arm's version); reads storage."""
         try:
-            r = self.rankers()
+            r = self.rankers(pinned)
         except Exception as exc:
             raise Degrade("index-unavailable") from exc
         try:

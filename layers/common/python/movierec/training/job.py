@@ -28,6 +28,7 @@ from typing import Callable
 from movierec.catalog.movielens import read_links
 from movierec.config import Settings
 from movierec.dal.index_store import IndexMissingError, download_version, read_pointer
+from movierec.dal.snapshots import read_snapshot, write_snapshot
 from movierec.datasets import data_path
 from movierec.evaluation.interactions import InteractionLog, load_movielens
 # A trained version is written exactly like a built one (LanceDB table, then the manifest).
@@ -37,6 +38,7 @@ from movierec.index.manifest import Manifest
 from movierec.index.publish import set_pointer, upload_version
 from movierec.index.table import BASE_COLUMNS, movies_of, to_arrow
 from movierec.observability import MetricUnit, make_logger, make_metrics
+from movierec.provenance import git_state
 from movierec.ranking.collab import NAME, CollabRanker, FoldIn
 from movierec.ranking.registry import build_ranker
 from movierec.training.gate import GateResult, fresh_holdout, run_gate
@@ -95,23 +97,25 @@ def write_version(base: MovieIndex, model: CollabModel, fold: FoldIn, training: 
 
 
 def train(settings: Settings, source: str = "dynamodb", promote: bool = True, fit: FitParams = FitParams(),
-          fold: FoldIn = FoldIn(),
+          fold: FoldIn = FoldIn(), from_snapshot: str | None = None,
           interaction_filter: Callable[[InteractionLog], InteractionLog] | None = None) -> TrainOutcome | None:  # fmt: skip
     """Train, gate and publish one version (see the module docstring); None when the current version's
-    model already saw every interaction (a retrain would learn nothing new). ``interaction_filter`` (a hook
-    for the security audit's mitigation, :mod:`movierec.audit.mitigation`) transforms the interactions
-    before anything is fitted or gated."""
+    model already saw every interaction (a retrain would learn nothing new). ``from_snapshot`` refits on
+    a stored training snapshot (provenance: the same data as the run that wrote it) instead of ``source``.
+    ``interaction_filter`` (a hook for the security audit's mitigation, :mod:`movierec.audit.mitigation`)
+    transforms the interactions before anything is fitted or gated."""
     started = time.perf_counter()
     base_version = read_pointer(settings)
     if base_version is None:
         raise IndexMissingError("no index published yet: run `movierec index build` first")
     base = load_index(download_version(base_version, settings))
-    log = load_interactions(source, settings)
+    log = read_snapshot(from_snapshot, settings) if from_snapshot else load_interactions(source, settings)
+    source = log.source if from_snapshot else source
     if interaction_filter is not None:
         log = interaction_filter(log)
     previous = base.manifest.build.get("training", {})
     # The current model saw its source's data up to last_at; another source's data is all new to it.
-    since = previous.get("data", {}).get("last_at") if previous.get("source") == source else None
+    since = previous.get("data", {}).get("last_at") if previous.get("source") == source and not from_snapshot else None
     if since is not None and not any(i.last_seen > since for h in log.users.values() for i in h):
         logger.info("no interaction newer than the current model's data: nothing to train", extra={"base": base_version})
         return None
@@ -120,7 +124,9 @@ def train(settings: Settings, source: str = "dynamodb", promote: bool = True, fi
     gate = run_gate(ranker_for(base, candidate, fold), build_ranker(base), holdout)
     final = fit_collab(log.users, fit)
     training = {**describe(final), "fold_in": fold.to_dict(), "source": source, "code_version": code_version(),
-                "holdout": {"split": holdout.name, **asdict(gate)}}  # fmt: skip
+                "holdout": {"split": holdout.name, **asdict(gate)},
+                # provenance: the exact data (content-addressed on S3) and the code state that made the model
+                "snapshot": write_snapshot(log, settings), "git": git_state()}  # fmt: skip
     work = settings.index_cache_dir / f".train-{uuid.uuid4().hex[:8]}"
     try:
         manifest = write_version(base, final, fold, training, work)

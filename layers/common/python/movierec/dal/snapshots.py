@@ -1,0 +1,58 @@
+"""Training data snapshots on S3, content-addressed: ``s3://<bucket>/snapshots/<sha256>.json.gz``.
+
+Each training run stores the exact interactions it learned from and names the key in the version's
+manifest (``build.training.snapshot``), so ``movierec train --from-snapshot KEY`` refits on the same
+data and ``movierec explain`` can name it. The key is the SHA-256 of the canonical JSON (users and
+movies sorted, gzip without a timestamp), so the same data always has the same key and is stored once.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+
+from botocore.exceptions import ClientError
+
+from movierec import aws
+from movierec.config import Settings
+from movierec.evaluation.interactions import InteractionLog
+from movierec.models.ranking import Interaction
+
+PREFIX = "snapshots/"
+
+
+def _canonical(log: InteractionLog) -> bytes:
+    users = {str(u): [[i.movie_id, i.last_seen, i.rating, i.max_minute, i.watch_count] for i in log.users[u]]
+             for u in sorted(log.users)}  # fmt: skip
+    return json.dumps({"source": log.source, "catalog": list(log.catalog), "users": users},
+                      sort_keys=True, separators=(",", ":")).encode()  # fmt: skip
+
+
+def write_snapshot(log: InteractionLog, settings: Settings) -> str:
+    """Store ``log`` (once per content) and return its key."""
+    body = _canonical(log)
+    key = f"{PREFIX}{hashlib.sha256(body).hexdigest()}.json.gz"
+    s3 = aws.client("s3", settings)
+    try:
+        s3.head_object(Bucket=settings.bucket, Key=key)
+        return key
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey"):
+            raise
+    s3.put_object(Bucket=settings.bucket, Key=key, Body=gzip.compress(body, mtime=0), ContentType="application/gzip")
+    return key
+
+
+def read_snapshot(key: str, settings: Settings) -> InteractionLog:
+    """The log stored under ``key``; ValueError when it is missing or its content does not match its name."""
+    try:
+        raw = aws.client("s3", settings).get_object(Bucket=settings.bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        raise ValueError(f"no training snapshot {key!r} in the store") from exc
+    body = gzip.decompress(raw)
+    if not key.endswith(f"{hashlib.sha256(body).hexdigest()}.json.gz"):
+        raise ValueError(f"snapshot {key!r} does not match its content hash")
+    d = json.loads(body)
+    users = {int(u): tuple(Interaction(m, t, r, mm, wc) for m, t, r, mm, wc in rows) for u, rows in d["users"].items()}
+    return InteractionLog(users, tuple(d["catalog"]), source=d["source"])
