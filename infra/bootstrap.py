@@ -84,6 +84,35 @@ def ensure_alarms(settings: Settings) -> list[Outcome]:
     return out
 
 
+def serving_problems(settings: Settings) -> list[str]:
+    """What serving needs and is missing (tables, bucket, index pointer), one line each; empty when all is there.
+
+    A storage server that answers but lost its state (moto restarted without its journal) looks healthy
+    to a ping; this looks at the resources themselves so ``movierec status`` can say what is wrong.
+    """
+    from movierec.dal.index_store import POINTER_KEY
+
+    tables.bind(settings)
+    problems = []
+    try:
+        names = set(aws.client("dynamodb", settings).list_tables()["TableNames"])
+        s3 = aws.client("s3", settings)
+        buckets = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    except Exception as exc:
+        return [f"storage does not answer ({type(exc).__name__})"]
+    missing = [model.Meta.table_name for model in tables.ALL_MODELS if model.Meta.table_name not in names]
+    if missing:
+        problems.append(f"tables missing: {', '.join(missing)} (run `python -m infra.bootstrap` or `make up`)")
+    if settings.bucket not in buckets:
+        problems.append(f"bucket {settings.bucket} missing (run `python -m infra.bootstrap` or `make up`)")
+    else:
+        try:
+            s3.head_object(Bucket=settings.bucket, Key=POINTER_KEY)
+        except Exception:
+            problems.append(f"no index published (s3://{settings.bucket}/{POINTER_KEY}; `movierec index build`)")
+    return problems
+
+
 def bootstrap(settings: Settings) -> list[Outcome]:
     """All resources of one stack; safe to run any number of times."""
     return [*ensure_tables(settings), ensure_bucket(settings), ensure_topic(settings), *ensure_alarms(settings)]

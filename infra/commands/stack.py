@@ -6,6 +6,7 @@ import argparse
 
 from movierec.config import get_settings
 from infra.api import ApiServer
+from infra.bootstrap import serving_problems
 from infra.stack import Stack, StackError
 
 
@@ -30,7 +31,12 @@ def _status(args: argparse.Namespace) -> int:
     for name, address, pid, ok in rows:
         print(f"{name:<6} {address:<21} {'pid ' + str(pid) if pid else 'not started by us':<20} "
               f"{'answers' if ok else 'DOWN'}")
-    return 0 if all(ok for *_, ok in rows) else 1
+    problems = serving_problems(get_settings()) if rows[0][3] else []  # rows[0]: moto (storage)
+    for problem in problems:
+        print(f"serving: {problem}")
+    if not problems and rows[0][3]:
+        print("serving: tables, bucket and index pointer present")
+    return 0 if all(ok for *_, ok in rows) and not problems else 1
 
 
 def register(sub: argparse._SubParsersAction) -> None:
