@@ -80,6 +80,9 @@ def ensure_alarms(settings: Settings) -> list[Outcome]:
     for spec, name in zip(ALARMS, names):
         if name not in existing:
             cloudwatch.put_metric_alarm(**spec.properties(settings.prefix, settings.stage))
+            # AWS starts a new alarm in INSUFFICIENT_DATA; moto starts it OK, which made an empty
+            # dashboard read "[OK]". Setting the state AWS would have keeps both endpoints alike.
+            cloudwatch.set_alarm_state(AlarmName=name, StateValue="INSUFFICIENT_DATA", StateReason="created; no data yet")
         out.append(Outcome("alarm", name, name not in existing))
     return out
 

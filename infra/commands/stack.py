@@ -40,6 +40,6 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    sub.add_parser("up", help="start the local system in the foreground (Ctrl-C stops it)").set_defaults(func=_up)
-    sub.add_parser("down", help="stop every service of the local stack").set_defaults(func=_down)
-    sub.add_parser("status", help="each component, its address and whether it answers").set_defaults(func=_status)
+    sub.add_parser("up", epilog="example: movierec up", help="start the local system in the foreground (Ctrl-C stops it)").set_defaults(func=_up)
+    sub.add_parser("down", epilog="example: movierec down", help="stop every service of the local stack").set_defaults(func=_down)
+    sub.add_parser("status", epilog="example: movierec status", help="each component, its address and whether it answers").set_defaults(func=_status)
