@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+import threading
 
 from movierec.config import get_settings
 from infra.api import ApiServer
@@ -14,10 +17,17 @@ def _up(args: argparse.Namespace) -> int:
     from infra.up import run_up
 
     try:
-        return run_up(get_settings())
+        rc = run_up(get_settings())
     except StackError as exc:
         print(f"movierec up: {exc}")
         return 1
+    if any(t.name == "index-build" and t.is_alive() for t in threading.enumerate()):
+        # Stopped mid-embedding: everything we started is down, but torch's worker threads would abort
+        # the interpreter's shutdown ("terminate called...", exit -6). Leave without running it.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(rc)
+    return rc
 
 
 def _down(args: argparse.Namespace) -> int:
