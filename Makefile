@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install up down status test lock clean bench-ingest bench-recommend bench-train
+.PHONY: help install up down status test lock clean bench-ingest bench-recommend bench-train bench-journal
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ bench-ingest: install ## ingest: parser lines/s, then Kafka (tansu) -> DynamoDB 
 
 bench-train: install ## ranker v2: training time, rank latency, then HTTP latency with v2 serving on its own stack
 	$(BIN)/python bench/train.py --http 1000
+
+bench-journal: install ## moto's write journal: PutItem rate with and without it, journal size, restart (replay) time
+	$(BIN)/python bench/moto_journal.py --items 1000
 
 clean: down ## remove the run folder, caches and reports (keeps .venv)
 	rm -rf .run .pytest_cache reports htmlcov .coverage
