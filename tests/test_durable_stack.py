@@ -158,3 +158,13 @@ def test_status_says_what_serving_lacks(isolated: Settings, capsys: pytest.Captu
     aws.client("dynamodb", isolated).delete_table(TableName=table)
     [problem] = serving_problems(isolated)
     assert problem.startswith("tables missing: ") and table in problem
+
+
+def test_status_command_prints_what_is_missing(isolated: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    """`movierec status` on a stack whose storage answers but has no index: not healthy, and says why."""
+    from infra.commands.stack import _status
+
+    assert _status(None) == 1  # type: ignore[arg-type]
+    out = capsys.readouterr().out
+    assert "moto" in out and "answers" in out
+    assert f"serving: no index published (s3://{isolated.bucket}/index/CURRENT" in out
