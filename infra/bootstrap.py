@@ -17,6 +17,7 @@ from movierec import aws
 from movierec.alarms import ALARMS
 from movierec.config import Settings
 from movierec.dal.tables import Tables
+from movierec.index.store import POINTER_KEY
 
 
 @dataclass(frozen=True)
@@ -79,8 +80,37 @@ def ensure_alarms(settings: Settings) -> list[Outcome]:
     for spec, name in zip(ALARMS, names):
         if name not in existing:
             cloudwatch.put_metric_alarm(**spec.properties(settings.prefix, settings.stage))
+            # AWS starts a new alarm in INSUFFICIENT_DATA; moto starts it OK, which made an empty
+            # dashboard read "[OK]". Setting the state AWS would have keeps both endpoints alike.
+            cloudwatch.set_alarm_state(AlarmName=name, StateValue="INSUFFICIENT_DATA", StateReason="created; no data yet")
         out.append(Outcome("alarm", name, name not in existing))
     return out
+
+
+def serving_problems(settings: Settings) -> list[str]:
+    """What serving needs and is missing (tables, bucket, index pointer), one line each; empty when all is there.
+
+    A storage server that answers but lost its state (moto restarted without its journal) looks healthy
+    to a ping; this looks at the resources themselves so ``movierec status`` can say what is wrong.
+    """
+    problems = []
+    try:
+        names = set(aws.client("dynamodb", settings).list_tables()["TableNames"])
+        s3 = aws.client("s3", settings)
+        buckets = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    except Exception as exc:
+        return [f"storage does not answer ({type(exc).__name__})"]
+    missing = [model.Meta.table_name for model in Tables(settings).all() if model.Meta.table_name not in names]
+    if missing:
+        problems.append(f"tables missing: {', '.join(missing)} (run `python -m infra.bootstrap` or `make up`)")
+    if settings.bucket not in buckets:
+        problems.append(f"bucket {settings.bucket} missing (run `python -m infra.bootstrap` or `make up`)")
+    else:
+        try:
+            s3.head_object(Bucket=settings.bucket, Key=POINTER_KEY)
+        except Exception:
+            problems.append(f"no index published (s3://{settings.bucket}/{POINTER_KEY}; `movierec index build`)")
+    return problems
 
 
 def bootstrap(settings: Settings) -> list[Outcome]:

@@ -16,7 +16,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         importlib.import_module(f"{commands.__name__}.{info.name}").register(sub)
+    _describe(parser)
     return parser
+
+
+def _describe(parser: argparse.ArgumentParser) -> None:
+    """Give every (sub)command's own ``--help`` the one-line summary its parent lists (argparse shows none)."""
+    for action in parser._subparsers._group_actions if parser._subparsers else []:
+        summaries = {choice.dest: choice.help for choice in action._choices_actions}
+        for name, child in action.choices.items():
+            if child.description is None:
+                child.description = summaries.get(name)
+            _describe(child)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,24 +1,52 @@
-"""The moto server of the local stack, with DynamoDB Query made to read one partition.
+"""The moto server of the local stack: DynamoDB Query made to read one partition, and state kept on disk.
 
-moto 5.2's ``Table.query`` (no index) sorts *every* item of the table and then filters by hash key, so a
-Query costs O(table) instead of O(partition): when the history table held one item per (user, movie),
-~100k after a MovieLens replay, every recommend request paid ~100 ms for reading one user's history; with
-one page per user it would still grow with the number of users (100k in the course data). Real DynamoDB, DynamoDB Local and
-LocalStack read only the partition. This launcher hands moto's own query code a view of the table that
-holds just the queried partition, so results, ordering, paging and filters stay moto's; everything else
-is the unmodified moto server (``python -m infra.moto_server -H 127.0.0.1 -p 4566``).
+Two changes to the otherwise unmodified moto server (``python -m infra.moto_server -H 127.0.0.1 -p 4566
+[--state-dir DIR]``):
+
+* **Query reads one partition.** moto 5.2's ``Table.query`` (no index) sorts *every* item of the table
+  and then filters by hash key, so a Query costs O(table) instead of O(partition): every recommend
+  request paid for the whole history table. Real DynamoDB, DynamoDB Local and LocalStack read only the
+  partition. The launcher hands moto's own query code a view of the table holding just the queried
+  partition, so results, ordering, paging and filters stay moto's.
+* **A journal of the writes** (with ``--state-dir``). moto keeps everything in memory, so a crash or a
+  restart of the server lost every table, the index bucket, the pointer, the alarms and (with tansu on
+  ``s3://``) the Kafka log. Every request that changes state and succeeded is appended to
+  ``<state-dir>/journal.jsonl`` before its answer is sent, and a starting server replays the journal
+  in-process (no network) before it listens, so it comes back with what it had. Writes are serialised
+  (apply + append under one lock) so the journal's order is the order they took effect; reads are not
+  held. The line is flushed to the OS, which survives SIGKILL of the server (not a power cut: no fsync).
+  moto's own request recorder does the same kind of recording but logs reads too, has no replay at
+  start and is switched off during replay by a global flag, so we keep our own. The journal only grows
+  (no compaction): its size and replay time are printed at start and measured in docs/architecture.md.
 """
 
 from __future__ import annotations
 
+import argparse
+import base64
 import copy
+import io
+import json
+import signal
 import sys
-from typing import Any
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable
+from urllib.parse import parse_qs
 
 from moto.dynamodb.models.table import Table
-from moto.server import main as moto_main
+from moto.moto_server.threaded_moto_server import DomainDispatcherApplication, create_backend_app
+from moto.server import MotoRequestHandler
+from werkzeug.serving import run_simple
+from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 _moto_query = Table.query
+
+#: Operations (by name) that only read; every other named operation, and every S3 PUT/POST/DELETE, writes.
+_READ_PREFIXES = ("Get", "BatchGet", "Query", "Scan", "Describe", "List", "Head")
+#: Headers that describe the original connection, not the request (werkzeug sets them anew on replay).
+_DROP_HEADERS = {"content-length", "transfer-encoding", "connection", "keep-alive"}
 
 
 def _query_one_partition(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
@@ -30,9 +58,122 @@ def _query_one_partition(self: Table, hash_key: Any, *args: Any, **kwargs: Any) 
     return _moto_query(view, hash_key, *args, **kwargs)
 
 
+def operation_name(environ: dict[str, Any], body: bytes) -> str | None:
+    """The AWS operation of a request when its protocol names one (JSON target, RPC v2 path, query Action)."""
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        return str(target).rsplit(".", 1)[-1]
+    path = str(environ.get("PATH_INFO", ""))
+    if "/operation/" in path:  # smithy RPC v2 (CBOR), e.g. CloudWatch in recent botocore
+        return path.rsplit("/operation/", 1)[-1].strip("/")
+    if str(environ.get("CONTENT_TYPE", "")).startswith("application/x-www-form-urlencoded"):
+        action = parse_qs(body.decode("utf-8", "replace")).get("Action")
+        if action:
+            return action[0]
+    return None
+
+
+def is_write(environ: dict[str, Any], body: bytes) -> bool:
+    """True when the request may change state (what the journal must keep)."""
+    if str(environ.get("PATH_INFO", "")).startswith("/moto-api/"):
+        return False
+    operation = operation_name(environ, body)
+    if operation is not None:
+        return not operation.startswith(_READ_PREFIXES)
+    return environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD", "OPTIONS")
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    """The whole request body (fixed length or chunked), put back so moto can read it again."""
+    stream = environ["wsgi.input"]
+    length = environ.get("CONTENT_LENGTH")
+    body = stream.read(int(length)) if length else (stream.read() if environ.get("wsgi.input_terminated") else b"")
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    return body
+
+
+class Journal:
+    """WSGI middleware: runs writes one at a time and appends each one that succeeded to the journal file."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], path: Path) -> None:
+        self.app = app
+        self.path = path
+        self._lock = threading.Lock()
+        self._file: io.TextIOWrapper | None = None
+
+    def replay(self) -> tuple[int, int, float]:
+        """Apply every journalled write to the (empty) backends; (applied, failed, seconds)."""
+        started = time.monotonic()
+        applied = failed = 0
+        if self.path.exists():
+            with open(self.path, encoding="utf-8") as lines:
+                for line in lines:
+                    if not line.endswith("\n"):  # a write cut off by a kill: it was never answered
+                        break
+                    entry = json.loads(line)
+                    builder = EnvironBuilder(
+                        path=entry["path"], method=entry["method"], query_string=entry["query"],
+                        headers=entry["headers"], data=base64.b64decode(entry["body"]),
+                    )  # fmt: skip
+                    _, status, _ = run_wsgi_app(self.app, builder.get_environ(), buffered=True)
+                    ok = int(status.split()[0]) < 400
+                    applied, failed = applied + ok, failed + (not ok)
+        return applied, failed, time.monotonic() - started
+
+    def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.path, "a", encoding="utf-8")
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        body = _read_body(environ)
+        if self._file is None or not is_write(environ, body):
+            return self.app(environ, start_response)
+        with self._lock:
+            app_iter, status, headers = run_wsgi_app(self.app, environ, buffered=True)
+            answer = b"".join(app_iter)
+            if int(status.split()[0]) < 300:
+                self._file.write(json.dumps(self._entry(environ, body)) + "\n")
+                self._file.flush()
+        start_response(status, list(headers))
+        return [answer]
+
+    @staticmethod
+    def _entry(environ: dict[str, Any], body: bytes) -> dict[str, Any]:
+        headers = {
+            key[5:].replace("_", "-").title(): str(value)
+            for key, value in environ.items()
+            if key.startswith("HTTP_") and key[5:].replace("_", "-").lower() not in _DROP_HEADERS
+        }
+        if environ.get("CONTENT_TYPE"):
+            headers["Content-Type"] = environ["CONTENT_TYPE"]
+        return {
+            "method": environ["REQUEST_METHOD"],
+            "path": environ.get("PATH_INFO", "/"),
+            "query": environ.get("QUERY_STRING", ""),
+            "headers": headers,
+            "body": base64.b64encode(body).decode("ascii"),
+        }
+
+
 def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m infra.moto_server")
+    parser.add_argument("-H", "--host", default="127.0.0.1")
+    parser.add_argument("-p", "--port", type=int, default=4566)
+    parser.add_argument("--state-dir", type=Path, help="keep state across restarts in DIR/journal.jsonl")
+    args = parser.parse_args(argv)
     Table.query = _query_one_partition  # type: ignore[method-assign]
-    moto_main(argv)
+    app: Callable[..., Iterable[bytes]] = DomainDispatcherApplication(create_backend_app)
+    if args.state_dir is not None:
+        journal = Journal(app, args.state_dir / "journal.jsonl")
+        applied, failed, seconds = journal.replay()
+        size = journal.path.stat().st_size if journal.path.exists() else 0
+        print(f"journal: {applied} writes replayed ({failed} refused) from {size / 1e6:.1f} MB in {seconds:.1f}s",
+              flush=True)  # fmt: skip
+        journal.open()
+        app = journal
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # as moto's own main: stop cleanly on SIGTERM
+    run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 
 
 if __name__ == "__main__":

@@ -11,12 +11,14 @@ from __future__ import annotations
 import ast
 import csv
 import logging
+import socket
 import threading
 import time
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from kafka import KafkaProducer
+from kafka.errors import KafkaTimeoutError
 from tqdm import tqdm
 
 from movierec.config import Settings
@@ -37,8 +39,23 @@ SAMPLE_FILES = (
 )
 
 
+class ReplayError(RuntimeError):
+    """The replay cannot run or some lines did not reach the broker (it must not pretend it sent them)."""
+
+
 def sample_lines(paths: Iterable[Path]) -> Iterator[bytes]:
-    """Every line of the sample files, byte for byte (the Kafka dump's ``value=b'...'`` column for .csv)."""
+    """Every line of the sample files, byte for byte (the Kafka dump's ``value=b'...'`` column for .csv).
+
+    Raises :class:`ReplayError` naming the first file that is missing, before any line is read.
+    """
+    paths = list(paths)
+    missing = [path for path in paths if not path.is_file()]
+    if missing:
+        raise ReplayError(f"no such file: {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+    return _lines_of(paths)
+
+
+def _lines_of(paths: list[Path]) -> Iterator[bytes]:
     for path in paths:
         if path.suffix == ".csv":  # kafka-python's printout: topic,partition,offset,timestamp,...,value,...
             with open(path, newline="", encoding="utf-8") as f:
@@ -67,10 +84,6 @@ def movielens_lines(minutes_per_rating: int = 3, limit: int | None = None, setti
         yield format_line(event).encode()
 
 
-class ReplayError(RuntimeError):
-    """Some lines did not reach the broker (the replay must not pretend it sent them)."""
-
-
 def key_of(line: bytes) -> bytes | None:
     """The Kafka key of a stream line: its user field, so one user's lines share a partition."""
     parts = line.split(b",", 2)
@@ -87,14 +100,23 @@ def produce(
 ) -> int:
     """Send every line to the stream topic (until ``stop``); return how many, all acknowledged.
 
-    Raises :class:`ReplayError` when the broker did not acknowledge some lines.
+    Raises :class:`ReplayError` when no broker answers or the broker did not acknowledge some lines.
     """
-    producer = KafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        compression_type="gzip",  # the only codec tansu takes from kafka-python
-        linger_ms=20,
-        batch_size=256 * 1024,
-    )  # defaults kept: idempotent, acks=all, retried until delivery_timeout_ms
+    no_broker = ReplayError(
+        f"no Kafka broker answers at {settings.kafka_bootstrap}: start the local stack (`make up`) "
+        f"or set KAFKA_BOOTSTRAP_SERVERS"
+    )
+    if not _any_listener(settings.kafka_bootstrap):  # at once, not after the client's 30 s bootstrap wait
+        raise no_broker
+    try:
+        producer = KafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap,
+            compression_type="gzip",  # the only codec tansu takes from kafka-python
+            linger_ms=20,
+            batch_size=256 * 1024,
+        )  # defaults kept: idempotent, acks=all, retried until delivery_timeout_ms
+    except KafkaTimeoutError:  # something listens but does not speak Kafka in time
+        raise no_broker from None
     failed: list[BaseException] = []
     sent = 0
     first: tuple[float, float] | None = None  # (line time, wall time) of the first paced line
@@ -116,6 +138,18 @@ def produce(
     if failed:
         raise ReplayError(f"{len(failed)} of {sent} lines were not acknowledged by the broker: {failed[0]!r}")
     return sent
+
+
+def _any_listener(bootstrap: str, timeout_s: float = 2.0) -> bool:
+    """True when a TCP connection to at least one ``host:port`` of the bootstrap list succeeds."""
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout_s):
+                return True
+        except (OSError, ValueError):
+            continue
+    return False
 
 
 def _pace(line: bytes, speed: float, first: tuple[float, float] | None, stop: threading.Event | None) -> tuple[float, float] | None:

@@ -2,6 +2,9 @@
 
 A :class:`~infra.up.Component` (``start``/``stop``) with one daemon thread. Each round, in order:
 
+0. re-bootstrap: tables, bucket, topic and alarms a storage restart lost are created again, and a lost
+   index pointer is rebuilt from the on-disk embedding cache and republished (said loudly on stdout);
+
 1. the index update, as ``movierec index update --from-dynamodb`` runs it: movie ids ingest has stored
    (the ``movies`` table holds every id seen in a watch or rate line) that the current index lacks are
    embedded and added as a new version, so movies new to the stream become recommendable and count as
@@ -58,6 +61,7 @@ class Retrainer:
         from movierec.training.job import train
 
         self.rounds += 1
+        self._restore()
         self._update_index()
         try:
             outcome = train(self.settings, source="dynamodb")
@@ -69,6 +73,27 @@ class Retrainer:
         else:
             state = "promoted" if outcome.promoted else "kept, not promoted"
             print(f"retrain: {outcome.version} {state} ({outcome.gate.reason})", flush=True)
+
+    def _restore(self) -> None:
+        """Re-create what a storage restart without its journal lost: resources, then the index.
+
+        Both are idempotent and cheap when nothing is missing; a lost index is rebuilt from the on-disk
+        embedding cache (seconds, not the first build's minutes) and republished, loudly.
+        """
+        from infra.bootstrap import bootstrap
+        from movierec.index.jobs import ensure_index
+
+        try:
+            created = [str(o) for o in bootstrap(self.settings) if o.created]
+            manifest, built = ensure_index(self.settings, progress=False)
+        except Exception:
+            logger.exception("re-bootstrap failed; the next round tries again")
+            return
+        for line in created:
+            print(f"retrain: storage had lost it, re-created: {line}", flush=True)
+        if built:
+            print(f"retrain: no index was published (storage lost it); rebuilt {manifest.version} from the cache",
+                  flush=True)  # fmt: skip
 
     def _update_index(self) -> None:
         """Add the movie ids the stream introduced to the index (embedding needs torch: a local job)."""

@@ -71,6 +71,27 @@ def s3_answers(endpoint: str, region: str, timeout: float = 2.0) -> bool:
     return True
 
 
+def ensure_tansu_bucket(storage: str, endpoint: str, region: str) -> None:
+    """Create the bucket of an ``s3://<bucket>/`` tansu storage on the local moto server unless it exists.
+
+    tansu keeps its log and committed offsets in that bucket, and the moto server keeps the bucket across
+    restarts (its journal), so the topic survives a restart of either. tansu starts without the bucket but
+    then fails the first topic creation with a protocol error, hence it is made here, before tansu.
+    """
+    if not storage.startswith("s3://"):
+        return
+    import boto3
+
+    bucket = storage.removeprefix("s3://").split("/", 1)[0]
+    s3 = boto3.session.Session(
+        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    ).client("s3", endpoint_url=endpoint, region_name=region)
+    if bucket not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
+        kwargs = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        s3.create_bucket(Bucket=bucket, **kwargs)
+
+
 def kafka_answers(bootstrap: str, timeout: float = 2.0) -> bool:
     """True when the broker answers a Kafka metadata request."""
     from kafka import KafkaAdminClient
@@ -100,6 +121,8 @@ class Service:
     command: list[str]
     healthy: Callable[[], bool]
     env: dict[str, str]
+    #: Runs before the process starts (e.g. the bucket tansu's s3:// storage needs).
+    prepare: Callable[[], None] | None = None
 
     @property
     def address(self) -> str:
@@ -116,7 +139,10 @@ def services(settings: Settings) -> list[Service]:
             name="moto",
             host=settings.moto_host,
             port=settings.moto_port,
-            command=[sys.executable, "-m", "infra.moto_server", "-H", settings.moto_host, "-p", str(settings.moto_port)],
+            command=[
+                sys.executable, "-m", "infra.moto_server", "-H", settings.moto_host, "-p", str(settings.moto_port),
+                "--state-dir", str(settings.run_dir / "state" / "moto"),
+            ],  # fmt: skip
             healthy=lambda: s3_answers(endpoint, settings.region),
             env={},
         ),
@@ -135,7 +161,8 @@ def services(settings: Settings) -> list[Service]:
                 settings.tansu_storage,
             ],
             healthy=lambda: kafka_answers(kafka),
-            # tansu's s3:// storage engine (optional) reads the object store's address from these.
+            prepare=lambda: ensure_tansu_bucket(settings.tansu_storage, endpoint, settings.region),
+            # tansu's s3:// storage engine (the default) reads the object store's address from these.
             env={"AWS_ENDPOINT": endpoint, "AWS_ALLOW_HTTP": "true", "AWS_DEFAULT_REGION": settings.region}
             | LOCAL_CREDENTIALS,
         ),
@@ -191,6 +218,8 @@ class Stack:
 
     def _start(self, svc: Service) -> None:
         log_path = self.log_dir / f"{svc.name}.log"
+        if svc.prepare is not None:
+            svc.prepare()
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
                 svc.command,

@@ -19,7 +19,7 @@ from infra.bootstrap import bootstrap
 from infra.emf import MetricsPublisher
 from infra.experiment_guard import ExperimentGuard
 from infra.gauges import GaugeSampler
-from infra.index_step import EnsureIndex
+from infra.index_step import EnsureIndex, IndexInterrupted
 from infra.poller import Poller
 from infra.replay import Replay
 from infra.retrain import Retrainer
@@ -36,8 +36,8 @@ class Component(Protocol):
     def stop(self) -> None: ...
 
 
-def components(settings: Settings) -> list[Component]:
-    """The main job's parts, in start order (stopped in reverse)."""
+def components(settings: Settings, stop: threading.Event | None = None) -> list[Component]:
+    """The main job's parts, in start order (stopped in reverse); ``stop`` interrupts a long start."""
     # Metrics first (so every other part's metrics are collected) and stopped last.
     metrics = MetricsPublisher(settings)
     metrics.follow(settings.run_dir / "logs" / "api.log")  # the API child's stdout (infra/api.py)
@@ -48,7 +48,7 @@ def components(settings: Settings) -> list[Component]:
     if settings.replay_on_up != "none":
         parts.append(Replay(settings, source=settings.replay_on_up))
     # Recommend: the index (built from the course catalog the first time), then the API (chalice local).
-    parts += [EnsureIndex(settings), ApiServer(settings), ExperimentGuard(settings)]
+    parts += [EnsureIndex(settings, stop), ApiServer(settings), ExperimentGuard(settings)]
     # Every MOVIEREC_RETRAIN_EVERY_MIN minutes (0 = off): new stream movie ids into the index, then retrain v2.
     parts.append(Retrainer(settings))
     return parts
@@ -68,13 +68,18 @@ def run_up(settings: Settings, stop_event: threading.Event | None = None) -> int
             print(f"{name:<6} {address:<21} pid {pid}  {'answers' if ok else 'NOT ANSWERING'}", flush=True)
         for outcome in bootstrap(settings):
             print(outcome, flush=True)
-        for component in components(settings):
+        for component in components(settings, stop):
             if stop.is_set():
                 break
             print(f"starting {component.name}", flush=True)
-            component.start()
+            try:
+                component.start()
+            except IndexInterrupted as exc:
+                print(f"index: {exc}", flush=True)
+                break
             running.append(component)
-        print("movierec is up; Ctrl-C stops everything this run started", flush=True)
+        else:
+            print("movierec is up; Ctrl-C stops everything this run started", flush=True)
         stop.wait()
     finally:
         for component in reversed(running):

@@ -21,9 +21,9 @@ def _fetch_movielens(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("data", help="data sets in the data folder (MOVIEREC_DATA_DIR)")
+    parser = sub.add_parser("data", epilog="example: movierec data fetch-movielens", help="data sets in the data folder (MOVIEREC_DATA_DIR)")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
-    fetch = verbs.add_parser("fetch-movielens", help="download MovieLens ml-latest-small from GroupLens and unpack it")
+    fetch = verbs.add_parser("fetch-movielens", epilog="example: movierec data fetch-movielens", help="download MovieLens ml-latest-small from GroupLens and unpack it")
     fetch.add_argument("--url", default=MOVIELENS_URL, help=f"archive URL (default {MOVIELENS_URL})")
     fetch.add_argument("--force", action="store_true", help="replace an existing copy")
     fetch.set_defaults(func=_fetch_movielens)

@@ -55,15 +55,15 @@ def _online(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("eval", help="offline evaluation against baselines; online conversion from the log")
+    parser = sub.add_parser("eval", epilog="example: movierec eval offline --quick", help="offline evaluation against baselines; online conversion from the log")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
-    offline = verbs.add_parser("offline", help="every model on the same temporal split; writes reports/offline.md")
+    offline = verbs.add_parser("offline", epilog="example: movierec eval offline --quick --source movielens", help="every model on the same temporal split; writes reports/offline.md")
     offline.add_argument("--quick", action="store_true", help="smaller tuning grids, no last-5 protocol")
     offline.add_argument("--source", choices=("movielens", "dynamodb"), default="movielens",
                          help="MovieLens ml-latest-small (default) or the running system's ingested histories")
     offline.add_argument("--out", type=Path, default=Path("reports"), help="report folder (default reports/)")
     offline.set_defaults(func=_offline)
-    online = verbs.add_parser("online", help="conversion of served/streamed recommendations into watches")
+    online = verbs.add_parser("online", epilog="example: movierec eval online --window-hours 24", help="conversion of served/streamed recommendations into watches")
     online.add_argument("--window-hours", type=float, default=WINDOW_H,
                         help=f"W: a watch within W hours converts (default {WINDOW_H:g})")
     online.add_argument("--slow-ms", type=float, default=SLOW_MS,

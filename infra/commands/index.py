@@ -55,15 +55,15 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("index", help="build, update or show the movie index on S3")
+    parser = sub.add_parser("index", epilog="example: movierec index status", help="build, update or show the movie index on S3")
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    build = actions.add_parser("build", help="embed a catalog and publish it as the current index version")
+    build = actions.add_parser("build", epilog="example: movierec index build --catalog course", help="embed a catalog and publish it as the current index version")
     build.add_argument("--catalog", choices=CATALOGS, default="course", help="which movies (default: course)")
     build.add_argument("--force", action="store_true", help="publish a new version even if nothing changed")
     build.add_argument("--neighbours", type=int, default=50, help="neighbours stored per movie (default 50)")
     build.set_defaults(func=_build)
-    update = actions.add_parser("update", help="add movies the current index lacks (new version, same rows kept)")
+    update = actions.add_parser("update", epilog="example: movierec index update --from-dynamodb", help="add movies the current index lacks (new version, same rows kept)")
     update.add_argument("movie_ids", nargs="*", help="movie ids to add, e.g. the+lion+king+1994")
     update.add_argument("--from-dynamodb", action="store_true", help="also add every ingested movie id it lacks")
     update.set_defaults(func=_update)
-    actions.add_parser("status", help="the current version and its manifest").set_defaults(func=_status)
+    actions.add_parser("status", epilog="example: movierec index status", help="the current version and its manifest").set_defaults(func=_status)

@@ -49,17 +49,21 @@ def _report(poller, stop: threading.Event, every_s: float) -> None:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from infra.replay import default_sample_paths, movielens_lines, produce, sample_lines
+    from movierec.datasets import DataMissingError
+    from infra.replay import ReplayError, default_sample_paths, movielens_lines, produce, sample_lines
 
     settings = get_settings()
-    if args.source == "samples":
-        paths = [Path(p) for p in args.files] or default_sample_paths(settings)
-        lines, total = sample_lines(paths), None
-    else:
-        lines = movielens_lines(args.minutes, args.limit, settings)
-        total = None if args.limit is None else args.limit * (args.minutes + 1)
     started = time.monotonic()
-    sent = produce(settings, lines, speed=args.speed, total=total, progress=not args.quiet)
+    try:  # a missing file or no broker is one line, not a traceback
+        if args.source == "samples":
+            lines, total = sample_lines([Path(p) for p in args.files] or default_sample_paths(settings)), None
+        else:
+            lines = movielens_lines(args.minutes, args.limit, settings)
+            total = None if args.limit is None else args.limit * (args.minutes + 1)
+        sent = produce(settings, lines, speed=args.speed, total=total, progress=not args.quiet)
+    except (ReplayError, DataMissingError) as exc:
+        print(f"movierec replay {args.source}: {exc}")
+        return 1
     print(f"sent {sent} lines to {settings.kafka_topic} in {time.monotonic() - started:.1f}s", flush=True)
     return 0
 
@@ -106,26 +110,26 @@ def _history(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    ingest = sub.add_parser("ingest", help="run the event-source poller: Kafka -> ingest handler -> DynamoDB")
+    ingest = sub.add_parser("ingest", epilog="example: movierec ingest --event-source SelfManagedKafka", help="run the event-source poller: Kafka -> ingest handler -> DynamoDB")
     ingest.add_argument("--event-source", choices=["SelfManagedKafka", "aws:kafka"], default="SelfManagedKafka",
                         help="the Lambda event shape to build (default: SelfManagedKafka)")
     ingest.add_argument("--report-every", type=float, default=5.0, help="seconds between progress lines")
     ingest.set_defaults(func=_ingest)
 
-    replay = sub.add_parser("replay", help="produce stream lines into Kafka (course samples, MovieLens, or the loop)")
+    replay = sub.add_parser("replay", epilog="example: movierec replay movielens --limit 1000", help="produce stream lines into Kafka (course samples, MovieLens, or the loop)")
     sources = replay.add_subparsers(dest="source", required=True, metavar="SOURCE")
     paced = argparse.ArgumentParser(add_help=False)
     paced.add_argument("--speed", type=float, default=0.0,
                        help="N x real time (keeps the gaps between line timestamps); 0 = as fast as possible")
     paced.add_argument("--quiet", action="store_true", help="no progress bar")
-    samples = sources.add_parser("samples", parents=[paced], help="the real course stream files as they are")
+    samples = sources.add_parser("samples", epilog="example: movierec replay samples", parents=[paced], help="the real course stream files as they are")
     samples.add_argument("files", nargs="*", help="sample files (default: every file under <data>/stream/)")
     samples.set_defaults(func=_replay)
-    movielens = sources.add_parser("movielens", parents=[paced], help="ml-latest-small in the course format")
+    movielens = sources.add_parser("movielens", epilog="example: movierec replay movielens --minutes 3 --limit 1000 --speed 0", parents=[paced], help="ml-latest-small in the course format")
     movielens.add_argument("--minutes", type=int, default=3, help="watch lines per rating (default 3)")
     movielens.add_argument("--limit", type=int, default=None, help="only the first N ratings by time")
     movielens.set_defaults(func=_replay)
-    loop = sources.add_parser("loop", help="MovieLens users in time order, asking the running API on the way "
+    loop = sources.add_parser("loop", epilog="example: movierec replay loop --users 20", help="MovieLens users in time order, asking the running API on the way "
                               "(closing the loop for online evaluation)")
     loop.add_argument("--users", type=int, default=20, help="how many MovieLens users (seeded draw; default 20)")
     loop.add_argument("--seed", type=int, default=0, help="seed of the user draw (default 0)")
@@ -133,6 +137,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     loop.add_argument("--max-asks-per-user", type=int, default=10, help="requests per user at most (10)")
     loop.set_defaults(func=_replay_loop)
 
-    history = sub.add_parser("history", help="print a user's stored history as JSON")
-    history.add_argument("user_id", type=int)
+    history = sub.add_parser("history", epilog="example: movierec history 1", help="print a user's stored history as JSON")
+    history.add_argument("user_id", type=int, help="the course user id (an integer)")
     history.set_defaults(func=_history)

@@ -28,7 +28,7 @@ def _monitor(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("monitor", help="current metrics and alarm states (or --png FILE: a dashboard picture)")
+    parser = sub.add_parser("monitor", epilog="example: movierec monitor --watch 5", help="current metrics and alarm states (or --png FILE: a dashboard picture)")
     parser.add_argument("--png", metavar="FILE", help="draw the dashboard (request rate, success, latency, ingest, memory)")
     parser.add_argument("--minutes", type=int, default=60, help="span of the PNG (default 60)")
     parser.add_argument("--watch", type=float, metavar="S", help="redraw every S seconds until Ctrl-C")

@@ -38,6 +38,6 @@ def _recommend(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("recommend", help="a user's recommendations with titles (asks the running API)")
+    parser = sub.add_parser("recommend", epilog="example: movierec recommend 1", help="a user's recommendations with titles (asks the running API)")
     parser.add_argument("user_id", help="the user id, e.g. 1")
     parser.set_defaults(func=_recommend)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+import threading
 
 from movierec.config import get_settings
 from infra.api import ApiServer
+from infra.bootstrap import serving_problems
 from infra.stack import Stack, StackError
 
 
@@ -13,10 +17,17 @@ def _up(args: argparse.Namespace) -> int:
     from infra.up import run_up
 
     try:
-        return run_up(get_settings())
+        rc = run_up(get_settings())
     except StackError as exc:
         print(f"movierec up: {exc}")
         return 1
+    if any(t.name == "index-build" and t.is_alive() for t in threading.enumerate()):
+        # Stopped mid-embedding: everything we started is down, but torch's worker threads would abort
+        # the interpreter's shutdown ("terminate called...", exit -6). Leave without running it.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(rc)
+    return rc
 
 
 def _down(args: argparse.Namespace) -> int:
@@ -30,10 +41,15 @@ def _status(args: argparse.Namespace) -> int:
     for name, address, pid, ok in rows:
         print(f"{name:<6} {address:<21} {'pid ' + str(pid) if pid else 'not started by us':<20} "
               f"{'answers' if ok else 'DOWN'}")
-    return 0 if all(ok for *_, ok in rows) else 1
+    problems = serving_problems(get_settings()) if rows[0][3] else []  # rows[0]: moto (storage)
+    for problem in problems:
+        print(f"serving: {problem}")
+    if not problems and rows[0][3]:
+        print("serving: tables, bucket and index pointer present")
+    return 0 if all(ok for *_, ok in rows) and not problems else 1
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    sub.add_parser("up", help="start the local system in the foreground (Ctrl-C stops it)").set_defaults(func=_up)
-    sub.add_parser("down", help="stop every service of the local stack").set_defaults(func=_down)
-    sub.add_parser("status", help="each component, its address and whether it answers").set_defaults(func=_status)
+    sub.add_parser("up", epilog="example: movierec up", help="start the local system in the foreground (Ctrl-C stops it)").set_defaults(func=_up)
+    sub.add_parser("down", epilog="example: movierec down", help="stop every service of the local stack").set_defaults(func=_down)
+    sub.add_parser("status", epilog="example: movierec status", help="each component, its address and whether it answers").set_defaults(func=_status)

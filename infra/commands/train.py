@@ -35,7 +35,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("train", help="train ranker v2, gate it against the current version, publish it")
+    parser = sub.add_parser("train", epilog="example: movierec train --source dynamodb", help="train ranker v2, gate it against the current version, publish it")
     parser.add_argument("--source", choices=("dynamodb", "movielens"), default="dynamodb",
                         help="interactions ingested by the running system (default) or MovieLens "
                              "ml-latest-small mapped to course ids")  # fmt: skip

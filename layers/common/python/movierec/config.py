@@ -68,8 +68,9 @@ class Settings:
     moto_port: int = 4566
     kafka_host: str = "127.0.0.1"
     kafka_port: int = 9092
-    #: tansu storage: memory://tansu/ (default) or s3://<bucket>/ on the local moto server (survives restarts).
-    tansu_storage: str = "memory://tansu/"
+    #: tansu storage: s3://<bucket>/ on the local moto server (default; the topic survives restarts of either,
+    #: the stack creates the bucket) or memory://tansu/ (lost when tansu stops).
+    tansu_storage: str = "s3://movierec-tansu/"
     api_host: str = "127.0.0.1"
     api_port: int = 8082
     #: The local API server (infra/chalice_local.py): handler threads, and the seconds a request may take
