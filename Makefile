@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install up down status test lock clean bench-ingest bench-recommend bench-train bench-reliability bench-journal
+.PHONY: help install up down status test lock clean bench-ingest bench-recommend test-unit bench-train bench-reliability bench-journal
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ status: install ## each local component, its address and whether it answers
 
 test: install ## install, then run the whole test suite (starts and stops the services it needs)
 	$(BIN)/python -m pytest --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
+
+test-unit: install ## the fast part: tests/unit (no services; under a minute)
+	$(BIN)/python -m pytest -q tests/unit $(PYTEST_ARGS)
 
 lock: install ## rewrite constraints.txt from the installed environment, then the functions' pinned requirements
 	@{ head -2 constraints.txt; $(BIN)/pip freeze --exclude-editable | sed 's/^torch==\(.*\)+cpu$$/torch==\1/'; } > constraints.tmp && mv constraints.tmp constraints.txt

@@ -23,7 +23,7 @@ from movierec.config import Settings, get_settings
 from movierec.dal.tables import Tables
 from movierec.dal.history import save_histories
 from movierec.models.state import HistoryState
-from movierec.index.jobs import build_and_publish, catalog_movies
+from movierec.index_job import build_and_publish, catalog_movies
 from movierec.index.manifest import Manifest
 from infra.api import ApiServer
 from infra.bootstrap import bootstrap

@@ -15,7 +15,6 @@ import os
 import tempfile
 import threading
 import time
-from pathlib import Path
 
 from movierec.config import get_settings
 from movierec.datasets import data_path

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 
 from movierec.config import Settings
-from movierec.index.jobs import ensure_index
+from movierec.index_job import ensure_index
 from movierec.index.manifest import Manifest
 
 

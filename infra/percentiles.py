@@ -62,7 +62,7 @@ class PercentileStore:
 
     def __init__(self, path: Path | None = None, seed: int = 0) -> None:
         self.path = path
-        self._buckets: dict[SeriesKey, dict[int, _Minute]] = defaultdict(dict)
+        self._buckets: dict[SeriesKey, dict[int, _Bucket]] = defaultdict(dict)
         self._lock = threading.Lock()
         self._rng = random.Random(seed)
 

@@ -81,7 +81,7 @@ class Retrainer:
         embedding cache (seconds, not the first build's minutes) and republished, loudly.
         """
         from infra.bootstrap import bootstrap
-        from movierec.index.jobs import ensure_index
+        from movierec.index_job import ensure_index
 
         try:
             created = [str(o) for o in bootstrap(self.settings) if o.created]
@@ -97,7 +97,7 @@ class Retrainer:
 
     def _update_index(self) -> None:
         """Add the movie ids the stream introduced to the index (embedding needs torch: a local job)."""
-        from movierec.index.jobs import ids_missing_from_index, update_published
+        from movierec.index_job import ids_missing_from_index, update_published
 
         try:
             missing = ids_missing_from_index(self.settings)

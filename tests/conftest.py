@@ -18,7 +18,12 @@ from movierec.config import Settings, get_settings
 from movierec.dal.tables import Tables
 from infra.bootstrap import bootstrap
 from infra.stack import LOCAL_CREDENTIALS, Stack, free_port
-from tests.timeouts import TEST_TIMEOUT_S
+from tests.fixtures.timeouts import TEST_TIMEOUT_S
+
+#: Fixture modules shared by the unit and integration tests (pytest registers them for the whole suite).
+pytest_plugins = [
+    "tests.fixtures.index", "tests.fixtures.observability", "tests.fixtures.serving", "tests.fixtures.training",
+]
 
 DATA_DIR = Path(os.environ.get("MOVIEREC_DATA_DIR") or Settings().data_dir)
 

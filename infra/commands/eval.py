@@ -34,7 +34,8 @@ def _offline(args: argparse.Namespace) -> int:
         print(f"movierec eval offline: {exc}")
         return 1
     print(f"{log.source}: {len(log.users):,} users, {log.n_interactions:,} interactions, {len(log.catalog):,} movies")
-    run = run_offline(log, specs, out_dir=args.out, quick=args.quick)
+    run = run_offline(log, specs, quick=args.quick)
+    report.write(run, args.out)
     print(report.markdown(run))
     print(f"wrote {args.out / 'offline.md'} and {args.out}/*.png")
     return 0

@@ -7,7 +7,7 @@ import argparse
 from movierec.config import get_settings
 from movierec.dal.index_store import read_manifest, read_pointer
 from movierec.datasets import DataMissingError
-from movierec.index.jobs import CATALOGS, build_and_publish, catalog_movies, ids_missing_from_index, update_published
+from movierec.index_job import CATALOGS, build_and_publish, catalog_movies, ids_missing_from_index, update_published
 
 
 def _build(args: argparse.Namespace) -> int:

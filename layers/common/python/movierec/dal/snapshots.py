@@ -16,8 +16,7 @@ from botocore.exceptions import ClientError
 
 from movierec import aws
 from movierec.config import Settings
-from movierec.evaluation.interactions import InteractionLog
-from movierec.models.ranking import Interaction
+from movierec.models.ranking import Interaction, InteractionLog
 
 PREFIX = "snapshots/"
 

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
-from dataclasses import dataclass, replace
-from typing import Iterable, Mapping, Sequence
+from dataclasses import replace
+from typing import Iterable, Sequence
 
 from movierec.config import Settings, get_settings
 from movierec.datasets import data_path
-from movierec.models.ranking import Interaction
+from movierec.models.ranking import Interaction, InteractionLog
 
 MOVIELENS = ("movielens", "ml-latest-small")
 
@@ -40,22 +40,6 @@ def movie_order(movie_id: str) -> tuple[int, int, str]:
 def time_order(item: Interaction) -> tuple[float, tuple[int, int, str]]:
     """Sort key of an interaction: its time, ties broken by movie id."""
     return item.last_seen, movie_order(item.movie_id)
-
-
-@dataclass(frozen=True)
-class InteractionLog:
-    """Per-user time-ordered histories plus the catalog a ranker may recommend from."""
-
-    #: user id -> interactions sorted by :func:`time_order` (one per movie).
-    users: Mapping[int, tuple[Interaction, ...]]
-    #: Every recommendable movie id, sorted by :func:`movie_order`.
-    catalog: tuple[str, ...]
-    #: Where the log came from ("movielens", "dynamodb", or a test's name), shown in reports.
-    source: str = "constructed"
-
-    @property
-    def n_interactions(self) -> int:
-        return sum(len(h) for h in self.users.values())
 
 
 def build_log(

@@ -8,7 +8,8 @@ and returns :class:`Results`, from which every metric of :mod:`movierec.evaluati
 :func:`run_offline` is ``movierec eval offline``: it builds the protocols of :mod:`~.split`, chooses each
 model's hyper-parameters on the validation split (cut from the leave-last-out training histories, never
 the test targets) by NDCG@20, fits every model on each protocol's ``train``, evaluates them side by side
-and writes ``reports/offline.md`` plus the PNG plots (:mod:`~.report`).
+and returns the results; the caller writes ``reports/offline.md`` and the PNG plots (:mod:`~.report`),
+so computing never depends on reporting.
 
 A model enters the comparison as a :class:`ModelSpec` (how to build it from training histories, and the
 parameter grid to choose from), so a new ranker is one dictionary entry::
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from tqdm import tqdm
@@ -185,13 +185,10 @@ def protocols(log: InteractionLog, quick: bool = False) -> list[Split]:
 def run_offline(
     log: InteractionLog,
     specs: Mapping[str, ModelSpec] | None = None,
-    out_dir: Path | None = Path("reports"),
     quick: bool = False,
     progress: bool = True,
 ) -> OfflineRun:
-    """Tune on validation, evaluate every model on every protocol, write the report (unless no out_dir)."""
-    from movierec.evaluation import report
-
+    """Tune on validation, evaluate every model on every protocol; the results (no file is written)."""
     start = time.perf_counter()
     specs = dict(specs if specs is not None else default_specs())
     splits = protocols(log, quick)
@@ -206,8 +203,5 @@ def run_offline(
         result = evaluate(rankers, split, K_VALUES, depth=PLOT_DEPTH, progress=progress)
         result.params = chosen
         results.append(result)
-    run = OfflineRun(log.source, results, tuning, time.perf_counter() - start)
-    if out_dir is not None:
-        report.write(run, out_dir)
-    return run
+    return OfflineRun(log.source, results, tuning, time.perf_counter() - start)
 

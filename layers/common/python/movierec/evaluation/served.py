@@ -59,7 +59,7 @@ def movielens_index(settings: Settings | None = None, progress: bool = True) -> 
     """The MovieLens-catalog index version (built once, then loaded from the cache), and movieId -> index id."""
     from movierec.index.build import DEFAULT_K, DEFAULT_RANKER, build_index, fingerprint, unique_movies
     from movierec.index.embed import EmbeddingCache
-    from movierec.index.jobs import catalog_movies
+    from movierec.index_job import catalog_movies
     from movierec.index.loaded import load_index
     from movierec.index.manifest import MANIFEST_FILE
 

@@ -7,6 +7,7 @@ training consume it. Kept apart from the ranker interface so that the data layer
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 
 @dataclass(frozen=True)
@@ -30,3 +31,19 @@ class Scored:
 
     movie_id: str
     score: float
+
+
+@dataclass(frozen=True)
+class InteractionLog:
+    """Per-user time-ordered histories plus the catalog a ranker may recommend from."""
+
+    #: user id -> interactions sorted by :func:`movierec.evaluation.interactions.time_order` (one per movie).
+    users: Mapping[int, tuple[Interaction, ...]]
+    #: Every recommendable movie id, sorted by :func:`movierec.evaluation.interactions.movie_order`.
+    catalog: tuple[str, ...]
+    #: Where the log came from ("movielens", "dynamodb", or a test's name), shown in reports.
+    source: str = "constructed"
+
+    @property
+    def n_interactions(self) -> int:
+        return sum(len(h) for h in self.users.values())

@@ -1,0 +1,68 @@
+"""Retraining on a schedule: the ``make up`` component and the scheduled Lambda handler."""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from dataclasses import replace
+
+from movierec.config import REPO_ROOT, Settings
+from movierec.dal.index_store import download_version, read_manifest, read_pointer
+from movierec.index.build import BuildResult
+from movierec.index.loaded import load_index
+from movierec.index.publish import publish
+from movierec.dal.tables import Tables
+from infra.retrain import Retrainer
+from tests.fixtures.timeouts import TEST_TIMEOUT_S
+from tests.fixtures.training import write_histories
+
+
+def test_retrainer_trains_on_its_schedule_and_stops(settings: Settings, ml_built: BuildResult, slice_log, tables: Tables) -> None:
+    publish(ml_built.folder, ml_built.manifest.version, settings)
+    write_histories(tables, slice_log)
+    retrainer = Retrainer(replace(settings, retrain_every_min=0.01))  # a round every 0.6 s
+    retrainer.start()
+    try:
+        deadline = time.monotonic() + TEST_TIMEOUT_S
+        while time.monotonic() < deadline and read_pointer(settings) == ml_built.manifest.version:
+            time.sleep(0.2)
+    finally:
+        retrainer.stop()
+    assert read_manifest(read_pointer(settings), settings).ranker == "collab-v2"
+    assert retrainer.rounds >= 1 and not retrainer._thread.is_alive()  # type: ignore[union-attr]
+
+
+def test_a_round_first_adds_the_movies_new_to_the_stream_to_the_index(
+    settings: Settings, ml_built: BuildResult, slice_log, tables: Tables
+) -> None:
+    publish(ml_built.folder, ml_built.manifest.version, settings)
+    write_histories(tables, slice_log)
+    tables.movies("brand+new+film+2031", watchers=1, first_seen=1, last_activity=1).save()  # as ingest leaves it
+    Retrainer(settings).run_once()
+    current = load_index(download_version(read_pointer(settings), settings))
+    assert "brand+new+film+2031" in current.row_of
+    ancestry = [current.version]
+    while (parent := read_manifest(ancestry[-1], settings).parent) is not None:
+        ancestry.append(parent)
+    assert len(ancestry) >= 2 and ancestry[-1] == ml_built.manifest.version  # an update of what was served
+
+
+def test_retrainer_is_off_at_zero(settings: Settings) -> None:
+    retrainer = Retrainer(replace(settings, retrain_every_min=0))
+    retrainer.start()
+    retrainer.stop()
+    assert retrainer.rounds == 0 and retrainer._thread is None
+
+
+def test_the_scheduled_train_function_publishes_and_promotes(settings: Settings, ml_built: BuildResult, slice_log, tables: Tables) -> None:
+    """functions/train/app.py's handler, as EventBridge invokes it, on the local stack."""
+    publish(ml_built.folder, ml_built.manifest.version, settings)
+    write_histories(tables, slice_log)
+    spec = importlib.util.spec_from_file_location("train_app", REPO_ROOT / "functions" / "train" / "app.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    first = module.handler({"source": "aws.events"}, None)
+    assert first["trained"] and first["promoted"] and read_pointer(settings) == first["version"]
+    assert module.handler({"source": "aws.events"}, None) == {
+        "trained": False, "reason": "no interaction newer than the current model's data"}  # fmt: skip

@@ -1,0 +1,101 @@
+"""Baselines run through the Ranker interface; the runner scores them and writes the report files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from movierec.evaluation import baselines, interactions, report
+from movierec.evaluation.offline import ModelSpec, default_specs, evaluate, run_offline
+from movierec.evaluation.split import leave_last_out
+from movierec.models.ranking import Interaction, Scored
+
+from tests.fixtures.eval import log_from, taste_log
+def _history(*movies: str) -> list[Interaction]:
+    return [Interaction(m, float(i)) for i, m in enumerate(movies)]
+
+
+def test_popular_counts_training_users_and_skips_the_history() -> None:
+    train = {1: _history("a", "b"), 2: _history("a", "c"), 3: _history("a", "c"), 4: _history("d")}
+    ranker = baselines.PopularRanker(train, ["a", "b", "c", "d", "e"])
+    assert [s.movie_id for s in ranker.rank(_history("c"), 10)] == ["a", "b", "d", "e"]
+    assert [s.score for s in ranker.rank([], 2)] == [3.0, 2.0]
+
+
+def test_random_is_deterministic_and_excludes_the_history() -> None:
+    catalog = [str(i) for i in range(100)]
+    ranker = baselines.RandomRanker(catalog, seed=1)
+    history = _history("1", "2", "3")
+    first = ranker.rank(history, 20)
+    assert first == ranker.rank(list(reversed(history)), 20)
+    assert len(first) == 20 and not {"1", "2", "3"} & {s.movie_id for s in first}
+
+
+@pytest.mark.parametrize("build", [baselines.item_knn, baselines.als], ids=["itemknn", "als"])
+def test_implicit_baselines_learn_the_taste_groups(build) -> None:
+    split = leave_last_out(taste_log())
+    kwargs = {"factors": 4, "seed": 0, "iterations": 10} if build is baselines.als else {"neighbours": 5}
+    ranker = build(split.train, split.catalog, **kwargs)
+    recs = ranker.rank(_history("a1", "a2", "a3"), 3)
+    assert recs and {s.movie_id for s in recs} <= {"a4", "a5", "b1", "b2", "b3", "b4", "b5", "z"}
+    assert recs[0].movie_id in {"a4", "a5"}
+    assert ranker.rank(_history("unknown-movie"), 3) == []
+
+
+def test_als_is_reproducible_to_the_digit() -> None:
+    split = leave_last_out(taste_log())
+    runs = [baselines.als(split.train, split.catalog, factors=4, seed=3).rank(_history("b1", "b2"), 5) for _ in range(2)]
+    assert runs[0] == runs[1]
+
+
+def test_evaluate_scores_every_model_on_the_same_cases() -> None:
+    log = log_from({1: [("a", 1), ("b", 2)], 2: [("a", 1), ("c", 2)], 3: [("b", 1), ("a", 2)], 4: [("d", 1)]})
+    split = leave_last_out(log)  # targets: 1 -> b, 2 -> c, 3 -> a; train popularity a:2 b:1 d:1
+    results = evaluate({"popular": baselines.PopularRanker(split.train, split.catalog)}, split, (1, 2), progress=False)
+    # user 1 (history a) gets [b, d]: hit at 1; user 2 (a) gets [b, d]: miss; user 3 (b) gets [a, d]: hit at 1
+    assert results.models["popular"].ranks == [1, None, 1]
+    m = results.metrics("popular", 2)
+    assert m["hit_rate"] == pytest.approx(2 / 3)
+    assert m["coverage"] == pytest.approx(3 / 4)  # a, b, d of a, b, c, d
+
+
+class _Leaky:
+    """A ranker that breaks the contract by returning the history: the runner must count it."""
+
+    name = "leaky"
+
+    def rank(self, history, k):
+        return [Scored(i.movie_id, 1.0) for i in history][:k]
+
+
+def test_history_returned_by_a_ranker_is_counted_not_hidden() -> None:
+    split = leave_last_out(taste_log())
+    results = evaluate({"leaky": _Leaky()}, split, (10,), progress=False)
+    assert results.models["leaky"].history_leaks > 0
+    assert results.metrics("leaky", 10)["hit_rate"] == 0.0
+
+
+def test_run_offline_writes_table_and_plots(tmp_path: Path) -> None:
+    specs = default_specs()
+    specs["itemknn"] = ModelSpec(build=specs["itemknn"].build, grid=({"neighbours": 2}, {"neighbours": 5}))
+    specs["als"] = ModelSpec(build=specs["als"].build, grid=({"factors": 4, "seed": 0},))
+    run = run_offline(taste_log(16), specs, quick=True, progress=False)
+    report.write(run, tmp_path)
+    assert [r.split.name for r in run.results] == ["leave-last-out", "random-held-out(seed=0)"]
+    text = (tmp_path / "offline.md").read_text()
+    for name in ("random", "popular", "itemknn", "als"):
+        assert f"| {name} |" in text
+    assert "neighbours=2" in text and "neighbours=5" in text  # the tuning trail is reported
+    for png in ("hit_rate_vs_k.png", "coverage.png", "popularity.png"):
+        assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_movielens_leave_last_out_popular_baseline(data_dir: Path) -> None:
+    """The one real-data check: the published shape of ml-latest-small and the popularity baseline."""
+    log = interactions.load_movielens()
+    assert (len(log.users), log.n_interactions, len(log.catalog)) == (610, 100836, 9742)
+    split = leave_last_out(log)
+    results = evaluate({"popular": baselines.PopularRanker(split.train, split.catalog)}, split, (20,), progress=False)
+    assert len(split.cases) == 610
+    assert results.metrics("popular", 20)["hit_rate"] == pytest.approx(42 / 610)
