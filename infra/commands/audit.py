@@ -159,9 +159,9 @@ def _write(text: str, path: Path) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("audit", help="audits from the recorded telemetry: security, fairness, feedback loops")
+    parser = sub.add_parser("audit", epilog="example: movierec audit security", help="audits from the recorded telemetry: security, fairness, feedback loops")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
-    sec = verbs.add_parser("security", help="rating spam, scraping / enumeration, stream injection")
+    sec = verbs.add_parser("security", epilog="example: movierec audit security --window-hours 1", help="rating spam, scraping / enumeration, stream injection")
     sec.add_argument("--window-hours", type=float, default=1.0, help="shilling window (default 1 h)")
     sec.add_argument("--min-accounts", type=int, default=ShillingParams().min_accounts,
                      help="accounts needed to flag a movie (default %(default)s)")
@@ -172,7 +172,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     sec.add_argument("--rate-hours", type=int, default=24, help="hours of ingest reject rates (default 24)")
     sec.add_argument("--out", type=Path, default=Path("reports"), help="report folder (default reports/)")
     sec.set_defaults(func=_security)
-    fair = verbs.add_parser("fairness", help="quality per user group (gender, age, occupation), exposure across movies")
+    fair = verbs.add_parser("fairness", epilog="example: movierec audit fairness --out reports", help="quality per user group (gender, age, occupation), exposure across movies")
     fair.add_argument("--source", choices=("dynamodb", "samples", "movielens"), default="dynamodb",
                       help="the running system's tables (default; adds the served ranker and online conversion), "
                            "the course stream sample files folded in-process, or MovieLens (no user profiles)")
@@ -180,7 +180,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     fair.add_argument("--window-hours", type=float, default=24.0, help="online conversion window (default 24)")
     fair.add_argument("--out", type=Path, default=Path("reports"), help="report folder (default reports/)")
     fair.set_defaults(func=_fairness)
-    feed = verbs.add_parser("feedback", help="does exposure concentrate from version to version; do watches follow us more")
+    feed = verbs.add_parser("feedback", epilog="example: movierec audit feedback --simulate", help="does exposure concentrate from version to version; do watches follow us more")
     feed.add_argument("--simulate", action="store_true",
                       help="run the closed-loop simulation (MovieLens, in-process) with and without the mitigation")
     feed.add_argument("--users", type=int, default=200, help="simulated users (default %(default)s)")

@@ -28,7 +28,7 @@ def _drift(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("drift", help="data drift of the latest window against a reference window")
+    parser = sub.add_parser("drift", epilog="example: movierec drift --window-hours 1 --reference-hours 24", help="data drift of the latest window against a reference window")
     parser.add_argument("--window-hours", type=float, default=1.0)
     parser.add_argument("--reference-hours", type=float, default=24.0)
     parser.add_argument("--end", type=float, default=None, help="end of the current window, epoch s (default: latest event)")

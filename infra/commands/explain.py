@@ -30,7 +30,7 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("explain", help="provenance of a logged recommendation: version, code, data, arm, history")
+    parser = sub.add_parser("explain", epilog="example: movierec explain 42 --at 2025-02-12T05:15:00", help="provenance of a logged recommendation: version, code, data, arm, history")
     parser.add_argument("user", type=int)
     parser.add_argument("request_key", nargs="?", help="the answer's request key (default: the latest answer)")
     parser.add_argument("--at", help="the latest answer at or before this time (epoch s or ISO, UTC)")

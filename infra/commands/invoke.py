@@ -41,6 +41,7 @@ def _invoke(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "invoke",
+        epilog="example: movierec invoke RecommendFunction -e events/recommend-api.json",
         help="run one function of template.yaml on an event, in a fresh Lambda-like process",
         description="Reads template.yaml (handler, environment, layers, timeout, memory), runs the handler once "
         "in a fresh process with a Lambda-like context, prints its log (stderr) and result (stdout), and "

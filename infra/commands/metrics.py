@@ -43,6 +43,7 @@ def _metrics(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "metrics",
+        epilog="example: movierec metrics --follow .run/logs/api.log",
         help="publish the EMF metrics of function logs and evaluate the alarms (for stacks not run by make up)",
         description="Follows log files (a function's stdout), publishes their EMF documents with PutMetricData and "
         "evaluates the alarms, until Ctrl-C. Example, with LocalStack: "

@@ -49,6 +49,9 @@ def bootstrap():
         created = alarm["AlarmName"] not in present
         if created:
             cloudwatch.put_metric_alarm(**alarm)
+            # A new alarm starts in INSUFFICIENT_DATA on AWS; set it so where an emulator starts it OK.
+            cloudwatch.set_alarm_state(AlarmName=alarm["AlarmName"], StateValue="INSUFFICIENT_DATA",
+                                       StateReason="created; no data yet")
         print(f"alarm  {alarm['AlarmName']:<32} {'created' if created else 'exists'}", flush=True)
 
 

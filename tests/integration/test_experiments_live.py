@@ -50,7 +50,7 @@ def test_start_serves_both_arms_logs_them_and_stop_ends_it(
     get_settings.cache_clear()
     s = get_settings()
     control = published.manifest.version
-    treatment = _second_version(published, s, tmp_path, "v-treatment")
+    treatment = _second_version(published, s, tmp_path, "20250101T000000Z-7e5a7e57")
     api = build_api(s)
     assert api.get("1").headers.get(EXPERIMENT_HEADER) is None  # no experiment yet
 
@@ -100,7 +100,7 @@ def test_a_failing_canary_is_rolled_back_logged_and_alarmed(
     s = settings
     control = published.manifest.version
     # A treatment version this code cannot serve (its manifest names an unknown ranker): every answer fails.
-    broken = _second_version(published, s, tmp_path, "v-broken", ranker="no-such-ranker")
+    broken = _second_version(published, s, tmp_path, "20250101T000000Z-b0b0b0b0", ranker="no-such-ranker")
     start_experiment(s, "canary1", control, broken, 0.2, canary=True, guardrails=Guardrails(min_requests=10))
     api = build_api(s)
     api.router.refresh()

@@ -29,7 +29,8 @@ def test_request_path_and_job_tables_keep_their_own_timeouts(isolated: Settings)
     assert elsewhere.history.Meta.table_name == "other-history"
 
     short = (REQUEST_PATH_TIMEOUTS.connect_s, REQUEST_PATH_TIMEOUTS.read_s, REQUEST_PATH_TIMEOUTS.retries + 1)
-    long = (JOB_TIMEOUTS.connect_s, JOB_TIMEOUTS.read_s, JOB_TIMEOUTS.retries + 1)
+    # job defaults, with the read timeout the test settings set for a loaded machine (aws_read_timeout_s)
+    long = (JOB_TIMEOUTS.connect_s, isolated.aws_read_timeout_s or JOB_TIMEOUTS.read_s, JOB_TIMEOUTS.retries + 1)
     for bound in request.all():
         assert bound.Meta.table_name == isolated.table(bound.Meta.logical)
         assert _client_config(bound) == short
