@@ -7,7 +7,7 @@ import pytest
 
 from movierec.models.ranking import Interaction
 from movierec.training.ease import EaseRanker, ease_weights, fit_ease
-from movierec.training.neighbours import top_n_dense, top_n_sparse
+from movierec.training.topn import top_n_dense, top_n_sparse
 from movierec.training.transitions import transition_matrix
 from movierec.training.vocabulary import sequences, vocabulary
 
