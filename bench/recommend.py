@@ -38,7 +38,8 @@ from movierec.index.loaded import MovieIndex, load_index  # noqa: E402
 from movierec.index.manifest import TABLE_NAME  # noqa: E402
 from movierec.index.neighbours import neighbours_of  # noqa: E402
 from movierec.models.ranking import Interaction  # noqa: E402
-from movierec.ranking.content import ContentRanker, popularity_scores, seed_weight, top_rows  # noqa: E402
+from movierec.ranking.content import ContentRanker, seed_weight  # noqa: E402
+from movierec.ranking.scores import popularity_scores, top_rows  # noqa: E402
 from infra.api import api_service  # noqa: E402
 
 

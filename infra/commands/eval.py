@@ -13,19 +13,28 @@ def _offline(args: argparse.Namespace) -> int:
     from movierec.dal.index_store import IndexMissingError
     from movierec.datasets import DataMissingError
     from movierec.evaluation import interactions, report
-    from movierec.evaluation.offline import default_specs, run_offline
+    from movierec.evaluation.offline import ModelSpec, default_specs, run_offline
     from movierec.evaluation.served import published_index, served_specs
 
     settings = get_settings()
     try:
         if args.source == "movielens":
             log = interactions.load_movielens(settings)
+        elif args.source == "stream":  # the course stream files through ingest's parser; ties seeded
+            log = interactions.load_stream(settings, tie_seed=0)
         else:  # the served index's movies are recommendable too, watched or not
             log = interactions.with_catalog(interactions.load_dynamodb(settings), published_index(settings).ids)
         if not log.users:
             print(f"movierec eval offline: no interactions in {args.source}")
             return 1
-        specs = default_specs() | served_specs(args.source, settings)
+        if args.source == "stream":  # no served index over the stream's ids: the baselines and EASE
+            from movierec.training.ease import EaseRanker
+            from movierec.training.offline import EASE_GRID
+
+            specs = default_specs() | {"ease": ModelSpec(build=lambda train, catalog, **p: EaseRanker.fit(train, catalog, **p),
+                                                         grid=EASE_GRID)}  # fmt: skip
+        else:
+            specs = default_specs() | served_specs(args.source, settings)
         if args.source == "movielens":  # ranker v2 and EASE, trained per protocol like the baselines
             from movierec.training.offline import v2_specs
 
@@ -34,10 +43,11 @@ def _offline(args: argparse.Namespace) -> int:
         print(f"movierec eval offline: {exc}")
         return 1
     print(f"{log.source}: {len(log.users):,} users, {log.n_interactions:,} interactions, {len(log.catalog):,} movies")
+    name = "offline.md" if args.source == "movielens" else f"offline-{args.source}.md"
     run = run_offline(log, specs, quick=args.quick)
-    report.write(run, args.out)
+    report.write(run, args.out, name)
     print(report.markdown(run))
-    print(f"wrote {args.out / 'offline.md'} and {args.out}/*.png")
+    print(f"wrote {args.out / name} and {args.out}/*.png")
     return 0
 
 
@@ -60,8 +70,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     offline = verbs.add_parser("offline", epilog="example: movierec eval offline --quick --source movielens", help="every model on the same temporal split; writes reports/offline.md")
     offline.add_argument("--quick", action="store_true", help="smaller tuning grids, no last-5 protocol")
-    offline.add_argument("--source", choices=("movielens", "dynamodb"), default="movielens",
-                         help="MovieLens ml-latest-small (default) or the running system's ingested histories")
+    offline.add_argument("--source", choices=("movielens", "stream", "dynamodb"), default="movielens",
+                         help="MovieLens ml-latest-small (default), the course stream files (writes "
+                              "offline-stream.md) or the running system's ingested histories (offline-dynamodb.md)")
     offline.add_argument("--out", type=Path, default=Path("reports"), help="report folder (default reports/)")
     offline.set_defaults(func=_offline)
     online = verbs.add_parser("online", epilog="example: movierec eval online --window-hours 24", help="conversion of served/streamed recommendations into watches")

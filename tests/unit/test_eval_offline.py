@@ -10,6 +10,7 @@ from movierec.evaluation import baselines, interactions, report
 from movierec.evaluation.offline import ModelSpec, default_specs, evaluate, run_offline
 from movierec.evaluation.split import leave_last_out
 from movierec.models.ranking import Interaction, Scored
+from movierec.ranking.popular import PopularRanker
 
 from tests.fixtures.eval import log_from, taste_log
 def _history(*movies: str) -> list[Interaction]:
@@ -18,7 +19,7 @@ def _history(*movies: str) -> list[Interaction]:
 
 def test_popular_counts_training_users_and_skips_the_history() -> None:
     train = {1: _history("a", "b"), 2: _history("a", "c"), 3: _history("a", "c"), 4: _history("d")}
-    ranker = baselines.PopularRanker(train, ["a", "b", "c", "d", "e"])
+    ranker = PopularRanker.from_training(train, ["a", "b", "c", "d", "e"])
     assert [s.movie_id for s in ranker.rank(_history("c"), 10)] == ["a", "b", "d", "e"]
     assert [s.score for s in ranker.rank([], 2)] == [3.0, 2.0]
 
@@ -52,7 +53,7 @@ def test_als_is_reproducible_to_the_digit() -> None:
 def test_evaluate_scores_every_model_on_the_same_cases() -> None:
     log = log_from({1: [("a", 1), ("b", 2)], 2: [("a", 1), ("c", 2)], 3: [("b", 1), ("a", 2)], 4: [("d", 1)]})
     split = leave_last_out(log)  # targets: 1 -> b, 2 -> c, 3 -> a; train popularity a:2 b:1 d:1
-    results = evaluate({"popular": baselines.PopularRanker(split.train, split.catalog)}, split, (1, 2), progress=False)
+    results = evaluate({"popular": PopularRanker.from_training(split.train, split.catalog)}, split, (1, 2), progress=False)
     # user 1 (history a) gets [b, d]: hit at 1; user 2 (a) gets [b, d]: miss; user 3 (b) gets [a, d]: hit at 1
     assert results.models["popular"].ranks == [1, None, 1]
     m = results.metrics("popular", 2)
@@ -96,6 +97,6 @@ def test_movielens_leave_last_out_popular_baseline(data_dir: Path) -> None:
     log = interactions.load_movielens()
     assert (len(log.users), log.n_interactions, len(log.catalog)) == (610, 100836, 9742)
     split = leave_last_out(log)
-    results = evaluate({"popular": baselines.PopularRanker(split.train, split.catalog)}, split, (20,), progress=False)
+    results = evaluate({"popular": PopularRanker.from_training(split.train, split.catalog)}, split, (20,), progress=False)
     assert len(split.cases) == 610
     assert results.metrics("popular", 20)["hit_rate"] == pytest.approx(42 / 610)

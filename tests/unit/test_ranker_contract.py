@@ -52,7 +52,8 @@ def _index():
 
 BUILDERS: dict[str, Callable[[], Ranker]] = {
     "random": lambda: baselines.RandomRanker(LOG.catalog, seed=0),
-    "popular-baseline": lambda: baselines.PopularRanker(LOG.users, LOG.catalog),
+    "popular-baseline": lambda: PopularRanker.from_training(LOG.users, LOG.catalog),
+    "markov": lambda: baselines.MarkovRanker.fit(LOG.users, LOG.catalog),
     "popular-served": lambda: PopularRanker.from_sources(_index(), [Scored("m4", 9.0), Scored("m9", 8.0)]),
     "itemknn": lambda: baselines.item_knn(LOG.users, LOG.catalog, neighbours=5),
     "als": lambda: baselines.als(LOG.users, LOG.catalog, factors=4, seed=0),

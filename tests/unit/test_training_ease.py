@@ -7,9 +7,9 @@ import pytest
 
 from movierec.models.ranking import Interaction
 from movierec.training.ease import EaseRanker, ease_weights, fit_ease
-from movierec.training.neighbours import top_n_dense, top_n_sparse
+from movierec.training.topn import top_n_dense, top_n_sparse
 from movierec.training.transitions import transition_matrix
-from movierec.training.vocabulary import sequences, vocabulary
+from movierec.ranking.vocabulary import sequences, vocabulary
 
 
 def _h(*movies: str) -> tuple[Interaction, ...]:

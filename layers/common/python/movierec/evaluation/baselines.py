@@ -1,7 +1,10 @@
 """Baseline rankers a skeptic expects beside ours, all behind :class:`movierec.ranking.base.Ranker`.
 
 - :class:`RandomRanker` — uniform over the catalog (deterministic per history and seed): the floor.
-- :class:`PopularRanker` — most popular = number of users with the movie in their TRAINING history.
+- :class:`~movierec.ranking.popular.PopularRanker` (``from_training``) — most popular = number of users
+  with the movie in their TRAINING history (the serving fallback's class, fed from training data).
+- :class:`MarkovRanker` — a first-order Markov chain: how often movie ``j`` came directly after the
+  user's most recent movie in training histories; the sequence baseline a "next movie" model must beat.
 - :class:`ImplicitRanker` — a fitted model of the ``implicit`` library scoring a history it never saw:
   :func:`item_knn` (cosine item-item neighbours) and :func:`als` (alternating least squares, the user
   vector folded in from the history at request time, ``recalculate_user=True``).
@@ -9,11 +12,12 @@
 Every ranker is fitted on ``split.train`` only and ranks the WHOLE catalog with the history excluded.
 Interactions are binary (rated = 1): the test asks "what will the user watch next", not "how much will
 they like it". Reproducible to the digit: ALS takes ``random_state`` and a fixed ``num_threads``, and
-BLAS runs single-threaded (:func:`single_threaded_blas`), so float sums happen in one order.
+BLAS runs single-threaded (:class:`BlasLimit`), so float sums happen in one order.
 
 Usage::
 
-    rankers = {"popular": PopularRanker(split.train, split.catalog),
+    rankers = {"popular": PopularRanker.from_training(split.train, split.catalog),
+               "markov": MarkovRanker.fit(split.train, split.catalog),
                "als": als(split.train, split.catalog, factors=64, seed=0)}
 """
 
@@ -22,36 +26,43 @@ from __future__ import annotations
 import random
 import warnings
 from contextlib import contextmanager
-from functools import lru_cache
 from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 from scipy.sparse import csr_matrix
 
-from movierec.evaluation.interactions import movie_order
-from movierec.evaluation.metrics import popularity_counts
 from movierec.models.ranking import Interaction, Scored
-
-Train = Mapping[int, Sequence[Interaction]]
+from movierec.ranking.popular import popularity_counts
+from movierec.ranking.scores import scored_top
+from movierec.ranking.vocabulary import Train, Vocabulary, user_item_matrix
 
 #: Threads for implicit's fitting loops; fixed so a run on another machine computes the same numbers
 #: (each user's / item's solve is independent, so the result does not depend on the split of work).
 NUM_THREADS = 2
 
 
-@lru_cache(maxsize=1)
-def _threadpools():
-    """threadpoolctl's view of the loaded BLAS libraries; discovering them is slow, so it is done once."""
-    from threadpoolctl import ThreadpoolController
+class BlasLimit:
+    """BLAS in one thread: implicit recommends it for ALS, and it keeps float results run-to-run stable.
 
-    return ThreadpoolController()
+    threadpoolctl's discovery of the loaded BLAS libraries is slow (it would dominate a per-user
+    ``rank``), so one object does it once and is kept by the ranker that needs it.
+    """
+
+    def __init__(self) -> None:
+        from threadpoolctl import ThreadpoolController
+
+        self._controller = ThreadpoolController()
+
+    @contextmanager
+    def single_threaded(self) -> Iterator[None]:
+        with self._controller.limit(limits=1, user_api="blas"):
+            yield
 
 
-@contextmanager
-def single_threaded_blas() -> Iterator[None]:
-    """BLAS in one thread: implicit recommends it for ALS, and it keeps float results run-to-run stable."""
-    with _threadpools().limit(limits=1, user_api="blas"):
-        yield
+def catalog_matrix(train: Train, catalog: Sequence[str]) -> tuple[csr_matrix, dict[str, int]]:
+    """Binary users x catalog matrix of the training histories, and the movie -> column index."""
+    vocab = Vocabulary(tuple(catalog), np.zeros(len(catalog), dtype=np.int64))
+    return user_item_matrix(train, vocab), vocab.position
 
 
 class RandomRanker:
@@ -71,47 +82,58 @@ class RandomRanker:
         return [Scored(m, float(k - i)) for i, m in enumerate(out)]
 
 
-class PopularRanker:
-    """The most popular movies the user has not seen: counts of users per movie in training."""
+class MarkovRanker:
+    """First-order Markov chain over the catalog: next-movie counts of the most recent known movie.
 
-    def __init__(self, train: Train, catalog: Sequence[str], name: str = "popular") -> None:
+    ``score(j) = count(last -> j) + popularity(j) / (max popularity + 1)``: the popularity term is below 1,
+    so it only orders movies with equal transition counts (and ranks everything after the user's
+    last movie's successors). ``last`` is the most recent history movie that has any successor in
+    training; with none, the list is plain popularity.
+    """
+
+    def __init__(self, transitions: csr_matrix, popularity: np.ndarray, catalog: Sequence[str],
+                 name: str = "markov") -> None:  # fmt: skip
         self.name = name
+        self._t = transitions
+        self._pop = popularity / (popularity.max() + 1.0) if len(popularity) else popularity
+        self._catalog = list(catalog)
+        self._column = {m: j for j, m in enumerate(self._catalog)}
+
+    @classmethod
+    def fit(cls, train: Train, catalog: Sequence[str], name: str = "markov") -> "MarkovRanker":
+        column = {m: j for j, m in enumerate(catalog)}
+        src: list[int] = []
+        dst: list[int] = []
+        for history in train.values():
+            cols = [column[i.movie_id] for i in history if i.movie_id in column]
+            src.extend(cols[:-1])
+            dst.extend(cols[1:])
+        n = len(catalog)
+        t = csr_matrix((np.ones(len(src), dtype=np.float64), (src, dst)), shape=(n, n))  # duplicates summed
+        t.setdiag(0.0)
+        t.eliminate_zeros()
         counts = popularity_counts(train)
-        self._order = [(m, float(counts.get(m, 0))) for m in sorted(catalog, key=lambda m: (-counts.get(m, 0), movie_order(m)))]
+        return cls(t, np.array([counts.get(m, 0) for m in catalog], dtype=np.float64), catalog, name)
 
     def rank(self, history: Sequence[Interaction], k: int) -> list[Scored]:
-        seen = {i.movie_id for i in history}
-        out: list[Scored] = []
-        for movie_id, count in self._order:
-            if movie_id not in seen:
-                out.append(Scored(movie_id, count))
-                if len(out) == k:
-                    break
-        return out
-
-
-def user_item_matrix(train: Train, catalog: Sequence[str]) -> tuple[csr_matrix, dict[str, int]]:
-    """Binary users x catalog matrix of the training histories, and the movie -> column index."""
-    column = {m: j for j, m in enumerate(catalog)}
-    rows, cols = [], []
-    for r, history in enumerate(train.values()):
-        for item in history:
-            j = column.get(item.movie_id)
-            if j is not None:
-                rows.append(r)
-                cols.append(j)
-    data = np.ones(len(rows), dtype=np.float32)
-    matrix = csr_matrix((data, (rows, cols)), shape=(len(train), len(catalog)), dtype=np.float32)
-    matrix.sum_duplicates()
-    matrix.data[:] = 1.0
-    return matrix, column
+        known = [self._column[i.movie_id] for i in sorted(history, key=lambda i: i.last_seen) if i.movie_id in self._column]
+        scores = self._pop.copy()
+        for col in reversed(known):
+            start, stop = self._t.indptr[col], self._t.indptr[col + 1]
+            if stop > start:
+                scores[self._t.indices[start:stop]] += self._t.data[start:stop]
+                break
+        scores[known] = -np.inf
+        return scored_top(self._catalog, scores, k)
 
 
 class ImplicitRanker:
     """Scores a history with a fitted ``implicit`` model; the history becomes a one-row user matrix."""
 
-    def __init__(self, model, catalog: Sequence[str], column: Mapping[str, int], name: str) -> None:
+    def __init__(self, model, catalog: Sequence[str], column: Mapping[str, int], name: str,
+                 blas: BlasLimit | None = None) -> None:  # fmt: skip
         self.name = name
+        self._blas = blas or BlasLimit()
         # One user per call: waking a thread pool costs more than the work (30x slower measured on 2
         # busy cores), so ranking runs in the calling thread.
         model.num_threads = 1
@@ -128,7 +150,7 @@ class ImplicitRanker:
         row = self._row(history)
         if row.nnz == 0:
             return []  # nothing known to fold in; the caller's fallback (if any) decides
-        with single_threaded_blas():
+        with self._blas.single_threaded():
             ids, scores = self._model.recommend(
                 0, row, N=k, filter_already_liked_items=True, recalculate_user=True
             )
@@ -145,7 +167,7 @@ def item_knn(train: Train, catalog: Sequence[str], neighbours: int = 50, name: s
     from implicit.nearest_neighbours import CosineRecommender
     from implicit.utils import ParameterWarning
 
-    matrix, column = user_item_matrix(train, catalog)
+    matrix, column = catalog_matrix(train, catalog)
     model = CosineRecommender(K=neighbours, num_threads=NUM_THREADS)
     with warnings.catch_warnings():
         # CosineRecommender normalises into a COO matrix itself and then warns about its own conversion.
@@ -167,8 +189,9 @@ def als(
     """Implicit ALS (``implicit.cpu.als``) fitted on ``train`` with a fixed seed and thread count."""
     from implicit.cpu.als import AlternatingLeastSquares
 
-    matrix, column = user_item_matrix(train, catalog)
-    with single_threaded_blas():  # also silences implicit's warning about a multi-threaded BLAS
+    matrix, column = catalog_matrix(train, catalog)
+    blas = BlasLimit()
+    with blas.single_threaded():  # also silences implicit's warning about a multi-threaded BLAS
         model = AlternatingLeastSquares(
             factors=factors,
             regularization=regularization,
@@ -178,4 +201,4 @@ def als(
             num_threads=NUM_THREADS,
         )
         model.fit(matrix, show_progress=False)
-    return ImplicitRanker(model, catalog, column, name)
+    return ImplicitRanker(model, catalog, column, name, blas)

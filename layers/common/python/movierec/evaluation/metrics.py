@@ -22,10 +22,12 @@ Usage::
 from __future__ import annotations
 
 import math
-from collections import Counter
 from typing import Hashable, Iterable, Mapping, Sequence
 
 import numpy as np
+
+# The popularity percentile is computed on the same counts the popularity baseline ranks by.
+from movierec.ranking.popular import popularity_counts  # noqa: F401  (part of this module's API)
 
 Rank = int | None
 
@@ -73,11 +75,6 @@ def coverage(recommended: Iterable[Sequence[str]], catalog_size: int, k: int) ->
     """Distinct movies appearing in any top-``k`` list, as a share of the catalog."""
     distinct = {m for recs in recommended for m in recs[:k]}
     return len(distinct) / catalog_size if catalog_size else 0.0
-
-
-def popularity_counts(train: Mapping[int, Sequence]) -> Counter[str]:
-    """Number of users with each movie in their TRAINING history (the "most popular" definition)."""
-    return Counter(m for history in train.values() for m in {i.movie_id for i in history})
 
 
 def popularity_percentiles(counts: Mapping[str, int], catalog: Sequence[str]) -> dict[str, float]:

@@ -19,7 +19,7 @@ parameter grid to choose from), so a new ranker is one dictionary entry::
 
 or, directly::
 
-    results = evaluate({"popular": PopularRanker(split.train, split.catalog)}, split, k_values=(10, 20))
+    results = evaluate({"popular": PopularRanker.from_training(split.train, split.catalog)}, split, k_values=(10, 20))
     results.metrics("popular", 20)["hit_rate"]
 """
 
@@ -35,6 +35,7 @@ from movierec.evaluation import baselines, metrics
 from movierec.evaluation.interactions import InteractionLog
 from movierec.evaluation.split import Split, last_n, leave_last_out, random_held_out, validation
 from movierec.ranking.base import Ranker
+from movierec.ranking.popular import PopularRanker
 
 #: Cut-offs of the tables; plots go to PLOT_DEPTH.
 K_VALUES = (10, 20)
@@ -123,7 +124,7 @@ class ModelSpec:
 
 
 def default_specs() -> dict[str, ModelSpec]:
-    """The baselines: random, most popular, item-kNN and ALS (``implicit``)."""
+    """The baselines: random, most popular, first-order Markov chain, item-kNN and ALS (``implicit``)."""
     als_grid = tuple(
         {"factors": f, "regularization": r, "alpha": a, "seed": SEED}
         for f in (32, 64, 128)
@@ -132,7 +133,8 @@ def default_specs() -> dict[str, ModelSpec]:
     )
     return {
         "random": ModelSpec(build=lambda train, catalog, **p: baselines.RandomRanker(catalog, seed=SEED)),
-        "popular": ModelSpec(build=lambda train, catalog, **p: baselines.PopularRanker(train, catalog)),
+        "popular": ModelSpec(build=lambda train, catalog, **p: PopularRanker.from_training(train, catalog)),
+        "markov": ModelSpec(build=lambda train, catalog, **p: baselines.MarkovRanker.fit(train, catalog)),
         "itemknn": ModelSpec(
             build=lambda train, catalog, **p: baselines.item_knn(train, catalog, **p),
             grid=tuple({"neighbours": n} for n in (10, 20, 50, 100, 200)),

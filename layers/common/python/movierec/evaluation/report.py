@@ -122,9 +122,9 @@ def plots(results: "Results", out_dir: Path) -> list[Path]:
     return paths
 
 
-def write(run: "OfflineRun", out_dir: Path) -> list[Path]:
-    """Write offline.md and the plots (of the headline protocol); return the paths written."""
+def write(run: "OfflineRun", out_dir: Path, name: str = "offline.md") -> list[Path]:
+    """Write the markdown report ``name`` and the plots (of the headline protocol); return the paths written."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    md = out_dir / "offline.md"
+    md = out_dir / name
     md.write_text(markdown(run))
     return [md, *plots(run.results[0], out_dir)]

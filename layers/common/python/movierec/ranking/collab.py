@@ -27,10 +27,9 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-
 from movierec.index.loaded import MovieIndex
 from movierec.models.ranking import Interaction, Scored
-from movierec.ranking.content import top_rows
+from movierec.ranking.scores import scored_top
 
 NAME = "collab-v2"
 
@@ -151,6 +150,4 @@ class CollabRanker:
         return scores
 
     def rank(self, history: Sequence[Interaction], k: int) -> list[Scored]:
-        scores = self.scores(history)
-        ids = self.index.ids
-        return [Scored(ids[r], float(scores[r])) for r in top_rows(scores, k)]
+        return scored_top(self.index.ids, self.scores(history), k)

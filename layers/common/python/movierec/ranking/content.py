@@ -23,6 +23,7 @@ import numpy as np
 
 from movierec.index.loaded import MovieIndex
 from movierec.models.ranking import Interaction, Scored
+from movierec.ranking.scores import popularity_scores, scored_top
 
 UNRATED = 3.0
 NEUTRAL = 2.5
@@ -31,29 +32,6 @@ NEUTRAL = 2.5
 def seed_weight(rating: float | None) -> float:
     """How much a watched movie pulls its neighbours up (positive) or pushes them down (negative)."""
     return (UNRATED if rating is None else rating) - NEUTRAL
-
-
-def popularity_scores(popularity: np.ndarray) -> np.ndarray:
-    """Raw popularity (heavy-tailed, 1e-5 .. 500) -> [0, 1] by log1p and max-scaling."""
-    logged = np.log1p(np.clip(popularity, 0.0, None))
-    top = logged.max() if len(logged) else 0.0
-    return (logged / top if top > 0 else logged).astype(np.float64)
-
-
-def top_rows(scores: np.ndarray, k: int) -> np.ndarray:
-    """Rows of the ``k`` highest finite scores, best first, ties by row number (deterministic)."""
-    finite = np.flatnonzero(np.isfinite(scores))
-    if len(finite) > k:
-        # Keep every row tied with the k-th score so the tie-break below, not argpartition, decides.
-        kth = np.partition(scores[finite], len(finite) - k)[len(finite) - k]
-        finite = finite[scores[finite] >= kth]
-    order = np.lexsort((finite, -scores[finite]))
-    return finite[order][:k]
-
-
-def scored_top(ids: Sequence[str], scores: np.ndarray, k: int) -> list[Scored]:
-    """The ``k`` best rows of a score vector as :class:`Scored` movies (what every score-based ranker returns)."""
-    return [Scored(ids[row], float(scores[row])) for row in top_rows(scores, k)]
 
 
 class ContentRanker:

@@ -1,27 +1,36 @@
-"""The cold-user fallback: the current most popular movies, never an empty answer.
+"""The most popular movies the user has not seen: the cold-user fallback and the popularity baseline.
 
-Popularity comes from the ingested per-movie aggregates (``movies`` table: distinct watchers, then
-ratings) when there are any, padded with the index's catalog popularity, so a fresh system without a
-single stream line still answers 20 movies.
+One ranker, built from one of two sources of popularity:
+
+- :meth:`PopularRanker.from_sources` (serving): the ingested per-movie aggregates (``movies`` table:
+  distinct watchers, then ratings) when there are any, padded with the index's catalog popularity, so a
+  fresh system without a single stream line still answers 20 movies;
+- :meth:`PopularRanker.from_training` (evaluation, training): the number of users with each movie in
+  their training histories, over a whole catalog.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections import Counter
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from movierec.index.loaded import MovieIndex
 from movierec.models.ranking import Interaction, Scored
-from movierec.ranking.content import popularity_scores, top_rows
+from movierec.ranking.scores import popularity_scores, top_rows
+
+
+def popularity_counts(train: Mapping[int, Sequence[Interaction]]) -> Counter[str]:
+    """Number of users with each movie in their TRAINING history (the "most popular" definition)."""
+    return Counter(m for history in train.values() for m in {i.movie_id for i in history})
 
 
 class PopularRanker:
     """Ranks a fixed popularity list, skipping what the user has seen."""
 
-    name = "popular"
-
-    def __init__(self, ranked: Sequence[Scored]) -> None:
+    def __init__(self, ranked: Sequence[Scored], name: str = "popular") -> None:
+        self.name = name
         self.ranked = list(ranked)
 
     @classmethod
@@ -37,9 +46,23 @@ class PopularRanker:
                 merged.append(item)
         return cls(merged[:depth])
 
+    @classmethod
+    def from_training(cls, train: Mapping[int, Sequence[Interaction]], catalog: Sequence[str],
+                      name: str = "popular") -> "PopularRanker":  # fmt: skip
+        """Every catalog movie by its number of training users (ties keep the catalog's order)."""
+        counts = popularity_counts(train)
+        order = sorted(catalog, key=lambda m: -counts.get(m, 0))  # stable sort: ties in catalog order
+        return cls([Scored(m, float(counts.get(m, 0))) for m in order], name)
+
     def rank(self, history: Sequence[Interaction], k: int) -> list[Scored]:
         watched = {item.movie_id for item in history}
-        return [s for s in self.ranked if s.movie_id not in watched][:k]
+        out: list[Scored] = []
+        for item in self.ranked:
+            if item.movie_id not in watched:
+                out.append(item)
+                if len(out) == k:
+                    break
+        return out
 
 
 def rank_aggregates(rows: Sequence[tuple[str, float, float]], depth: int = 200) -> list[Scored]:

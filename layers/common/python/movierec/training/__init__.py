@@ -1,10 +1,9 @@
 """Training the learned ranker (v2) from interactions, gating it, and publishing it as an index version.
 
-- :mod:`~.interactions` — every ingested interaction, read with one paginated Scan;
 - :mod:`~.vocabulary` — which movies get learned neighbours, and the user x movie matrix over them;
 - :mod:`~.ease` — EASE (Steck 2019), closed form in numpy, and the EASE baseline ranker;
 - :mod:`~.transitions` — "watched next" co-occurrence of consecutive movies in a user's history;
-- :mod:`~.neighbours` — per-movie top-N lists, the only part of a model that serving reads;
+- :mod:`~.topn` — per-movie top-N lists, the only part of a model that serving reads;
 - :mod:`~.model` — fitting both into those lists, laid onto an index version's rows as extra columns;
 - :mod:`~.gate` — the offline gate: a new version becomes current only if it is at least as good;
 - :mod:`~.job` — ``movierec train``: read, fit, gate, publish a new index version, promote or not;

@@ -21,8 +21,8 @@ import numpy as np
 from scipy.linalg import lapack
 
 from movierec.models.ranking import Interaction, Scored
-from movierec.ranking.content import top_rows
-from movierec.training.vocabulary import Train, Vocabulary, user_item_matrix, vocabulary
+from movierec.ranking.scores import scored_top
+from movierec.ranking.vocabulary import Train, Vocabulary, user_item_matrix, vocabulary
 
 
 def ease_weights(gram: np.ndarray, lam: float) -> np.ndarray:
@@ -71,5 +71,4 @@ class EaseRanker:
             return []
         scores = self._b[rows].sum(axis=0, dtype=np.float64)
         scores[rows] = -np.inf
-        items = self._vocab.items
-        return [Scored(items[j], float(scores[j])) for j in top_rows(scores, k)]
+        return scored_top(self._vocab.items, scores, k)

@@ -30,7 +30,7 @@ from movierec.config import Settings
 from movierec.dal.index_store import IndexMissingError, download_version, read_pointer
 from movierec.dal.snapshots import read_snapshot, write_snapshot
 from movierec.datasets import data_path
-from movierec.evaluation.interactions import InteractionLog, load_movielens
+from movierec.evaluation.interactions import InteractionLog, load_dynamodb, load_movielens
 # A trained version is written exactly like a built one (LanceDB table, then the manifest).
 from movierec.index.build import code_version, write_index_version
 from movierec.index.loaded import MovieIndex, load_index
@@ -42,7 +42,6 @@ from movierec.provenance import git_state
 from movierec.ranking.collab import NAME, CollabRanker, FoldIn
 from movierec.ranking.registry import build_ranker
 from movierec.training.gate import GateResult, fresh_holdout, run_gate
-from movierec.training.interactions import scan_history
 from movierec.training.model import (
     COLUMNS, CollabModel, FitParams, arrow_columns, describe, fit_collab, index_columns, translate,
 )  # fmt: skip
@@ -64,7 +63,7 @@ class TrainOutcome:
 def load_interactions(source: str, settings: Settings) -> InteractionLog:
     """The training log in the index's id space (course movie ids)."""
     if source == "dynamodb":
-        return scan_history(settings)
+        return load_dynamodb(settings, include_catalog=False)
     if source == "movielens":
         links = {str(k): v for k, v in read_links(data_path("movielens", "ml_to_course_ids.csv", settings=settings)).items()}
         ml = load_movielens(settings)

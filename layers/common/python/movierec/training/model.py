@@ -18,9 +18,9 @@ import pyarrow as pa
 from movierec.models.ranking import Interaction
 from movierec.ranking.collab import Neighbours
 from movierec.training.ease import ease_weights
-from movierec.training.neighbours import top_n_dense, top_n_sparse
+from movierec.training.topn import top_n_dense, top_n_sparse
 from movierec.training.transitions import transition_matrix
-from movierec.training.vocabulary import Train, Vocabulary, sequences, user_item_matrix, vocabulary
+from movierec.ranking.vocabulary import Train, Vocabulary, sequences, user_item_matrix, vocabulary
 
 #: Column names of the model inside an index version.
 COLUMNS = ("cf_count", "cf_idx", "cf_w", "seq_idx", "seq_w")

@@ -27,7 +27,7 @@ from movierec.ranking.collab import CollabRanker, FoldIn
 from movierec.training.ease import EaseRanker
 from movierec.training.job import ranker_for
 from movierec.training.model import CollabModel, FitParams, fit_collab, translate
-from movierec.training.vocabulary import Train
+from movierec.ranking.vocabulary import Train
 
 EASE_GRID = tuple({"lam": lam} for lam in (30.0, 100.0, 300.0, 1000.0))
 V2_GRID = tuple(

@@ -3,7 +3,8 @@
 A movie needs a few users before co-occurrence says anything about it: movies with fewer than
 ``min_count`` training users stay out of the model (they are "cold" and ranker v2 scores them by content
 similarity instead). ``max_items`` bounds the model (EASE inverts a dense items x items matrix: 10k
-movies = 400 MB of float32 and ~1 minute on 2 cores), keeping the most popular movies.
+movies = 400 MB of float32 and ~1 minute on 2 cores), keeping the most popular movies. Training's
+models and evaluation's baselines both build their matrices here, so it lives beside the rankers.
 """
 
 from __future__ import annotations
