@@ -55,7 +55,7 @@ def test_start_serves_both_arms_logs_them_and_stop_ends_it(
     assert api.get("1").headers.get(EXPERIMENT_HEADER) is None  # no experiment yet
 
     with pytest.raises(ExperimentError, match="not published"):
-        start_experiment(s, "bad", control, "no-such-version", 0.5)
+        start_experiment(s, "bad", control, "20990101T000000Z-00000000", 0.5)
     assert cli(["experiment", "start", "--name", "ab1", "--control", control, "--treatment", treatment,
                 "--share", "0.5"]) == 0  # fmt: skip
     experiment = running_experiment(s)

@@ -35,6 +35,8 @@ class LoggedAnswer:
     caller: str | None = None
     experiment: str | None = None
     arm: str | None = None
+    #: The reason when the answer was degraded to the popular list (a canary's failures show as these).
+    degraded: str | None = None
 
 
 class AnswerLog:
@@ -115,6 +117,7 @@ class AnswerLog:
                             caller=a.caller,
                             experiment=a.experiment,
                             arm=a.arm,
+                            degraded=a.degraded,
                         )
                     )
             self.written += len(answers)

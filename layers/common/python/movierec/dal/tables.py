@@ -110,6 +110,8 @@ class RecommendationItem(_Base):
     caller = UnicodeAttribute(null=True)  # the caller address the API saw (security audit: scraping)
     experiment = UnicodeAttribute(null=True)  # the experiment the API served it in (source "api" only)
     arm = UnicodeAttribute(null=True)  # "control" or "treatment" of that experiment
+    #: Why the API answered the popular list instead (X-Degraded: timeout, history-unavailable, ...), if it did.
+    degraded = UnicodeAttribute(null=True)
 
 
 class QuarantineItem(_Base):

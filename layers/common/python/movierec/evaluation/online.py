@@ -53,6 +53,8 @@ class Request:
     #: The experiment and arm the API served this request in (None outside experiments).
     experiment: str | None = None
     arm: str | None = None
+    #: Why the API degraded this answer to the popular list (None: the full answer).
+    degraded: str | None = None
 
     @property
     def group(self) -> str:

@@ -94,7 +94,8 @@ class ExperimentAnalysis:
 def _add(fig: ArmFigures, r: Request, minutes: list[int]) -> None:
     fig.requests += 1
     answered = r.status == 200 and bool(r.movie_ids)
-    fig.errors += r.status >= 500 or r.status == 0
+    # A degraded answer is a 200 for the user, but for a canary it is its version failing: count it.
+    fig.errors += r.status >= 500 or r.status == 0 or r.degraded is not None
     if r.latency_ms is not None:
         fig.latencies_ms.append(r.latency_ms)
     if answered:

@@ -36,7 +36,7 @@ def experiment_requests(name: str, settings: Settings) -> list[Request]:
     return [
         Request(int(i.user_id), float(i.at), i.source, int(i.status),
                 tuple(m for m in (i.movie_ids or "").split(",") if m),
-                None if i.latency_ms is None else float(i.latency_ms), i.version, i.experiment, i.arm)
+                None if i.latency_ms is None else float(i.latency_ms), i.version, i.experiment, i.arm, i.degraded)
         for i in recommendations.scan(recommendations.experiment == name)
     ]  # fmt: skip
 

@@ -153,7 +153,7 @@ class RecommendApi:
                              tuple(s.movie_id for s in answer.items) if answer else (), latency_ms,
                              answer.version if answer else assignment.version,  # type: ignore[union-attr]
                              caller, assignment.experiment if assignment else None,
-                             assignment.arm if assignment else None)
+                             assignment.arm if assignment else None, answer.degraded if answer else None)
             )  # fmt: skip
         self._count(result.status, latency_ms, answer)
         return result
