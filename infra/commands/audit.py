@@ -58,10 +58,11 @@ def _fairness(args: argparse.Namespace) -> int:
     from movierec.audit import fairness
     from movierec.audit.report import fairness_markdown, fairness_png
     from movierec.catalog.users import read_profiles
-    from movierec.evaluation import baselines, interactions
+    from movierec.evaluation import interactions
     from movierec.evaluation.metrics import popularity_counts
     from movierec.evaluation.offline import evaluate
     from movierec.evaluation.split import leave_last_out
+    from movierec.ranking.popular import PopularRanker
     from movierec.training.ease import EaseRanker
 
     settings = get_settings()
@@ -85,7 +86,7 @@ def _fairness(args: argparse.Namespace) -> int:
         requests, watches = load_online(settings)
         online = fairness.online_by_group(requests, watches, profiles, args.window_hours)
     split = leave_last_out(log)
-    rankers = {"popular": baselines.PopularRanker(split.train, split.catalog),
+    rankers = {"popular": PopularRanker.from_training(split.train, split.catalog),
                "ease": EaseRanker.fit(split.train, split.catalog, lam=args.lam)}  # fmt: skip
     if args.source == "dynamodb":
         from movierec.evaluation.served import served_specs

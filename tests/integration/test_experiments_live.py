@@ -104,11 +104,13 @@ def test_a_failing_canary_is_rolled_back_logged_and_alarmed(
     start_experiment(s, "canary1", control, broken, 0.2, canary=True, guardrails=Guardrails(min_requests=10))
     api = build_api(s)
     api.router.refresh()
-    statuses = {u: api.get(str(u)).status for u in range(150)}
+    answers = {u: api.get(str(u)) for u in range(150)}
+    statuses = {u: a.status for u, a in answers.items()}
     experiment = running_experiment(s)
     assert experiment is not None
     treated = [u for u in statuses if assign(experiment, u).arm == TREATMENT]
-    assert len(treated) >= 10 and all(statuses[u] == 500 for u in treated)
+    # The failing arm degrades to the popular list (a 200 for the user), and that is what the guard counts.
+    assert len(treated) >= 10 and all(statuses[u] == 200 and "X-Degraded" in answers[u].headers for u in treated)
     assert all(statuses[u] == 200 for u in statuses if u not in treated)
     api.answer_log.close()
 
