@@ -43,7 +43,7 @@ def _line(at: float, body: str) -> bytes:
 
 
 @pytest.mark.slow
-def test_a_shifted_stream_fires_the_drift_alarms(published: BuildResult, settings: Settings,
+def test_a_shifted_stream_fires_the_drift_alarms(observed: Settings, published: BuildResult, settings: Settings,
                                                  tmp_path: Path) -> None:  # fmt: skip
     s = dataclasses.replace(settings, run_dir=tmp_path / "run", batch_window_s=0.2, kafka_group=f"g-{uuid.uuid4().hex[:8]}")
     known = load_index(published.folder).ids

@@ -44,7 +44,7 @@ def _second_version(built: BuildResult, settings: Settings, tmp_path: Path, name
 
 
 def test_start_serves_both_arms_logs_them_and_stop_ends_it(
-    published: BuildResult, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    observed: Settings, published: BuildResult, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MOVIEREC_INDEX_REFRESH_S", "0.5")
     get_settings.cache_clear()
@@ -95,7 +95,7 @@ def test_start_serves_both_arms_logs_them_and_stop_ends_it(
 
 
 def test_a_failing_canary_is_rolled_back_logged_and_alarmed(
-    published: BuildResult, settings: Settings, tmp_path: Path
+    observed: Settings, published: BuildResult, settings: Settings, tmp_path: Path
 ) -> None:
     s = settings
     control = published.manifest.version

@@ -58,7 +58,7 @@ def _state(settings: Settings, name: str) -> str:
 
 @pytest.mark.slow
 def test_traffic_with_failures_reaches_cloudwatch_and_drives_the_availability_alarm(
-    published: BuildResult, settings: Settings, tmp_path: Path
+    observed: Settings, published: BuildResult, settings: Settings, tmp_path: Path
 ) -> None:
     s = dataclasses.replace(
         settings, api_port=free_port(), run_dir=tmp_path / "run", batch_window_s=0.2,
