@@ -104,6 +104,7 @@ def test_a_failing_canary_is_rolled_back_logged_and_alarmed(
     start_experiment(s, "canary1", control, broken, 0.2, canary=True, guardrails=Guardrails(min_requests=10))
     api = build_api(s)
     api.router.refresh()
+    assert wait_until(lambda: api.router.assign(0) is not None, TEST_TIMEOUT_S)  # the router sees the canary
     answers = {u: api.get(str(u)) for u in range(150)}
     statuses = {u: a.status for u, a in answers.items()}
     experiment = running_experiment(s)
