@@ -97,9 +97,14 @@ class Recommender:
         """The rankers of the current index (or of ``pinned``, an experiment arm's version) and the
         popularity list, rebuilt only when either changed."""
         popular = self.popularity.get()  # first: a popular list exists even while no index can be loaded
-        index = self.store.current()
-        if pinned is not None and pinned is not index:
+        current = self._current_rankers(self.store.current(), popular)
+        # The current version's rankers are built even for a pinned request: their popular list is what
+        # a failing experiment arm degrades to, so it must exist before the arm is tried.
+        if pinned is not None and pinned is not current.index:
             return self._pinned_rankers(pinned, popular)
+        return current
+
+    def _current_rankers(self, index: MovieIndex, popular: list[Scored]) -> _Rankers:
         current = self._rankers
         if current is not None and current.index is index and current.popular_source is popular:
             return current
