@@ -31,7 +31,7 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
@@ -85,6 +85,8 @@ class PollerStats:
     records: int = 0
     failures: int = 0
     last_summary: dict = field(default_factory=dict)
+    #: Items the handler wrote, per table, over every batch (the store's per-item cost bounds throughput).
+    item_writes: dict[str, int] = field(default_factory=dict)
     lag: int | None = None
     #: Partitions rebuilt from their earliest offset because the tables had no watermark for them.
     rebuilds: int = 0
@@ -104,8 +106,13 @@ class Poller:
         event_source: str = "SelfManagedKafka",
         max_backoff_s: float = 30.0,
         lag_every_s: float = 5.0,
+        partitions: Sequence[int] | None = None,
     ) -> None:
+        """``partitions``: apply only these partitions of the topic (assigned, not balanced by the group),
+        as one of several pollers side by side (:mod:`infra.ingest_workers`); None = the whole topic,
+        through the consumer group."""
         self.settings = settings
+        self.partitions = None if partitions is None else sorted(partitions)
         self.handler = handler or load_handler("ingest")
         self.event_source = event_source
         self.max_backoff_s = max_backoff_s
@@ -131,8 +138,10 @@ class Poller:
     # -- the loop -----------------------------------------------------------------------------------
     def _consumer(self) -> KafkaConsumer:
         s = self.settings
-        return KafkaConsumer(
-            s.kafka_topic,
+        topics = () if self.partitions is not None else (s.kafka_topic,)
+        suffix = "" if self.partitions is None else "-p" + "-".join(map(str, self.partitions))
+        consumer = KafkaConsumer(
+            *topics,
             bootstrap_servers=s.kafka_bootstrap,
             group_id=s.kafka_group,
             enable_auto_commit=False,
@@ -141,8 +150,23 @@ class Poller:
             heartbeat_interval_ms=1000,
             max_poll_records=s.batch_size,
             reconnect_backoff_max_ms=2000,
-            client_id=f"{s.kafka_group}-poller",
+            client_id=f"{s.kafka_group}-poller{suffix}",
         )
+        if self.partitions is not None:
+            self._assign(consumer, self.partitions)
+        return consumer
+
+    def _assign(self, consumer: KafkaConsumer, partitions: Sequence[int]) -> None:
+        """Take ``partitions`` and start each at its watermark: the projection, not the group's commits,
+        says what was applied (an assigned consumer is no group member; its commits are informational)."""
+        tps = [TopicPartition(self.settings.kafka_topic, p) for p in partitions]
+        consumer.assign(tps)
+        for tp in tps:
+            watermark = self._watermark(tp)
+            if watermark is None:
+                consumer.seek_to_beginning(tp)
+            else:
+                consumer.seek(tp, watermark)
 
     def run(self, stop: threading.Event | None = None) -> None:
         """Poll and apply until ``stop`` (or :meth:`stop`) is set; never raises for a broker outage."""
@@ -221,6 +245,8 @@ class Poller:
         self.stats.batches += 1
         self.stats.records += len(batch)
         self.stats.last_summary = summary
+        for table, n in summary.get("writes", {}).items():
+            self.stats.item_writes[table] = self.stats.item_writes.get(table, 0) + n
         try:
             consumer.commit({tp: OffsetAndMetadata(o + 1, "", -1) for tp, o in last.items()})
         except Exception as exc:  # rebalance or broker outage: the watermark makes redelivery harmless

@@ -20,7 +20,7 @@ from infra.emf import MetricsPublisher
 from infra.experiment_guard import ExperimentGuard
 from infra.gauges import GaugeSampler
 from infra.index_step import EnsureIndex, IndexInterrupted
-from infra.poller import Poller
+from infra.ingest_workers import ingest_component
 from infra.replay import Replay
 from infra.retrain import Retrainer
 from infra.stack import Stack
@@ -43,8 +43,9 @@ def components(settings: Settings, stop: threading.Event | None = None) -> list[
     metrics.follow(settings.run_dir / "logs" / "api.log")  # the API child's stdout (infra/api.py)
     parts: list[Component] = [metrics, AlarmEvaluator(settings, store=metrics.percentiles), GaugeSampler(settings)]
     parts.append(AuditSampler(settings))  # the security audit's live signals (docs/audits.md)
-    # Ingest: the poller, then (unless MOVIEREC_REPLAY_ON_UP=none) one replay into the stream.
-    parts.append(Poller(settings))
+    # Ingest: the poller (or MOVIEREC_INGEST_WORKERS processes side by side), then (unless
+    # MOVIEREC_REPLAY_ON_UP=none) one replay into the stream.
+    parts.append(ingest_component(settings))
     if settings.replay_on_up != "none":
         parts.append(Replay(settings, source=settings.replay_on_up))
     # Recommend: the index (built from the course catalog the first time), then the API (chalice local).

@@ -20,7 +20,7 @@ from movierec.dal.offsets import source_of
 from movierec.dal.tables import Tables
 from movierec.ingest.writer import IngestWriter
 from movierec.logic.parser import parse_line
-from movierec.metrics import LINES_ACCEPTED, LINES_REJECTED
+from movierec.metrics import LINES_ACCEPTED, LINES_REJECTED, LINES_UNKEYED
 from movierec.models.ingest import Record, Summary
 from movierec.observability import MetricUnit, make_logger, make_metrics
 
@@ -47,7 +47,8 @@ def records_by_partition(event: KafkaEvent) -> dict[tuple[str, int], list[Record
     for rec in event.records:
         raw = rec.decoded_value
         out[(rec.topic, int(rec.partition))].append(
-            Record(offset=int(rec.offset), raw=raw, parsed=parse_line(raw), timestamp_ms=rec.get("timestamp"))
+            Record(offset=int(rec.offset), raw=raw, parsed=parse_line(raw), timestamp_ms=rec.get("timestamp"),
+                   key=rec.decoded_key)
         )
     for records in out.values():
         records.sort(key=lambda r: r.offset)
@@ -60,7 +61,7 @@ def handler(event: KafkaEvent, context: Any) -> dict:
     """Apply every topic-partition of the batch; return the summary (accepted, rejected by reason, ...)."""
     started = time.perf_counter()
     writer = writer_for(get_settings())
-    summary = Summary(recovered=writer.recover_pending())
+    summary = Summary()
     groups = records_by_partition(event)
     summary.seconds["parse"] = time.perf_counter() - started
     for (topic, partition), records in groups.items():
@@ -70,6 +71,7 @@ def handler(event: KafkaEvent, context: Any) -> dict:
     metrics.add_metric(name=LINES_REJECTED, unit=MetricUnit.Count, value=summary.rejected_total)
     for reason, n in summary.rejected.items():
         metrics.add_metric(name=f"LinesRejected_{reason}", unit=MetricUnit.Count, value=n)
+    metrics.add_metric(name=LINES_UNKEYED, unit=MetricUnit.Count, value=summary.unkeyed)
     metrics.add_metric(name="LinesSkipped", unit=MetricUnit.Count, value=summary.skipped)
     metrics.add_metric(name="WriteConflicts", unit=MetricUnit.Count, value=summary.conflicts)
     metrics.add_metric(name="IntentsRecovered", unit=MetricUnit.Count, value=summary.recovered)

@@ -21,9 +21,10 @@ def _ingest(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    poller = Poller(settings, event_source=args.event_source)
-    print(f"ingesting {settings.kafka_topic} on {settings.kafka_bootstrap} as group {settings.kafka_group} "
-          f"into tables {settings.prefix}-*; Ctrl-C stops", flush=True)
+    poller = Poller(settings, event_source=args.event_source, partitions=args.partitions)
+    which = "every partition" if args.partitions is None else "partitions " + ",".join(map(str, args.partitions))
+    print(f"ingesting {which} of {settings.kafka_topic} on {settings.kafka_bootstrap} as group "
+          f"{settings.kafka_group} into tables {settings.prefix}-*; Ctrl-C stops", flush=True)
     reporter = threading.Thread(target=_report, args=(poller, stop, args.report_every), daemon=True)
     reporter.start()
     # The handler's and the poller's metrics reach the endpoint's CloudWatch (moto or LocalStack), as under make up.
@@ -33,8 +34,20 @@ def _ingest(args: argparse.Namespace) -> int:
         poller.run(stop)
     finally:
         publisher.stop()
-    print(f"stopped after {poller.stats.batches} batches, {poller.stats.records} records", flush=True)
+    s = poller.stats
+    print(f"stopped after {s.batches} batches, {s.records} records, {sum(s.item_writes.values())} item writes",
+          flush=True)
     return 0
+
+
+def _partitions(text: str) -> list[int]:
+    try:
+        out = sorted({int(p) for p in text.split(",")})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected partition numbers like 0,2, got {text!r}") from None
+    if not out or out[0] < 0:
+        raise argparse.ArgumentTypeError(f"expected partition numbers >= 0 like 0,2, got {text!r}")
+    return out
 
 
 def _report(poller, stop: threading.Event, every_s: float) -> None:
@@ -110,10 +123,13 @@ def _history(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    ingest = sub.add_parser("ingest", epilog="example: movierec ingest --event-source SelfManagedKafka", help="run the event-source poller: Kafka -> ingest handler -> DynamoDB")
+    ingest = sub.add_parser("ingest", epilog="examples: movierec ingest --event-source SelfManagedKafka; movierec ingest --partitions 0,2", help="run the event-source poller: Kafka -> ingest handler -> DynamoDB")
     ingest.add_argument("--event-source", choices=["SelfManagedKafka", "aws:kafka"], default="SelfManagedKafka",
                         help="the Lambda event shape to build (default: SelfManagedKafka)")
     ingest.add_argument("--report-every", type=float, default=5.0, help="seconds between progress lines")
+    ingest.add_argument("--partitions", type=_partitions, default=None, metavar="P[,P...]",
+                        help="apply only these partitions (one of several pollers side by side, as Lambda runs "
+                             "one invocation per partition); default: every partition, through the group")
     ingest.set_defaults(func=_ingest)
 
     replay = sub.add_parser("replay", epilog="example: movierec replay movielens --limit 1000", help="produce stream lines into Kafka (course samples, MovieLens, or the loop)")

@@ -31,7 +31,8 @@ def test_load_dynamodb_reads_the_ingested_histories(isolated: Settings, tables: 
             "sabrina+1995": HistoryState(rating=4, first_seen=50, last_seen=60)},
         8: {"heat+1995": HistoryState(first_seen=10, last_seen=10)},
     })
-    tables.movies("toy+story+1995").save()
+    tables.movies("toy+story+1995", "movielog-0").save()
+    tables.movies("toy+story+1995", "movielog-1").save()  # two shards, one movie
     log = load_dynamodb(isolated)
     assert log.source == "dynamodb"
     assert [i.movie_id for i in log.users[7]] == ["sabrina+1995", "heat+1995"]

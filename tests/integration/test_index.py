@@ -89,8 +89,9 @@ def test_incremental_update_adds_new_movies_and_keeps_rows(published: BuildResul
 
 
 def test_new_ids_from_the_ingested_movies_table(published: BuildResult, settings: Settings, tables: Tables) -> None:
-    tables.movies("brand+new+film+2031", watchers=3).save()
-    tables.movies("heat+1995", watchers=9).save()
+    tables.movies("brand+new+film+2031", "movielog-0", watchers=3).save()
+    tables.movies("heat+1995", "movielog-0", watchers=5).save()
+    tables.movies("heat+1995", "movielog-1", watchers=4).save()
     assert ids_missing_from_index(settings) == ["brand+new+film+2031"]
 
 

@@ -14,9 +14,12 @@ from movierec.dal.intent_codec import encode
 from movierec.dal.offsets import MAX_INTENT_BYTES
 from movierec.ingest.writer import IngestWriter
 from movierec.logic.aggregate import chunks
+from movierec.metrics import LINES_UNKEYED
 from movierec.models.ingest import Record
 from movierec.logic.parser import parse_line
 from movierec.dal.history import get_history, get_states
+from movierec.dal.movie_stats import movie_totals
+from movierec.models.state import MovieState
 from movierec.dal.tables import Tables
 from tests.fixtures.ingest import kafka_event, snapshot
 RECO = (
@@ -63,13 +66,14 @@ def test_noisy_batch_stores_valid_and_quarantines_invalid(isolated: Settings, ev
     assert summary["rejected"] == EXPECTED_REJECTED
     assert summary["records"] == len(NOISY) and summary["skipped"] == 0
     assert summary["next_offsets"] == {"movielog-0": 100 + len(NOISY)}
+    assert summary["unkeyed"] == 0  # keyed by user, as the producer keys them
 
     [konga] = get_history(tables, 54831)
     assert (konga.movie_id, konga.max_minute, konga.watch_count, konga.rating) == ("konga+1961", 23, 2, 4.0)
     item = get_states(tables, 54831)["konga+1961"]
     assert item.first_seen == 1739337115 and item.last_seen == 1739337121.25  # 2025-02-12T05:11:55, 05:12:01.25
-    movie = tables.movies.get("konga+1961")
-    assert (movie.watchers, movie.watch_minutes, movie.ratings_count, movie.ratings_sum) == (1, 2, 1, 4)
+    movie = movie_totals(tables, "konga+1961")
+    assert movie is not None and (movie.watchers, movie.watch_minutes, movie.ratings_count, movie.ratings_sum) == (1, 2, 1, 4)
     assert tables.users.get(54831).movies == 1
     [reco] = list(tables.recommendations.query(44572))
     assert reco.source == "stream:fall2022-comp585-5.cs.mcgill.ca:8082" and reco.latency_ms == 56
@@ -83,6 +87,15 @@ def test_noisy_batch_stores_valid_and_quarantines_invalid(isolated: Settings, ev
     assert by_offset[100 + 13].reason == "empty" and by_offset[100 + 13].raw is None
     assert by_offset[100 + 6].detail.startswith("not a non-negative integer")
     assert tables.offsets.get("movielog-0").next_offset == 100 + len(NOISY)
+
+
+def test_lines_not_keyed_by_their_user_are_applied_and_counted(isolated: Settings, emf: list) -> None:
+    """Parallel partitions rely on a user's events sharing a partition; records keyed otherwise (or not at
+    all) are still applied, and counted for the ``ingest-unkeyed`` alarm (docs/ingest.md)."""
+    summary = handler(kafka_event(NOISY, keyed=False), None)
+    assert summary["accepted"] == 5 and summary["unkeyed"] == 5  # rejected lines need no key: not counted
+    [document] = [d for d in emf if LINES_UNKEYED in d]
+    assert document[LINES_UNKEYED] == [5.0]
 
 
 def test_same_batch_twice_changes_nothing(isolated: Settings) -> None:
@@ -102,8 +115,8 @@ def test_overlapping_batches_count_once(isolated: Settings, tables: Tables) -> N
     overlap = handler(kafka_event(lines[10:], first_offset=10), None)
     assert overlap["skipped"] == 10 and overlap["accepted"] == 11
     after_overlap = snapshot(isolated)
-    movie = tables.movies.get("heat+1995")
-    assert (movie.watchers, movie.watch_minutes, movie.ratings_count, movie.ratings_sum) == (1, 30, 1, 5)
+    movie = movie_totals(tables, "heat+1995")
+    assert movie is not None and (movie.watchers, movie.watch_minutes, movie.ratings_count, movie.ratings_sum) == (1, 30, 1, 5)
     assert tables.users.get(7).movies == 1
     # the whole range once more (a consumer reset to the start): everything skipped, nothing changes
     assert handler(whole, None)["skipped"] == len(lines)
@@ -136,7 +149,8 @@ def test_many_pairs_split_into_chunks(isolated: Settings, tables: Tables) -> Non
     records = [Record(i, raw, parse_line(raw)) for i, raw in enumerate(lines)]
     result = IngestWriter(tables).apply_partition("movielog-0", records, max_items=50)
     assert result.accepted == 600 and result.chunks >= 12 and result.next_offset == 600
-    m0, m1 = tables.movies.get("movie+0+2000"), tables.movies.get("movie+1+2000")
+    m0, m1 = movie_totals(tables, "movie+0+2000"), movie_totals(tables, "movie+1+2000")
+    assert m0 is not None and m1 is not None
     assert m0.watchers + m1.watchers == 300 and m0.ratings_count == m1.ratings_count == 150
     assert m0.ratings_sum + m1.ratings_sum == sum(1 + u % 5 for u in range(300))
     assert tables.users.count() == 300 and tables.history.count() == 300
@@ -172,9 +186,10 @@ def test_crash_after_commit_point_is_redone_once(
     assert snapshot(clean) == recovered
 
 
-def test_pending_intent_of_another_partition_is_redone_before_new_writes(isolated: Settings, tables: Tables) -> None:
-    """A crash left partition 1's intent (absolute counters of a shared movie); a delivery of partition 0
-    must redo it before applying its own lines, or that old intent would later overwrite them."""
+def test_a_partition_redoes_only_its_own_intent_and_shards_keep_totals_exact(isolated: Settings, tables: Tables) -> None:
+    """A crash left partition 1's intent; partition 0 applies in parallel without touching it (each writes
+    only its own shard of the shared movie), and partition 1's redelivery redoes it: the movie's totals
+    are exact whatever the order."""
     p1 = kafka_event([b"2025-02-12T06:00:00,1,GET /rate/heat+1995=4"], partition=1)
     [records] = records_by_partition(KafkaEvent(p1)).values()
     chunk = next(chunks(records, 600))
@@ -182,10 +197,15 @@ def test_pending_intent_of_another_partition_is_redone_before_new_writes(isolate
     assert writer.offsets.commit_intent("movielog-1", None, chunk.last, encode(writer.target_items("movielog-1", chunk)))[0]
 
     summary = handler(kafka_event([b"2025-02-12T06:01:00,2,GET /rate/heat+1995=2"], partition=0), None)
-    assert summary["recovered"] == 1 and summary["accepted"] == 1
-    assert handler(p1, None)["skipped"] == 1  # the redelivery of partition 1 finds its chunk applied
-    movie = tables.movies.get("heat+1995")
-    assert (movie.ratings_count, movie.ratings_sum) == (2, 6)
+    assert summary["recovered"] == 0 and summary["accepted"] == 1
+    assert [o.source for o in tables.offsets.scan() if o.intent] == ["movielog-1"]  # still pending, untouched
+    assert movie_totals(tables, "heat+1995") == MovieState(ratings_count=1, ratings_sum=2, first_seen=1739340060.0,
+                                                           last_activity=1739340060.0)
+    summary = handler(p1, None)
+    assert summary["recovered"] == 1 and summary["skipped"] == 1  # the redelivery redoes its own chunk
+    totals = movie_totals(tables, "heat+1995")
+    assert totals is not None and (totals.ratings_count, totals.ratings_sum) == (2, 6)
+    assert sorted(m.shard for m in tables.movies.query("heat+1995")) == ["movielog-0", "movielog-1"]
     assert not any(o.intent for o in tables.offsets.scan())
 
 
@@ -202,8 +222,8 @@ def test_rerating_replaces_the_rating_in_the_movie_mean(isolated: Settings, tabl
     handler(kafka_event([b"2025-02-12T06:00:00,1,GET /rate/heat+1995=2", b"2025-02-12T06:00:00,2,GET /rate/heat+1995=4"]), None)
     handler(kafka_event([b"2025-02-12T07:00:00,1,GET /rate/heat+1995=5",
                          b"2025-02-12T05:00:00,2,GET /rate/heat+1995=1"], first_offset=2), None)  # older: ignored
-    movie = tables.movies.get("heat+1995")
-    assert (movie.ratings_count, movie.ratings_sum, movie.watchers) == (2, 9, 0)
+    movie = movie_totals(tables, "heat+1995")
+    assert movie is not None and (movie.ratings_count, movie.ratings_sum, movie.watchers) == (2, 9, 0)
     assert get_states(tables, 1)["heat+1995"].rating == 5 and get_states(tables, 2)["heat+1995"].rating == 4
 
 
@@ -217,7 +237,7 @@ def test_storage_failure_raises_and_retry_is_harmless(isolated: Settings, tables
     assert tables.offsets.count() == 0  # failed while reading, before the commit point: nothing applied
     tables.movies.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
     assert handler(event, None)["accepted"] == 4
-    assert tables.movies.get("konga+1961").watch_minutes == 2
+    assert getattr(movie_totals(tables, "konga+1961"), "watch_minutes", None) == 2
 
 
 

@@ -61,13 +61,15 @@ def test_cold_user_gets_popular_movies(app: ModuleType, published: BuildResult, 
     ids = response.body.decode().split(",")
     assert len(ids) == 20 == len(set(ids)) and set(ids) <= set(index.ids)
     # Once the stream has shown what people watch, the fallback follows it (new movies included).
-    tables.movies("brand+new+film+2031", watchers=50).save()
-    tables.movies(index.ids[3], watchers=20).save()
+    # Each partition counts its own shard of a movie; popularity sums them (30 + 25 beats 50).
+    tables.movies(index.ids[3], "movielog-0", watchers=30).save()
+    tables.movies(index.ids[3], "movielog-1", watchers=25).save()
+    tables.movies("brand+new+film+2031", "movielog-1", watchers=50).save()
     app.api.recommender.popularity.reload()
     body = json.loads(_get(app, "/recommend/999", "application/json").body)
     assert body["fallback"] is True and body["ranker"] == "popular"
     assert [(m["id"], m["title"]) for m in body["movies"][:2]] == [
-        ("brand+new+film+2031", "brand new film"), (index.ids[3], index.titles[3])]  # fmt: skip
+        (index.ids[3], index.titles[3]), ("brand+new+film+2031", "brand new film")]  # fmt: skip
     assert _metric_values(emf, "Fallback") == [1, 1] and _metric_values(emf, "ColdStart") == [1]
 
 

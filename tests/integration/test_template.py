@@ -190,6 +190,10 @@ def test_kafka_source_is_chosen_by_parameter(template: dict[str, Any]) -> None:
     assert msk["Properties"]["AmazonManagedKafkaEventSourceConfig"] == {"ConsumerGroupId": {"Ref": "KafkaConsumerGroup"}}
     assert smk["Properties"]["SelfManagedKafkaEventSourceConfig"] == {"ConsumerGroupId": {"Ref": "KafkaConsumerGroup"}}
     assert smk["Properties"]["SourceAccessConfigurations"]
+    # Partitions apply in parallel (one invocation per partition); the cap is a parameter, not 1.
+    ingest = res["IngestFunction"]["Properties"]
+    assert ingest["ReservedConcurrentExecutions"] == {"Ref": "IngestMaxConcurrency"}
+    assert template["Parameters"]["IngestMaxConcurrency"]["Default"] >= Settings().kafka_partitions
 
 
 def test_api_route_throttling_and_image_function(template: dict[str, Any]) -> None:

@@ -37,7 +37,7 @@ def test_a_round_first_adds_the_movies_new_to_the_stream_to_the_index(
 ) -> None:
     publish(ml_built.folder, ml_built.manifest.version, settings)
     write_histories(tables, slice_log)
-    tables.movies("brand+new+film+2031", watchers=1, first_seen=1, last_activity=1).save()  # as ingest leaves it
+    tables.movies("brand+new+film+2031", "movielog-0", watchers=1, first_seen=1, last_activity=1).save()  # as ingest leaves it
     Retrainer(settings).run_once()
     current = load_index(download_version(read_pointer(settings), settings))
     assert "brand+new+film+2031" in current.row_of

@@ -17,7 +17,7 @@ from typing import Any
 
 from movierec.metrics import (
     CONSUMER_LAG, DEGRADED, DRIFT_RATING_PSI, DRIFT_UNSEEN, EXPERIMENT_ROLLBACK, HANDLER_FAILURES, HOT_USERS, LATENCY,
-    LINES_ACCEPTED, LINES_REJECTED, PARTITIONS_STOPPED, REQUESTS, REQUESTS_5XX, RSS_METRIC, SCRAPING_CALLERS,
+    LINES_ACCEPTED, LINES_REJECTED, LINES_UNKEYED, PARTITIONS_STOPPED, REQUESTS, REQUESTS_5XX, RSS_METRIC, SCRAPING_CALLERS,
     SHILLING_SUSPECTS,
 )  # fmt: skip
 from movierec.observability import NAMESPACE
@@ -199,6 +199,19 @@ ALARMS: tuple[AlarmSpec, ...] = (
         comparison="GreaterThanThreshold",
         threshold=0.0,
         period_s=60,
+        evaluation_periods=1,
+        datapoints_to_alarm=1,
+    ),
+    AlarmSpec(
+        name="ingest-unkeyed",
+        description="Stream lines arrive not keyed by their user id: partitions applied in parallel may then "
+        "both write one user's items; key the producer by user, or apply with one writer (AWS: "
+        "IngestMaxConcurrency=1; locally MOVIEREC_INGEST_WORKERS=1, the default); docs/ingest.md",
+        queries=(Query("unkeyed", LINES_UNKEYED, "ingest", "Sum"),),
+        expression=None,
+        comparison="GreaterThanThreshold",
+        threshold=0.0,
+        period_s=300,
         evaluation_periods=1,
         datapoints_to_alarm=1,
     ),

@@ -63,6 +63,9 @@ class Settings:
     #: Like the event source mapping's BatchSize and MaximumBatchingWindowInSeconds.
     batch_size: int = 10_000
     batch_window_s: float = 1.0
+    #: Local ingest processes applying partitions in parallel, as Lambda's Kafka mapping invokes once per
+    #: partition (worker i owns the partitions p with p % workers == i). 1 = one poller for all of them.
+    ingest_workers: int = 1
 
     moto_host: str = "127.0.0.1"
     moto_port: int = 4566
@@ -114,6 +117,7 @@ class Settings:
             kafka_group=env.get("MOVIEREC_GROUP", d.kafka_group),
             batch_size=_int(env, "MOVIEREC_BATCH_SIZE", d.batch_size),
             batch_window_s=_float(env, "MOVIEREC_BATCH_WINDOW_S", d.batch_window_s),
+            ingest_workers=_int(env, "MOVIEREC_INGEST_WORKERS", d.ingest_workers),
             moto_host=env.get("MOVIEREC_MOTO_HOST", d.moto_host),
             moto_port=_int(env, "MOVIEREC_MOTO_PORT", d.moto_port),
             kafka_host=env.get("MOVIEREC_KAFKA_HOST", d.kafka_host),

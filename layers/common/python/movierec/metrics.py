@@ -33,6 +33,8 @@ PROJECTION_REBUILDS = "ProjectionRebuilds"  # partitions re-applied from the ear
 # --- ingest (function "ingest", one EMF document per batch) --------------------------------------------
 LINES_ACCEPTED = "LinesAccepted"  # accepted lines per batch
 LINES_REJECTED = "LinesRejected"  # rejected (quarantined) lines per batch
+#: Accepted lines whose Kafka key is not their user id (parallel partitions need events keyed by user).
+LINES_UNKEYED = "LinesUnkeyed"
 
 # --- drift (movierec drift --emit), experiments (the canary guard), audit (functions/audit) ------------
 DRIFT_RATING_PSI = "DriftRatingPSI"  # PSI of the rating distribution, current window vs reference

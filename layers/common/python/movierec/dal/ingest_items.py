@@ -22,6 +22,7 @@ from pynamodb.models import Model
 
 from movierec.dal.history import encode_pages, merge_pages
 from movierec.dal.intent_codec import Items
+from movierec.dal.movie_stats import movie_state, or_default
 from movierec.dal.tables import HistoryItem, MovieItem, Tables, UserItem
 from movierec.models.events import RecommendationEvent, Rejection
 from movierec.models.ingest import Record
@@ -69,7 +70,7 @@ def _key_of(item: Model) -> Any:
         return (int(item.user_id), int(item.page))
     if isinstance(item, UserItem):
         return int(item.user_id)
-    return item.movie_id
+    return (item.movie_id, item.shard)
 
 
 @dataclass
@@ -78,11 +79,12 @@ class Stored:
 
     pages: dict[int, list[HistoryItem]]
     history: dict[int, dict[str, HistoryState]]
+    #: This partition's shard of each movie, by movie id.
     movies: dict[str, MovieItem]
     users: dict[int, UserItem]
 
     def movie_states(self) -> dict[str, MovieState]:
-        return {k: _movie_state(v) for k, v in self.movies.items()}
+        return {k: movie_state(v) for k, v in self.movies.items()}
 
     def user_states(self) -> dict[int, UserState]:
         return {k: _user_state(v) for k, v in self.users.items()}
@@ -97,8 +99,9 @@ class ItemWriter:
         #: The bound model of each section (also what an intent's items decode into).
         self.models: dict[str, type[Model]] = {s: getattr(tables, s) for s in SECTIONS}
 
-    def read(self, user_ids: set[int], movie_ids: set[str]) -> Stored:
-        """The stored state of these users (history pages, user items) and movies."""
+    def read(self, source: str, user_ids: set[int], movie_ids: set[str]) -> Stored:
+        """The stored state of these users (history pages, user items) and of ``source``'s shard of
+        these movies (the only shard its writer touches)."""
         history = self.tables.history
         first = self.cache.get_many("history", history, [(u, 0) for u in user_ids])
         more = [(u, p) for (u, _), item in first.items() for p in range(1, int(item.pages))]
@@ -109,7 +112,8 @@ class ItemWriter:
         return Stored(
             pages=pages,
             history={user_id: merge_pages(items) for user_id, items in pages.items()},
-            movies=self.cache.get_many("movies", self.tables.movies, list(movie_ids)),
+            movies={m: item for (m, _), item in
+                    self.cache.get_many("movies", self.tables.movies, [(m, source) for m in movie_ids]).items()},
             users=self.cache.get_many("users", self.tables.users, list(user_ids)),
         )
 
@@ -139,7 +143,7 @@ class ItemWriter:
             ))  # fmt: skip
         out["history"] = self._changed_pages(stored, history)
         for movie_id, m in movies.items():
-            item = _copy(stored.movies.get(movie_id)) or t.movies(movie_id)
+            item = _copy(stored.movies.get(movie_id)) or t.movies(movie_id, source)
             item.watchers, item.watch_minutes = m.watchers, m.watch_minutes
             item.ratings_count, item.ratings_sum = m.ratings_count, m.ratings_sum
             item.first_seen, item.last_activity = m.first_seen, m.last_activity
@@ -197,25 +201,10 @@ def _copy(item: Model | None) -> Model | None:
     return clone
 
 
-def _or(value: Any, default: float) -> float:
-    return default if value is None else float(value)
-
-
-def _movie_state(item: MovieItem) -> MovieState:
-    return MovieState(
-        watchers=int(item.watchers or 0),
-        watch_minutes=int(item.watch_minutes or 0),
-        ratings_count=int(item.ratings_count or 0),
-        ratings_sum=int(item.ratings_sum or 0),
-        first_seen=_or(item.first_seen, float("inf")),
-        last_activity=_or(item.last_activity, float("-inf")),
-    )
-
-
 def _user_state(item: UserItem) -> UserState:
     return UserState(
         movies=int(item.movies or 0),
         ratings=int(item.ratings or 0),
-        first_seen=_or(item.first_seen, float("inf")),
-        last_seen=_or(item.last_seen, float("-inf")),
+        first_seen=or_default(item.first_seen, float("inf")),
+        last_seen=or_default(item.last_seen, float("-inf")),
     )

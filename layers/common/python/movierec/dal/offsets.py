@@ -12,12 +12,13 @@ applied already (a re-delivered or overlapping batch) and are skipped. For each 
 3. write the new states with BatchWriteItem (absolute states, so writing them twice is harmless);
 4. advance the watermark past the chunk and drop the intent (:meth:`OffsetLog.finish`).
 
-A crash before 2 leaves nothing; after 2, the next delivery finds the intent and re-applies exactly it
-(3 and 4) before anything else, so a chunk is applied once and whole, and a crash leaves a clean prefix.
-"Before anything else" spans partitions: an intent holds absolute states of items that other partitions
-share (a movie's counters), so :meth:`OffsetLog.recover_pending` re-applies every partition's pending
-intent before a delivery applies anything new; otherwise a newer chunk of partition A, written before the
-redo of partition B's older intent, would be overwritten by it.
+A crash before 2 leaves nothing; after 2, the next delivery of that partition finds the intent and
+re-applies exactly it (3 and 4) before anything else, so a chunk is applied once and whole, and a crash
+leaves a clean prefix. The redo waits for the partition's own next delivery (Lambda retries a failed
+batch; the poller seeks back) and needs nothing from the others: every item an intent holds belongs to
+its partition alone (movie counters are sharded by partition, users and their histories follow the
+user key, see ``MovieItem`` and docs/ingest.md), so partitions apply in parallel and an older intent
+can only ever be redone over its own partition's older writes.
 A failed condition at 2 means another delivery got there first: re-read and continue from its watermark.
 Any other storage failure raises, so the batch is retried.
 
@@ -76,17 +77,6 @@ class OffsetLog:
             self._redo(item)
             return int(item.intent_last) + 1, True
         return int(item.next_offset), False
-
-    def recover_pending(self) -> int:
-        """Re-apply the pending intent of every partition (see the module docstring); return how many.
-
-        The offsets table holds one small item per topic-partition, so this Scan costs one request.
-        """
-        recovered = 0
-        for item in self.model.scan(self.model.intent.exists(), consistent_read=True):
-            self._redo(item)
-            recovered += 1
-        return recovered
 
     def commit_intent(
         self, source: str, watermark: int | None, last: int, blob: bytes, max_bytes: int = MAX_INTENT_BYTES

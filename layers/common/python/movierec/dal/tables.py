@@ -58,16 +58,20 @@ class HistoryItem(_Base):
 
 
 class MovieItem(_Base):
-    """Popularity aggregates of one movie, as ingested from the stream.
+    """Popularity aggregates of one movie from one topic-partition (a *shard*), as ingested.
 
-    Ingest keeps one item for every movie id seen in a watch or rate line, so a Scan of this table (or
-    of items with ``first_seen`` after some time) lists the movies the stream knows, new ones included.
+    Each partition's writer owns its own shard of every movie (range key ``shard`` = the partition's
+    source, ``<topic>-<partition>``), so partitions apply in parallel without writing each other's items;
+    a movie's totals are the sum of its shards (:mod:`movierec.dal.movie_stats`), exact because events
+    are keyed by user, so a (user, movie) pair lives in one partition. A Scan of this table (or of items
+    with ``first_seen`` after some time) lists the movies the stream knows, new ones included.
     """
 
     class Meta(_Base.Meta):
         logical = "movies"
 
     movie_id = UnicodeAttribute(hash_key=True)
+    shard = UnicodeAttribute(range_key=True)
     watchers = NumberAttribute(default=0)
     watch_minutes = NumberAttribute(default=0)
     ratings_count = NumberAttribute(default=0)
@@ -193,7 +197,7 @@ def _bound(model: type[M], settings: Settings, timeouts: Timeouts) -> type[M]:
 class Tables:
     """The six tables of one deployment, bound to its names, endpoint and ``timeouts``.
 
-    Each attribute is a pynamodb model class of its own (``tables.movies.get("heat+1995")``), a subclass
+    Each attribute is a pynamodb model class of its own (``tables.users.get(42)``), a subclass
     of the schema model above, so ``isinstance`` checks against the schemas hold. Build it once per
     process or job and pass it down: a new one costs a new connection (tens of ms) on first use.
     """

@@ -169,9 +169,10 @@ def load_dynamodb(settings: Settings | None = None, include_catalog: bool = True
     ``include_catalog`` adds every movie of the ``movies`` table (one more Scan; training needs none).
     """
     from movierec.dal.history import scan_histories
+    from movierec.dal.movie_stats import stream_movie_ids
     from movierec.dal.tables import Tables
 
     tables = Tables(settings or get_settings())
     rows = scan_histories(tables)
-    catalog = [m.movie_id for m in tables.movies.scan(attributes_to_get=["movie_id"])] if include_catalog else []
+    catalog = stream_movie_ids(tables) if include_catalog else []
     return build_log(rows, catalog, source="dynamodb", tie_seed=tie_seed)

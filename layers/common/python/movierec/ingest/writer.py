@@ -6,7 +6,9 @@ keeps the watermark and the redo intent; the protocol is described there). An :c
 built once per process (the ingest handler's container, the local poller) and passed down; it owns the
 item cache, so nothing here is process-global.
 
-Limit (documented in docs/ingest.md): puts are unconditional, so an item must have one writer at a time.
+Puts are unconditional, so an item must have one writer at a time: every item a partition writes is
+its own (its shard of a movie's counters, the users its key routes to it; docs/ingest.md), so one writer
+per partition, in parallel, is safe.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from movierec.dal.ingest_items import ItemWriter
 from movierec.dal.intent_codec import Items, encode
 from movierec.dal.offsets import MAX_INTENT_BYTES, OffsetLog
 from movierec.dal.tables import Tables
-from movierec.logic.aggregate import Chunk, chunks, count_rejections, resolve
+from movierec.logic.aggregate import Chunk, chunks, count_rejections, count_unkeyed, resolve
 from movierec.models.ingest import PartitionResult, Record
 
 #: Item writes per chunk: bounds the intent's size (one DynamoDB item holds at most 400 KB).
@@ -33,13 +35,9 @@ class IngestWriter:
         self.items = ItemWriter(tables)
         self.offsets = OffsetLog(self.items)
 
-    def recover_pending(self) -> int:
-        """Re-apply every partition's pending intent before anything new (see :mod:`movierec.dal.offsets`)."""
-        return self.offsets.recover_pending()
-
     def target_items(self, source: str, chunk: Chunk) -> Items:
         """The absolute new state of every item the chunk changes (foreign attributes of read items kept)."""
-        stored = self.items.read(chunk.users, chunk.movies)
+        stored = self.items.read(source, chunk.users, chunk.movies)
         history = {(u, m): s for (u, m) in chunk.pairs if (s := stored.history.get(u, {}).get(m)) is not None}
         resolution = resolve(chunk, history, stored.movie_states(), stored.user_states())
         return self.items.build(source, stored, chunk.rejected, chunk.recommendations,
@@ -61,6 +59,7 @@ class IngestWriter:
         watermark = self._settle(source, result)
         pending = sorted((r for r in records if watermark is None or r.offset >= watermark), key=lambda r: r.offset)
         result.skipped = len(records) - len(pending)
+        result.unkeyed = count_unkeyed(pending)
         while pending:
             chunk = next(chunks(pending, max_items))
             started = time.perf_counter()

@@ -195,3 +195,17 @@ def count_rejections(records: Iterable[Record]) -> dict[str, int]:
             out[r.parsed.reason.value] = out.get(r.parsed.reason.value, 0) + 1
     return out
 
+
+
+def count_unkeyed(records: Iterable[Record]) -> int:
+    """Accepted records whose Kafka key is not their event's user id.
+
+    Partitions apply in parallel only because a user's events share a partition (the producer keys by
+    user); a record keyed otherwise (or not at all: Kafka then picks any partition) breaks that, so it is
+    counted, and alarmed on, rather than silently risking two writers of one user's items.
+    """
+    return sum(
+        1
+        for r in records
+        if not isinstance(r.parsed, Rejection) and r.key != str(r.parsed.user_id).encode()
+    )

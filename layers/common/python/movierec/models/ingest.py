@@ -19,6 +19,8 @@ class Record:
     raw: bytes
     parsed: Parsed
     timestamp_ms: int | None = None
+    #: The Kafka key (the producer's user field, see ``infra.replay.key_of``); None when it had none.
+    key: bytes | None = None
 
 
 @dataclass
@@ -33,6 +35,9 @@ class PartitionResult:
     chunks: int = 0
     conflicts: int = 0  #: chunks another delivery applied first
     recovered: int = 0  #: intents of a crashed delivery re-applied
+    #: Accepted records not keyed by their user id: such a user's events may reach two partitions, whose
+    #: parallel writers would then both write that user's items (see docs/ingest.md, "keyed by user").
+    unkeyed: int = 0
     next_offset: int | None = None
     #: Where the time went: "read" (BatchGetItem + folding) and "write" (intent, puts, watermark).
     seconds: dict[str, float] = field(default_factory=lambda: {"read": 0.0, "write": 0.0})
@@ -51,6 +56,7 @@ class Summary:
     chunks: int = 0
     conflicts: int = 0
     recovered: int = 0
+    unkeyed: int = 0
     next_offsets: dict[str, int | None] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=lambda: {"read": 0.0, "write": 0.0})
     writes: dict[str, int] = field(default_factory=dict)
@@ -64,6 +70,7 @@ class Summary:
         self.chunks += part.chunks
         self.conflicts += part.conflicts
         self.recovered += part.recovered
+        self.unkeyed += part.unkeyed
         for phase, t in part.seconds.items():
             self.seconds[phase] = self.seconds.get(phase, 0.0) + t
         for table, n in part.writes.items():
@@ -84,6 +91,7 @@ class Summary:
             "chunks": self.chunks,
             "conflicts": self.conflicts,
             "recovered": self.recovered,
+            "unkeyed": self.unkeyed,
             "next_offsets": self.next_offsets,
             "seconds": {k: round(v, 4) for k, v in self.seconds.items()},
             "writes": dict(sorted(self.writes.items())),

@@ -9,6 +9,7 @@ them to and from DynamoDB items, and the history readers (serving, evaluation, t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +26,8 @@ class HistoryState:
 
 @dataclass(frozen=True, slots=True)
 class MovieState:
-    """Popularity counters of one movie, over every user's history (see docs/ingest.md)."""
+    """Popularity counters of one movie, over every user's history (see docs/ingest.md), or over the
+    users of one partition (one shard of the movie)."""
 
     watchers: int = 0
     watch_minutes: int = 0
@@ -33,6 +35,23 @@ class MovieState:
     ratings_sum: int = 0
     first_seen: float = float("inf")
     last_activity: float = float("-inf")
+
+    @classmethod
+    def total(cls, shards: Iterable[MovieState]) -> MovieState:
+        """A movie's totals from its per-partition shards (see ``MovieItem``): counters add, times take
+        min/max. Exact because a (user, movie) pair lives in one partition (events are keyed by user), so
+        no watcher or rating is in two shards."""
+        out = cls()
+        for s in shards:
+            out = cls(
+                watchers=out.watchers + s.watchers,
+                watch_minutes=out.watch_minutes + s.watch_minutes,
+                ratings_count=out.ratings_count + s.ratings_count,
+                ratings_sum=out.ratings_sum + s.ratings_sum,
+                first_seen=min(out.first_seen, s.first_seen),
+                last_activity=max(out.last_activity, s.last_activity),
+            )
+        return out
 
 
 @dataclass(frozen=True, slots=True)
