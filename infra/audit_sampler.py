@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from movierec.config import Settings
 from infra.handlers import load_handler
-from infra.periodic import Periodic
+from infra.ticker import Ticker
 
 
-class AuditSampler(Periodic):
+class AuditSampler(Ticker):
     """The ``audit`` component of ``make up``: invokes the audit handler in-process (EMF to the sink)."""
 
     name = "audit"

@@ -35,7 +35,7 @@ from typing import Any, Iterable
 from movierec import aws, observability
 from movierec.config import Settings
 from infra.percentiles import PercentileStore, series_key
-from infra.periodic import Periodic
+from infra.ticker import Ticker
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ class PublisherStats:
     by_metric: Counter[str] = field(default_factory=Counter)
 
 
-class MetricsPublisher(Periodic):
+class MetricsPublisher(Ticker):
     """The ``metrics`` component of ``make up``: EMF documents in, batched PutMetricData out."""
 
     name = "metrics"

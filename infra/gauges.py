@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from movierec.config import Settings
 from infra.handlers import load_handler
-from infra.periodic import Periodic
+from infra.ticker import Ticker
 
 
-class GaugeSampler(Periodic):
+class GaugeSampler(Ticker):
     """The ``gauges`` component of ``make up``: invokes the gauges handler in-process (EMF to the sink)."""
 
     name = "gauges"
