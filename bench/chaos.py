@@ -420,7 +420,7 @@ def serving(run: Run, name: str) -> tuple[Settings, list[int]]:
 @contextmanager
 def api(settings: Settings) -> Iterator[int]:
     """``chalice local`` as ``make up`` runs it; yields its pid."""
-    from infra.api import ApiServer
+    from infra.api_server import ApiServer
 
     server = ApiServer(settings, start_timeout_s=180)
     server.start()

@@ -6,7 +6,7 @@ nothing does, so both local runners hand their function's documents to ONE :clas
 - in-process (the ingest poller): :meth:`MetricsPublisher.start` installs itself as the process's EMF sink
   (:func:`movierec.observability.set_emf_sink`), so every ``flush_metrics`` lands here, not on stdout;
 - from a child process (``chalice local`` serving the recommend app): the child's stdout goes to its log
-  file under the run folder (``infra/api.py``); :meth:`MetricsPublisher.follow` tails that file and
+  file under the run folder (``infra/api_server.py``); :meth:`MetricsPublisher.follow` tails that file and
   takes its EMF lines, as CloudWatch Logs does with a function's log stream.
 
 The same publisher runs wherever the functions run locally, on whatever endpoint is configured (moto or

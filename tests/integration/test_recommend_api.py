@@ -23,7 +23,7 @@ from movierec.index_job import update_published
 from movierec.index.loaded import load_index
 from movierec.serving.api import VERSION_HEADER
 from movierec.dal.tables import Tables
-from infra.api import FUNCTION_DIR
+from infra.api_server import FUNCTION_DIR
 from tests.fixtures.timeouts import TEST_TIMEOUT_S
 
 _n = itertools.count()

@@ -18,6 +18,9 @@ The Chalice handler only adapts this to its request/response objects, so the sam
 - Metrics (EMF, namespace ``movierec``, function ``recommend``, names from :mod:`movierec.metrics`):
   ``Requests``, ``Requests2xx|4xx|5xx``, ``Latency`` (ms), ``Fallback``, ``Degraded``, ``ColdStart``
   (first request of the process), ``AnswerLogDropped``.
+
+This is the request logic the Lambda function (and the local server) runs; starting and stopping that
+server locally as a child process is :mod:`infra.api_server`'s job, which holds no request logic.
 """
 
 from __future__ import annotations

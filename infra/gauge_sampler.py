@@ -1,4 +1,8 @@
-"""The local schedule of the gauges function: what EventBridge does on AWS, every ``interval_s`` seconds."""
+"""The local schedule of the gauges function: what EventBridge does on AWS, every ``interval_s`` seconds.
+
+It exists because nothing schedules functions locally; it computes nothing itself (the figures are
+:mod:`movierec.gauges`, reached through the real handler), like the other ``make up`` samplers.
+"""
 
 from __future__ import annotations
 
