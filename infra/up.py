@@ -14,11 +14,10 @@ from typing import Protocol
 from movierec.config import Settings
 from infra.alarm_evaluator import AlarmEvaluator
 from infra.api_server import ApiServer
-from infra.audit_sampler import AuditSampler
 from infra.bootstrap import bootstrap
 from infra.emf import MetricsPublisher
 from infra.experiment_guard import ExperimentGuard
-from infra.gauge_sampler import GaugeSampler
+from infra.scheduled import AuditSampler, GaugeSampler
 from infra.index_step import EnsureIndex, IndexInterrupted
 from infra.poller import Poller
 from infra.replay import Replay

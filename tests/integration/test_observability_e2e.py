@@ -26,7 +26,7 @@ from infra.alarm_evaluator import AlarmEvaluator, read_history
 from infra.api_server import ApiServer
 from infra.bootstrap import bootstrap
 from infra.emf import MetricsPublisher, emf_of_line
-from infra.gauge_sampler import GaugeSampler
+from infra.scheduled import GaugeSampler
 from infra.percentiles import series_key
 from infra.poller import Poller
 from infra.stack import free_port

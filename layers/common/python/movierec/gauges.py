@@ -7,7 +7,7 @@
   live count (the live count of rejects is the ingest function's ``LinesRejected``).
 
 This module computes the figures (what the ``gauges`` function reports, on AWS and locally alike);
-*when* they are sampled locally is :mod:`infra.gauge_sampler`'s business, on AWS an EventBridge rule's.
+*when* they are sampled locally is :mod:`infra.scheduled`'s business, on AWS an EventBridge rule's.
 """
 
 from __future__ import annotations
