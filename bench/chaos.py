@@ -664,9 +664,9 @@ def main() -> int:
     os.environ.pop("MOVIEREC_TANSU_STORAGE", None)  # the default storage is what is measured
     get_settings.cache_clear()
     base = get_settings()
-    from movierec.observability import set_emf_sink
+    from movierec.observability import emf_output
 
-    set_emf_sink(lambda doc: None)  # this process's own metric documents are not what is measured
+    emf_output().attach(lambda doc: None)  # this process's own metric documents are not what is measured
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start; "
           f"moto :{base.moto_port}, tansu :{base.kafka_port}, api :{base.api_port}; seed {args.seed}")
     stack = Stack(base, start_timeout_s=120)
