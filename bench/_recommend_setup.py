@@ -25,7 +25,7 @@ from movierec.dal.history import save_histories
 from movierec.models.state import HistoryState
 from movierec.index_job import build_and_publish, catalog_movies
 from movierec.index.manifest import Manifest
-from infra.api import ApiServer
+from infra.api_server import ApiServer
 from infra.bootstrap import bootstrap
 from infra.stack import LOCAL_CREDENTIALS, Stack, free_port
 

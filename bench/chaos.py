@@ -43,7 +43,7 @@ import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from movierec.config import REPO_ROOT, Settings, get_settings  # noqa: E402
 from movierec.index.manifest import Manifest  # noqa: E402
 from infra.stack import LOCAL_CREDENTIALS, Stack, free_port  # noqa: E402
+from infra.wait import wait_until  # noqa: E402
 
 SCENARIOS = ("kill", "broker", "storage", "load", "slow")
 
@@ -253,15 +254,6 @@ def start_ingest(settings: Settings, log: Path) -> subprocess.Popen:
                                 cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
 
 
-def wait_for(predicate: Callable[[], bool], timeout_s: float, every_s: float = 0.2) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(every_s)
-    return predicate()
-
-
 def settle(settings: Settings, target: int, timeout_s: float, quiet_s: float | None = 45.0) -> int:
     """Wait until ``target`` records are applied, or the count stopped moving for ``quiet_s``; the count.
 
@@ -329,7 +321,7 @@ def scenario_kill(run: Run, args: argparse.Namespace) -> None:
             break
         proc = start_ingest(s, log)
         # Let the new process get going (it applied something), then kill it at a random moment.
-        wait_for(lambda: applied(s) > before or proc.poll() is not None, 120, 0.05)
+        wait_until(lambda: applied(s) > before or proc.poll() is not None, 120, 0.05)
         time.sleep(run.rng.uniform(0.0, args.kill_max_delay_s))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -420,7 +412,7 @@ def serving(run: Run, name: str) -> tuple[Settings, list[int]]:
 @contextmanager
 def api(settings: Settings) -> Iterator[int]:
     """``chalice local`` as ``make up`` runs it; yields its pid."""
-    from infra.api import ApiServer
+    from infra.api_server import ApiServer
 
     server = ApiServer(settings, start_timeout_s=180)
     server.start()
@@ -672,9 +664,9 @@ def main() -> int:
     os.environ.pop("MOVIEREC_TANSU_STORAGE", None)  # the default storage is what is measured
     get_settings.cache_clear()
     base = get_settings()
-    from movierec.observability import set_emf_sink
+    from movierec.observability import emf_output
 
-    set_emf_sink(lambda doc: None)  # this process's own metric documents are not what is measured
+    emf_output().attach(lambda doc: None)  # this process's own metric documents are not what is measured
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start; "
           f"moto :{base.moto_port}, tansu :{base.kafka_port}, api :{base.api_port}; seed {args.seed}")
     stack = Stack(base, start_timeout_s=120)

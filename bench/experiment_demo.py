@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from infra.api import ApiServer  # noqa: E402
+from infra.api_server import ApiServer  # noqa: E402
 from infra.bootstrap import bootstrap  # noqa: E402
 from infra.localenv import use_local_stack  # noqa: E402
 from infra.poller import Poller  # noqa: E402

@@ -119,7 +119,7 @@ def cold_http(folder: Path, runs: int) -> list[float]:
 
     from movierec.config import Settings
     from movierec.index.publish import publish
-    from infra.api import api_service
+    from infra.api_server import api_service
     from infra.bootstrap import ensure_bucket, ensure_tables
     from infra.stack import LOCAL_CREDENTIALS, Stack, free_port
 

@@ -44,7 +44,7 @@ def bench_end_to_end(minutes: int, limit: int | None, batch_size: int) -> dict[s
     from infra.stack import LOCAL_CREDENTIALS, Stack, free_port
     from movierec.dal.history import scan_states
     from movierec.dal.tables import Tables
-    from movierec.observability import set_emf_sink
+    from movierec.observability import emf_output
 
     moto_port, kafka_port = free_port(), free_port()
     os.environ.update({
@@ -56,7 +56,7 @@ def bench_end_to_end(minutes: int, limit: int | None, batch_size: int) -> dict[s
     settings = dataclasses.replace(get_settings(), batch_size=batch_size, batch_window_s=0.5)
     stack = Stack(settings)
     stack.up()
-    set_emf_sink(lambda doc: None)  # metrics documents are not what we measure here
+    emf_output().attach(lambda doc: None)  # metrics documents are not what we measure here
     try:
         bootstrap(settings)
         lines = list(movielens_lines(minutes, limit, settings))
@@ -92,7 +92,7 @@ def bench_end_to_end(minutes: int, limit: int | None, batch_size: int) -> dict[s
         poller.stop()
         histories = dict(scan_states(Tables(settings)))
     finally:
-        set_emf_sink(None)
+        emf_output().attach(None)
         stack.down()
     other = totals["handler"] - totals["parse"] - totals["read"] - totals["write"]
     return {

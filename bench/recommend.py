@@ -40,7 +40,7 @@ from movierec.index.neighbours import neighbours_of  # noqa: E402
 from movierec.models.ranking import Interaction  # noqa: E402
 from movierec.ranking.content import ContentRanker, seed_weight  # noqa: E402
 from movierec.ranking.scores import popularity_scores, top_rows  # noqa: E402
-from infra.api import api_service  # noqa: E402
+from infra.api_server import api_service  # noqa: E402
 
 
 def summary(values_ms: list[float]) -> str:

@@ -28,7 +28,7 @@ from movierec.alarms import ALARMS, AlarmSpec
 from movierec.config import Settings
 from infra.metric_series import Series, Window, compute
 from infra.percentiles import PercentileStore
-from infra.periodic import Periodic
+from infra.ticker import Ticker
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def evaluate_alarm(
     return decide(spec, compute(settings, spec.queries, spec.expression, window, store))
 
 
-class AlarmEvaluator(Periodic):
+class AlarmEvaluator(Ticker):
     """The ``alarms`` component of ``make up``: evaluates :data:`ALARMS` periodically on its own thread."""
 
     name = "alarms"

@@ -4,9 +4,9 @@ On AWS, CloudWatch Logs turns every Embedded Metric Format document a function p
 nothing does, so both local runners hand their function's documents to ONE :class:`MetricsPublisher`:
 
 - in-process (the ingest poller): :meth:`MetricsPublisher.start` installs itself as the process's EMF sink
-  (:func:`movierec.observability.set_emf_sink`), so every ``flush_metrics`` lands here, not on stdout;
+  (:meth:`movierec.observability.EmfOutput.attach`), so every ``flush_metrics`` lands here, not on stdout;
 - from a child process (``chalice local`` serving the recommend app): the child's stdout goes to its log
-  file under the run folder (``infra/api.py``); :meth:`MetricsPublisher.follow` tails that file and
+  file under the run folder (``infra/api_server.py``); :meth:`MetricsPublisher.follow` tails that file and
   takes its EMF lines, as CloudWatch Logs does with a function's log stream.
 
 The same publisher runs wherever the functions run locally, on whatever endpoint is configured (moto or
@@ -35,7 +35,7 @@ from typing import Any, Iterable
 from movierec import aws, observability
 from movierec.config import Settings
 from infra.percentiles import PercentileStore, series_key
-from infra.periodic import Periodic
+from infra.ticker import Ticker
 
 log = logging.getLogger(__name__)
 
@@ -158,14 +158,16 @@ class PublisherStats:
     by_metric: Counter[str] = field(default_factory=Counter)
 
 
-class MetricsPublisher(Periodic):
+class MetricsPublisher(Ticker):
     """The ``metrics`` component of ``make up``: EMF documents in, batched PutMetricData out."""
 
     name = "metrics"
 
-    def __init__(self, settings: Settings, interval_s: float = 5.0) -> None:
+    def __init__(self, settings: Settings, interval_s: float = 5.0, output: observability.EmfOutput | None = None) -> None:
+        """``output``: the EMF output to collect from while started (this process's unless told otherwise)."""
         super().__init__(interval_s)
         self.settings = settings
+        self.output = output if output is not None else observability.emf_output()
         self.percentiles = PercentileStore.in_run_dir(settings.run_dir)
         self.stats = PublisherStats()
         self._inbox: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
@@ -183,13 +185,13 @@ class MetricsPublisher(Periodic):
         self._tails.append(LogTail(log_file))
 
     def start(self) -> None:
-        self._previous_sink = observability.set_emf_sink(self.accept)
+        self._previous_sink = self.output.attach(self.accept)
         super().start()
 
     def stop(self) -> None:
         """Stop the thread, publish what is left, give stdout back to the process's EMF output."""
         super().stop()
-        observability.set_emf_sink(self._previous_sink)
+        self.output.attach(self._previous_sink)
         self.flush()
 
     def tick(self) -> int:

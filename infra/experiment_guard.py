@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-from infra.periodic import Periodic
+from infra.ticker import Ticker
 from movierec.config import Settings
 from movierec.experiments.guard import GuardOutcome, guard
 
 
-class ExperimentGuard(Periodic):
+class ExperimentGuard(Ticker):
     name = "experiment-guard"
 
     def __init__(self, settings: Settings, interval_s: float = 60.0) -> None:

@@ -13,12 +13,11 @@ from typing import Protocol
 
 from movierec.config import Settings
 from infra.alarm_evaluator import AlarmEvaluator
-from infra.api import ApiServer
-from infra.audit_sampler import AuditSampler
+from infra.api_server import ApiServer
 from infra.bootstrap import bootstrap
 from infra.emf import MetricsPublisher
 from infra.experiment_guard import ExperimentGuard
-from infra.gauges import GaugeSampler
+from infra.scheduled import AuditSampler, GaugeSampler
 from infra.index_step import EnsureIndex, IndexInterrupted
 from infra.ingest_workers import ingest_component
 from infra.replay import Replay
@@ -40,7 +39,7 @@ def components(settings: Settings, stop: threading.Event | None = None) -> list[
     """The main job's parts, in start order (stopped in reverse); ``stop`` interrupts a long start."""
     # Metrics first (so every other part's metrics are collected) and stopped last.
     metrics = MetricsPublisher(settings)
-    metrics.follow(settings.run_dir / "logs" / "api.log")  # the API child's stdout (infra/api.py)
+    metrics.follow(settings.run_dir / "logs" / "api.log")  # the API child's stdout (infra/api_server.py)
     parts: list[Component] = [metrics, AlarmEvaluator(settings, store=metrics.percentiles), GaugeSampler(settings)]
     parts.append(AuditSampler(settings))  # the security audit's live signals (docs/audits.md)
     # Ingest: the poller (or MOVIEREC_INGEST_WORKERS processes side by side), then (unless

@@ -1,7 +1,7 @@
 """The audit function: the security audit's signals of the most recent window, as metrics.
 
 On AWS an EventBridge schedule invokes it every 5 minutes (template.yaml); locally ``make up`` invokes it
-in-process every minute (``infra/audit_sampler.py``). It reads the ratings and the recent answer log,
+in-process every minute (``infra/scheduled.py``). It reads the ratings and the recent answer log,
 computes :func:`movierec.audit.security.live_signals` (the same statistics as ``movierec audit
 security``) and emits them as EMF; the ``audit-*`` alarms of :mod:`movierec.alarms` watch them.
 """

@@ -1,7 +1,7 @@
 """The gauges function: samples figures no request or batch produces (index age, quarantine size).
 
 On AWS an EventBridge schedule invokes it (template.yaml); locally ``make up`` invokes it in-process
-every minute (``infra/gauges.py``). Either way its metrics leave as EMF, like the other functions'.
+every minute (``infra/scheduled.py``). Either way its metrics leave as EMF, like the other functions'.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import sys
 import threading
 
 from movierec.config import get_settings
-from infra.api import ApiServer
+from infra.api_server import ApiServer
 from infra.bootstrap import serving_problems
 from infra.stack import Stack, StackError
 

@@ -34,7 +34,7 @@ from movierec.ranking.collab import FoldIn
 from movierec.training.job import ranker_for
 from movierec.training.model import fit_collab
 from infra.alarm_evaluator import AlarmEvaluator
-from infra.api import ApiServer
+from infra.api_server import ApiServer
 from infra.emf import MetricsPublisher
 from infra.handlers import load_handler
 from infra.stack import free_port

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.api import ApiServer
+from infra.api_server import ApiServer
 from infra.poller import Poller
 from infra.replay_loop import Ask, ReplayLoop, timeline
 from infra.stack import free_port

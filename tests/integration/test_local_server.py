@@ -14,7 +14,7 @@ import pytest
 
 from movierec.config import Settings
 from movierec.index.build import BuildResult
-from infra.api import ApiServer
+from infra.api_server import ApiServer
 from infra.stack import free_port
 from tests.fixtures.serving import get
 from tests.fixtures.timeouts import TEST_TIMEOUT_S

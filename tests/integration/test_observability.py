@@ -72,7 +72,7 @@ def test_child_log_file_is_followed_like_a_log_stream(
 
 
 def test_malformed_document_is_counted_not_fatal(observed: Settings, publisher: MetricsPublisher) -> None:
-    observability.emit({"_aws": {"Timestamp": "soon"}})
+    observability.emf_output().emit({"_aws": {"Timestamp": "soon"}})
     metrics = make_metrics("ingest")
     metrics.add_metric(name="LinesAccepted", unit=MetricUnit.Count, value=7)
     metrics.flush_metrics()

@@ -23,10 +23,10 @@ from movierec.index.build import BuildResult
 from movierec.index.loaded import load_index
 from movierec.observability import NAMESPACE
 from infra.alarm_evaluator import AlarmEvaluator, read_history
-from infra.api import ApiServer
+from infra.api_server import ApiServer
 from infra.bootstrap import bootstrap
 from infra.emf import MetricsPublisher, emf_of_line
-from infra.gauges import GaugeSampler
+from infra.scheduled import GaugeSampler
 from infra.percentiles import series_key
 from infra.poller import Poller
 from infra.stack import free_port

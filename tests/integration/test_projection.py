@@ -21,7 +21,7 @@ from infra.stack import LOCAL_CREDENTIALS, Stack, free_port
 from movierec import aws
 from movierec.metrics import PARTITIONS_STOPPED
 from movierec.config import Settings, get_settings
-from movierec.observability import set_emf_sink
+from movierec.observability import emf_output
 from tests.fixtures.ingest import applied_offsets, caught_up, end_offsets, produce_lines, snapshot, wait_until
 from tests.fixtures.timeouts import TEST_TIMEOUT_S
 
@@ -58,7 +58,7 @@ def test_a_broker_that_lost_its_log_stops_the_partitions_instead_of_skipping(
     settings = _group(get_settings())
     stack = Stack(settings)
     documents: list[dict] = []
-    previous_sink = set_emf_sink(documents.append)
+    previous_sink = emf_output().attach(documents.append)
     stack.up()
     poller: Poller | None = None
     try:
@@ -90,7 +90,7 @@ def test_a_broker_that_lost_its_log_stops_the_partitions_instead_of_skipping(
     finally:
         if poller is not None:
             poller.stop()
-        set_emf_sink(previous_sink)
+        emf_output().attach(previous_sink)
         stack.down()
         get_settings.cache_clear()
 

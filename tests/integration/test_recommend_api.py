@@ -23,7 +23,7 @@ from movierec.index_job import update_published
 from movierec.index.loaded import load_index
 from movierec.serving.api import VERSION_HEADER
 from movierec.dal.tables import Tables
-from infra.api import FUNCTION_DIR
+from infra.api_server import FUNCTION_DIR
 from tests.fixtures.timeouts import TEST_TIMEOUT_S
 
 _n = itertools.count()
@@ -120,7 +120,7 @@ def test_index_refreshes_when_the_pointer_moves(published: BuildResult, settings
     assert store.current().version == published.manifest.version and store.refresh() is False
     new = update_published(["the+lion+king+1994"], settings, progress=False)
     assert new is not None
-    store._periodic.every_s = 0.0  # every read is due for a check: the next one starts a background reload
+    store._reloaded.every_s = 0.0  # every read is due for a check: the next one starts a background reload
     assert store.current().version == published.manifest.version  # never waits for the reload
     deadline = time.monotonic() + TEST_TIMEOUT_S
     while store.current().version != new.version and time.monotonic() < deadline:

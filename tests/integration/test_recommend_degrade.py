@@ -9,7 +9,7 @@ import json
 
 from movierec.index.build import BuildResult
 from movierec.index.publish import publish
-from infra.api import ApiServer
+from infra.api_server import ApiServer
 from tests.fixtures.serving import OwnMoto, assert_no_internals, get, start_api
 
 

@@ -9,7 +9,7 @@ import time
 from movierec import aws
 from movierec.index.build import BuildResult
 from movierec.index.publish import publish
-from infra.api import ApiServer
+from infra.api_server import ApiServer
 from tests.fixtures.serving import OwnMoto, get, start_api
 from tests.fixtures.timeouts import TEST_TIMEOUT_S
 def test_health_says_what_serving_lacks(own_moto: OwnMoto, api_process: list[ApiServer], built: BuildResult) -> None:

@@ -14,7 +14,7 @@ from movierec.models.state import HistoryState
 from movierec.index.build import BuildResult
 from movierec.index.loaded import load_index
 from movierec.dal.tables import Tables
-from infra.api import ApiServer, api_answers
+from infra.api_server import ApiServer, api_answers
 from infra.stack import free_port
 from tests.fixtures.timeouts import SHORT_S, TEST_TIMEOUT_S
 def _get(url: str, accept: str | None = None) -> tuple[int, dict[str, str], bytes]:

@@ -23,7 +23,7 @@ from movierec.index.publish import publish
 from movierec.training.job import train
 from movierec.training.model import FitParams
 from movierec.dal.tables import Tables
-from infra.api import ApiServer
+from infra.api_server import ApiServer
 from infra.stack import free_port
 from tests.fixtures.ingest import wait_until
 from tests.fixtures.timeouts import TEST_TIMEOUT_S

@@ -21,7 +21,7 @@ PACKAGE = REPO_ROOT / "layers" / "common" / "python"
 #: Rank of every top-level part of ``movierec``: a module may import its own rank or a lower one.
 LAYERS: dict[str, int] = {
     # models/config: plain types, settings, and the ways every part sets up AWS clients, logs and metrics
-    "models": 1, "config": 1, "aws": 1, "observability": 1, "metrics": 1, "alarms": 1, "datasets": 1, "fetch": 1,
+    "models": 1, "config": 1, "aws": 1, "observability": 1, "reloaded": 1, "metrics": 1, "alarms": 1, "datasets": 1, "fetch": 1,
     # dal/index: everything that reads or writes a store (DynamoDB, S3, catalog files, the movie API)
     "dal": 2, "index": 2, "catalog": 2,
     # logic/serving: pure logic, rankers, and the services and jobs that combine them with storage

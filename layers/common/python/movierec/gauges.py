@@ -5,6 +5,9 @@
 - ``QuarantineSize``: items in the quarantine table (rejected stream lines kept aside). DynamoDB's
   ``ItemCount`` is exact on the local stack and refreshed about every six hours on AWS: a trend, not a
   live count (the live count of rejects is the ingest function's ``LinesRejected``).
+
+This module computes the figures (what the ``gauges`` function reports, on AWS and locally alike);
+*when* they are sampled locally is :mod:`infra.scheduled`'s business, on AWS an EventBridge rule's.
 """
 
 from __future__ import annotations

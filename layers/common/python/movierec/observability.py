@@ -9,10 +9,15 @@ and dimension sets across every instance in the process, so an ingest and a reco
 one process (tests, local tools) would overwrite each other's ``function`` dimension. Every flushed
 document also carries the process's resident memory (:data:`RSS_METRIC`), so the "memory growing" alarm
 watches exactly the processes that serve, on AWS as locally.
+
+Where the documents go is one :class:`EmfOutput` per process (:func:`emf_output`, built once like the
+settings), handed to every metrics object when it is made: stdout by default, a local collector while one
+is attached. There is no module-level sink to swap: a provider writes to the output it was given.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -36,38 +41,52 @@ __all__ = [
     "DIMENSIONS",
     "NAMESPACE",
     "RSS_METRIC",
+    "EmfOutput",
+    "EmfSink",
     "MetricUnit",
-    "emit",
+    "emf_output",
     "make_logger",
     "make_metrics",
     "process_rss_mb",
-    "set_emf_sink",
 ]
 
 EmfSink = Callable[[dict[str, Any]], None]
-_sink: EmfSink | None = None
-_sink_lock = threading.Lock()
 
 
-def set_emf_sink(sink: EmfSink | None) -> EmfSink | None:
-    """Send this process's EMF documents to ``sink`` instead of stdout; returns the previous sink.
+class EmfOutput:
+    """Where a process's EMF documents go: one JSON line on stdout (what Lambda logs), or an attached sink.
 
-    A local runner that invokes a function in-process (the ingest poller) installs its collector here; it
-    plays the part CloudWatch Logs plays on AWS. ``None`` restores printing.
+    A local runner that invokes a function in-process (the ingest poller, ``make up``'s schedules) attaches
+    its collector here; it plays the part CloudWatch Logs plays on AWS. Tests attach a list to see what
+    they emitted. One object per process (:func:`emf_output`) because stdout is one per process.
     """
-    global _sink
-    with _sink_lock:
-        previous, _sink = _sink, sink
-    return previous
+
+    def __init__(self) -> None:
+        self._sink: EmfSink | None = None
+        self._lock = threading.Lock()
+
+    def attach(self, sink: EmfSink | None) -> EmfSink | None:
+        """Send the documents to ``sink`` instead of stdout from now on; returns the previous sink.
+
+        ``None`` restores printing; give the returned sink back to undo an attach.
+        """
+        with self._lock:
+            previous, self._sink = self._sink, sink
+        return previous
+
+    def emit(self, document: dict[str, Any]) -> None:
+        """Hand one EMF document to the attached sink, or print it as one line."""
+        sink = self._sink
+        if sink is not None:
+            sink(document)
+        else:
+            print(json.dumps(document, separators=(",", ":")), flush=True)
 
 
-def emit(document: dict[str, Any]) -> None:
-    """Hand one EMF document to the installed sink, or print it as one line (what Lambda logs)."""
-    sink = _sink
-    if sink is not None:
-        sink(document)
-    else:
-        print(json.dumps(document, separators=(",", ":")), flush=True)
+@functools.cache
+def emf_output() -> EmfOutput:
+    """This process's EMF output, built on first use and the same object afterwards."""
+    return EmfOutput()
 
 
 def process_rss_mb() -> float:
@@ -81,11 +100,15 @@ def process_rss_mb() -> float:
 
 
 class _Provider(AmazonCloudWatchEMFProvider):
-    """Powertools' EMF provider with private state, our cold-start metric and one output path (:func:`emit`)."""
+    """Powertools' EMF provider with private state, our cold-start metric and one output path (its :class:`EmfOutput`)."""
+
+    def __init__(self, output: EmfOutput, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.output = output
 
     def add_metric(self, name: str, unit: MetricUnit | str, value: float, resolution: int = 60) -> None:
         # Powertools prints by itself when a document reaches 100 metrics or 100 values; flush through our
-        # path first so that no document bypasses emit().
+        # path first so that no document bypasses the output.
         values = self.metric_set.get(name, {}).get("Value", [])
         if len(values) >= MAX_METRICS - 1 or (name not in self.metric_set and len(self.metric_set) >= MAX_METRICS - 2):
             self.flush_metrics()
@@ -96,7 +119,7 @@ class _Provider(AmazonCloudWatchEMFProvider):
             super().flush_metrics(raise_on_empty_metrics=raise_on_empty_metrics)  # warns or raises as Powertools does
             return
         super().add_metric(name=RSS_METRIC, unit=MetricUnit.Megabytes, value=round(process_rss_mb(), 1))
-        emit(dict(self.serialize_metric_set()))
+        self.output.emit(dict(self.serialize_metric_set()))
         self.clear_metrics()
 
     def add_cold_start_metric(self, context: Any) -> None:
@@ -108,10 +131,12 @@ def make_logger(function: str) -> Logger:
     return Logger(service=function)
 
 
-def make_metrics(function: str) -> Metrics:
-    """An EMF metrics collector with the ``function`` and ``stage`` dimensions set."""
+def make_metrics(function: str, output: EmfOutput | None = None) -> Metrics:
+    """An EMF metrics collector with the ``function`` and ``stage`` dimensions set, writing to ``output``
+    (this process's :func:`emf_output` unless told otherwise)."""
     # No Powertools ``service``: it would add a third dimension that alarms and dashboards do not select on.
     provider = _Provider(
+        output if output is not None else emf_output(),
         namespace=NAMESPACE,
         service=None,
         metric_set={},

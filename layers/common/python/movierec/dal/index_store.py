@@ -8,7 +8,7 @@ A serving process downloads what it reads (the manifest and the LanceDB table fo
 into ``<index_cache_dir>/<version>/`` and reopens them from there; a process that finds a version already in
 the cache does not download it again. :class:`IndexStore` checks the pointer at most every
 ``index_refresh_s`` seconds, loads a new version in the background and swaps it in with one reference
-assignment (:class:`~movierec.dal.periodic.Periodic`), so requests never wait for a refresh and never see
+assignment (:class:`~movierec.reloaded.ReloadedValue`), so requests never wait for a refresh and never see
 a half-loaded index.
 """
 
@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 
 from movierec import aws
 from movierec.config import Settings
-from movierec.dal.periodic import Periodic
+from movierec.reloaded import ReloadedValue
 from movierec.index.loaded import MovieIndex, load_index
 from movierec.index.manifest import LANCE_DIR, MANIFEST_FILE, Manifest
 from movierec.index.store import POINTER_KEY, InvalidVersionError, check_version, version_prefix
@@ -138,7 +138,7 @@ class IndexStore:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._periodic: Periodic[MovieIndex] = Periodic(self._load, settings.index_refresh_s, "index")
+        self._reloaded: ReloadedValue[MovieIndex] = ReloadedValue(self._load, settings.index_refresh_s, "index")
         #: The last pointer value refused (bad name or mismatching manifest): not retried while it stays.
         self.refused: str | None = None
         #: How many times a pointer value was examined and refused (a refused value is examined once).
@@ -148,7 +148,7 @@ class IndexStore:
 
     def version(self, version: str) -> MovieIndex:
         """The index of ``version`` (the current one if it is that version), loaded on first use."""
-        current = self._periodic.loaded
+        current = self._reloaded.loaded
         if current is not None and current.version == version:
             return current
         index = self._pinned.get(version)
@@ -167,18 +167,18 @@ class IndexStore:
 
     def current(self) -> MovieIndex:
         """The loaded index; the first call loads it, later calls start a background check when due."""
-        return self._periodic.get()
+        return self._reloaded.get()
 
     @property
     def loaded_version(self) -> str | None:
         """The version in memory, without loading (for response headers on early errors)."""
-        index = self._periodic.loaded
+        index = self._reloaded.loaded
         return None if index is None else index.version
 
     def refresh(self) -> bool:
         """Check the pointer now and swap in a new version; True when the index changed."""
-        before = self._periodic.loaded
-        return self._periodic.reload() is not before
+        before = self._reloaded.loaded
+        return self._reloaded.reload() is not before
 
     def _load(self, old: MovieIndex | None) -> MovieIndex:
         try:

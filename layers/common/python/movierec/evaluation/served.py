@@ -26,10 +26,16 @@ from dataclasses import replace
 from typing import Mapping, Sequence
 
 from movierec.config import Settings, get_settings
+from movierec.dal.index_store import IndexMissingError, download_version, read_pointer
 from movierec.evaluation.offline import ModelSpec
-from movierec.index.loaded import MovieIndex
-from movierec.ranking.base import Ranker
+from movierec.index.build import DEFAULT_K, DEFAULT_RANKER, build_index, fingerprint, unique_movies
+from movierec.index.embed import EmbeddingCache
+from movierec.index.loaded import MovieIndex, load_index
+from movierec.index.manifest import MANIFEST_FILE
+from movierec.index_job import catalog_movies
 from movierec.models.ranking import Interaction, Scored
+from movierec.ranking.base import Ranker
+from movierec.ranking.registry import build_ranker
 
 
 class IdTranslatingRanker:
@@ -57,11 +63,6 @@ class IdTranslatingRanker:
 
 def movielens_index(settings: Settings | None = None, progress: bool = True) -> tuple[MovieIndex, dict[str, str]]:
     """The MovieLens-catalog index version (built once, then loaded from the cache), and movieId -> index id."""
-    from movierec.index.build import DEFAULT_K, DEFAULT_RANKER, build_index, fingerprint, unique_movies
-    from movierec.index.embed import EmbeddingCache
-    from movierec.index_job import catalog_movies
-    from movierec.index.loaded import load_index
-    from movierec.index.manifest import MANIFEST_FILE
 
     s = settings or get_settings()
     movies = catalog_movies("movielens", s)
@@ -84,8 +85,6 @@ def movielens_index(settings: Settings | None = None, progress: bool = True) -> 
 
 def published_index(settings: Settings | None = None) -> MovieIndex:
     """The version the API serves now (the pointer's), downloaded into the index cache like the API does."""
-    from movierec.dal.index_store import IndexMissingError, download_version, read_pointer
-    from movierec.index.loaded import load_index
 
     s = settings or get_settings()
     version = read_pointer(s)
@@ -101,7 +100,6 @@ def served_specs(source: str = "movielens", settings: Settings | None = None, pr
     API serves now (the ingested histories already speak its ids). The ranker reads no interactions, only
     the index, so it is the same object for every protocol: ``build`` ignores the training histories.
     """
-    from movierec.ranking.registry import build_ranker
 
     if source == "movielens":
         index, to_index = movielens_index(settings, progress)

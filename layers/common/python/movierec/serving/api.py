@@ -18,6 +18,9 @@ The Chalice handler only adapts this to its request/response objects, so the sam
 - Metrics (EMF, namespace ``movierec``, function ``recommend``, names from :mod:`movierec.metrics`):
   ``Requests``, ``Requests2xx|4xx|5xx``, ``Latency`` (ms), ``Fallback``, ``Degraded``, ``ColdStart``
   (first request of the process), ``AnswerLogDropped``.
+
+This is the request logic the Lambda function (and the local server) runs; starting and stopping that
+server locally as a child process is :mod:`infra.api_server`'s job, which holds no request logic.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from movierec.config import Settings
 from movierec.dal.answer_log import AnswerLog, LoggedAnswer, now_ms
 from movierec.dal.history import get_history
 from movierec.dal.index_store import IndexStore, read_pointer
-from movierec.dal.periodic import Periodic
+from movierec.reloaded import ReloadedValue
 from movierec.dal.tables import Tables, Timeouts
 from movierec.metrics import (
     ANSWER_LOG_DROPPED, COLD_START_METRIC, DEGRADED, FALLBACK, LATENCY, REQUESTS, requests_by_status,
@@ -250,7 +253,7 @@ def build_api(settings: Settings, log_answers: bool = True) -> RecommendApi:
     """The API of one process: its own tables with request-path timeouts, index store, popularity, answer log."""
     tables = Tables(settings, REQUEST_PATH_TIMEOUTS)
     store = IndexStore(settings)
-    popularity = Periodic(lambda old: ingested_popularity(tables, old), settings.index_refresh_s, "popularity")
+    popularity = ReloadedValue(lambda old: ingested_popularity(tables, old), settings.index_refresh_s, "popularity")
     recommender = Recommender(store, lambda user_id: get_history(tables, user_id), popularity)
     router = ExperimentRouter(settings, store)
     router.refresh()  # at process start, so no request pays the first read of the experiment config

@@ -11,7 +11,7 @@ from __future__ import annotations
 from movierec.config import Settings
 from movierec.dal.experiment_store import running_experiment
 from movierec.dal.index_store import IndexStore
-from movierec.dal.periodic import Periodic
+from movierec.reloaded import ReloadedValue
 from movierec.experiments.assign import assign
 from movierec.index.loaded import MovieIndex
 from movierec.models.experiment import Assignment, Experiment
@@ -25,7 +25,7 @@ class ExperimentRouter:
     def __init__(self, settings: Settings, store: IndexStore) -> None:
         self.settings = settings
         self.store = store
-        self._running: Periodic[Experiment | None] = Periodic(self._load, settings.index_refresh_s, "experiment")
+        self._running: ReloadedValue[Experiment | None] = ReloadedValue(self._load, settings.index_refresh_s, "experiment")
 
     def _load(self, old: Experiment | None) -> Experiment | None:
         """The running experiment with both versions loaded; on any failure the previous state."""

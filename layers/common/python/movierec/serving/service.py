@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 from movierec.catalog.derived import movie_from_id
 from movierec.dal.index_store import PINNED_MAX, IndexStore
 from movierec.dal.movie_stats import scan_movie_stats
-from movierec.dal.periodic import Periodic
+from movierec.reloaded import ReloadedValue
 from movierec.dal.tables import Tables
 from movierec.index.loaded import MovieIndex
 from movierec.observability import make_logger
@@ -79,7 +79,7 @@ class Recommender:
         self,
         store: IndexStore,
         history: Callable[[int], Sequence[Interaction]],
-        popularity: Periodic[list[Scored]],
+        popularity: ReloadedValue[list[Scored]],
         k: int = K,
         registry: RankerRegistry = BUILT_IN,
     ) -> None:

@@ -1,4 +1,9 @@
-"""A ``make up`` component that does one thing every few seconds on its own thread."""
+"""A ``make up`` component that does one thing every few seconds on its own thread.
+
+The local stand-in for schedules AWS runs for us (EventBridge rules, CloudWatch's alarm evaluation, EMF
+extraction): the work runs on the timer whether or not anything reads its result. Not to be confused with
+:class:`movierec.reloaded.ReloadedValue`, which reloads a value only when a reader finds it stale.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +13,14 @@ import threading
 log = logging.getLogger(__name__)
 
 
-class Periodic:
+class Ticker:
     """Calls :meth:`tick` every ``interval_s`` seconds on a daemon thread between ``start()`` and ``stop()``.
 
     A failing tick is logged and retried at the next interval: a local service restarting must not end a
     component that the rest of the system relies on.
     """
 
-    name = "periodic"
+    name = "ticker"
 
     def __init__(self, interval_s: float) -> None:
         self.interval_s = interval_s

@@ -5,6 +5,11 @@ must not pay for reloading it, nor ever see half of it. The first load is synchr
 to serve before it); afterwards a read that finds the value older than ``every_s`` starts one background
 reload and returns the current value at once. A failed background reload keeps the old value and is
 logged; the next due read tries again.
+
+It lives at the bottom of the package (beside config and observability), not in ``dal/``: it reads no
+store itself, it only decides *when* a loader runs, so the data layer (the index store) and the serving
+layer (popularity, the running experiment) both use it. Not to be confused with
+:class:`infra.ticker.Ticker`, which calls a local component's work on a timer whether or not anyone reads.
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ from typing import Callable, Generic, TypeVar
 from movierec.observability import make_logger
 
 T = TypeVar("T")
-logger = make_logger("periodic")
+logger = make_logger("reloaded")
 
 
-class Periodic(Generic[T]):
+class ReloadedValue(Generic[T]):
+    """One value of type ``T``, reloaded on read when older than ``every_s`` (see the module docstring)."""
+
     def __init__(self, load: Callable[[T | None], T], every_s: float, name: str) -> None:
         """``load(old)`` returns the new value (or ``old`` itself when nothing changed)."""
         self._load = load

@@ -5,6 +5,9 @@ tracking and doubles memory). It reuses the stack's process handling (:class:`in
 file and log under the run folder (``api.pid``, ``logs/api.log`` — the function's EMF metric lines land
 there too), readiness by a real HTTP request (``GET /health`` answers 200 once the index is loaded),
 SIGTERM then SIGKILL on stop, and a clear error when the port is taken.
+
+It exists because locally nothing runs the function for us (API Gateway and Lambda do on AWS); it holds
+no request logic. What a request does is :mod:`movierec.serving.api`, the code inside that process.
 """
 
 from __future__ import annotations
