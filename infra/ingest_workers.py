@@ -20,7 +20,7 @@ import sys
 import threading
 from pathlib import Path
 
-from infra.api import function_env
+from infra.api_server import function_env
 from infra.poller import Poller
 from movierec.config import REPO_ROOT, Settings
 
