@@ -81,6 +81,7 @@ def run_one(workers: int, lines: list[bytes], batch_size: int) -> dict[str, floa
         for i in range(len(group.shares)):
             found = re.findall(r"(\d+) item writes", group.log_path(i).read_text())
             writes += int(found[-1]) if found else 0
+        sizes = item_sizes(settings)
     finally:
         stack.down()
     return {
@@ -88,7 +89,24 @@ def run_one(workers: int, lines: list[bytes], batch_size: int) -> dict[str, floa
         "item_writes": writes, "writes_per_event": writes / len(lines),
         "cpu_moto_s": after.get("moto", 0.0) - before.get("moto", 0.0),
         "cpu_tansu_s": after.get("tansu", 0.0) - before.get("tansu", 0.0), "cpu_workers_s": worker_cpu,
+        "item_bytes": sizes,
     }  # fmt: skip
+
+
+def item_sizes(settings: Settings) -> dict[str, dict[str, float]]:
+    """Per table: items and their mean size in bytes (names + values, as DynamoDB counts an item's size,
+    approximated by the length of its wire JSON): what a write costs in write units (1 per started KB)."""
+    from movierec import aws
+    from movierec.config import TABLES
+
+    client = aws.client("dynamodb", settings)
+    out: dict[str, dict[str, float]] = {}
+    for logical in TABLES:
+        sizes = [len(json.dumps(item, separators=(",", ":")))
+                 for page in client.get_paginator("scan").paginate(TableName=settings.table(logical))
+                 for item in page["Items"]]  # fmt: skip
+        out[logical] = {"items": len(sizes), "mean_bytes": sum(sizes) / len(sizes) if sizes else 0.0}
+    return out
 
 
 def main() -> None:

@@ -123,7 +123,7 @@ def _history(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    ingest = sub.add_parser("ingest", epilog="examples: movierec ingest --event-source SelfManagedKafka; movierec ingest --partitions 0,2", help="run the event-source poller: Kafka -> ingest handler -> DynamoDB")
+    ingest = sub.add_parser("ingest", epilog="example: movierec ingest --partitions 0,2", help="run the event-source poller: Kafka -> ingest handler -> DynamoDB")
     ingest.add_argument("--event-source", choices=["SelfManagedKafka", "aws:kafka"], default="SelfManagedKafka",
                         help="the Lambda event shape to build (default: SelfManagedKafka)")
     ingest.add_argument("--report-every", type=float, default=5.0, help="seconds between progress lines")
