@@ -116,7 +116,8 @@ def render_text(settings: Settings, store: PercentileStore, now: float | None = 
         lines += ["", "Recent alarm changes (local evaluator)"]
         for c in changes:
             when = dt.datetime.fromtimestamp(c["at"]).strftime("%H:%M:%S")
-            lines.append(f"  {when}  {c['alarm']:<40} {c['from']} -> {c['state']}")
+            sent = {True: "  webhook: sent", False: "  webhook: FAILED"}.get(c.get("notified"), "")
+            lines.append(f"  {when}  {c['alarm']:<40} {c['from']} -> {c['state']}{sent}")
     return "\n".join(lines)
 
 
