@@ -29,12 +29,17 @@ class Availability:
         return self.available / self.answers if self.answers else None
 
     def as_dict(self) -> dict[str, float | int | None]:
+        """For reports: the share in percent, latencies to 0.1 ms."""
         share = self.share
+
+        def ms(value: float | None) -> float | None:
+            return None if value is None else round(value, 1)
+
         return {
             "answers": self.answers,
             "available": self.available,
             "availability_pct": None if share is None else round(100 * share, 3),
-            "latency_p50_ms": self.latency_p50_ms,
-            "latency_p99_ms": self.latency_p99_ms,
-            "latency_max_ms": self.latency_max_ms,
+            "latency_p50_ms": ms(self.latency_p50_ms),
+            "latency_p99_ms": ms(self.latency_p99_ms),
+            "latency_max_ms": ms(self.latency_max_ms),
         }
