@@ -4,7 +4,9 @@ Every ``interval_s`` seconds, for each alarm of :data:`movierec.alarms.ALARMS`, 
 metrics from the local CloudWatch (percentiles from the local percentile store), computes the alarm's
 value for each of its last ``EvaluationPeriods`` periods, applies ``DatapointsToAlarm`` and
 ``TreatMissingData`` like CloudWatch does, and calls ``SetAlarmState`` when the state changes. Each change
-is also appended to ``<run_dir>/metrics/alarm-history.jsonl`` (moto has no DescribeAlarmHistory).
+is posted to the alert webhook when one is configured (``MOVIEREC_ALERT_WEBHOOK_URL``, :mod:`infra.alerts`:
+what the SNS topic does on AWS) and appended to ``<run_dir>/metrics/alarm-history.jsonl`` with whether the
+webhook took it (moto has no DescribeAlarmHistory).
 
 It is an emulation, with one deliberate difference: the periods form a rolling window that ends now
 (CloudWatch evaluates whole periods aligned to the clock, a little later), so a local alarm reacts as
@@ -26,6 +28,7 @@ from typing import Callable
 from movierec import aws
 from movierec.alarms import ALARMS, AlarmSpec
 from movierec.config import Settings
+from infra.alerts import StateChange, WebhookNotifier
 from infra.metric_series import Series, Window, compute
 from infra.percentiles import PercentileStore
 from infra.ticker import Ticker
@@ -85,12 +88,15 @@ class AlarmEvaluator(Ticker):
     name = "alarms"
 
     def __init__(
-        self, settings: Settings, store: PercentileStore | None = None, interval_s: float = 15.0
-    ) -> None:
+        self, settings: Settings, store: PercentileStore | None = None, interval_s: float = 15.0,
+        notifier: WebhookNotifier | None = None,
+    ) -> None:  # fmt: skip
         super().__init__(interval_s)
         self.settings = settings
         self.store = store
         self.history_path: Path = settings.run_dir / "metrics" / "alarm-history.jsonl"
+        #: Where state changes go besides the history (None: no webhook configured).
+        self.notifier = notifier if notifier is not None else WebhookNotifier.from_settings(settings)
 
     def evaluate_once(self, now: float | None = None) -> list[Verdict]:
         """Evaluate every alarm and set the state of those whose state changed."""
@@ -109,14 +115,20 @@ class AlarmEvaluator(Ticker):
             verdicts.append(verdict)
             if verdict.state != current[name]:
                 cloudwatch.set_alarm_state(AlarmName=name, StateValue=verdict.state, StateReason=verdict.reason[:1023])
-                self._record(name, current[name], verdict)
+                self._record(spec, name, current[name], verdict)
         return verdicts
 
-    def _record(self, name: str, old: str, verdict: Verdict) -> None:
+    def _record(self, spec: AlarmSpec, name: str, old: str, verdict: Verdict) -> None:
+        """Log the change, tell the webhook (once per change), append both to the history."""
         log.warning("alarm %s: %s -> %s (%s)", name, old, verdict.state, verdict.reason)
+        at = time.time()
+        notified = None
+        if self.notifier is not None:
+            change = StateChange(name, old, verdict.state, verdict.reason, at, self.settings.stage, spec)
+            notified = self.notifier.notify(change)
         self.history_path.parent.mkdir(parents=True, exist_ok=True)
         with self.history_path.open("a") as f:
-            f.write(json.dumps(asdict(verdict) | {"at": time.time(), "alarm": name, "from": old}) + "\n")
+            f.write(json.dumps(asdict(verdict) | {"at": at, "alarm": name, "from": old, "notified": notified}) + "\n")
 
     def tick(self) -> list[Verdict]:
         return self.evaluate_once()

@@ -8,6 +8,7 @@ same panels ``template.yaml`` deploys as the CloudWatch dashboard.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +89,39 @@ def alarm_states(settings: Settings) -> list[tuple[str, str, str]]:
     return [(n, *found.get(n, ("MISSING", "not created: run the bootstrap (make up)"))) for n in names]
 
 
+def aws_history_changes(items: list[dict], alarm_names: set[str]) -> list[dict]:
+    """CloudWatch ``DescribeAlarmHistory`` state updates of our alarms, as the local history's lines.
+
+    Each item's ``HistoryData`` is JSON with ``oldState``/``newState`` ``stateValue``; ``notified`` is None
+    because on AWS the alarm's actions (the SNS topic) notify and their outcome is an ``Action`` item.
+    """
+    out = []
+    for item in items:
+        if item.get("HistoryItemType") != "StateUpdate" or item.get("AlarmName") not in alarm_names:
+            continue
+        try:
+            data = json.loads(item["HistoryData"])
+            old, new = data["oldState"]["stateValue"], data["newState"]["stateValue"]
+        except (KeyError, TypeError, ValueError):
+            continue  # an item we cannot read is left out, not raised into the monitor
+        out.append({"at": item["Timestamp"].timestamp(), "alarm": item["AlarmName"], "from": old, "state": new,
+                    "notified": None})  # fmt: skip
+    return sorted(out, key=lambda c: c["at"])
+
+
+def recent_changes(settings: Settings, last: int = 5) -> tuple[str, list[dict]]:
+    """(where from, the last alarm state changes): the local evaluator's history where it runs (moto,
+    LocalStack), else CloudWatch's own alarm history (AWS: CloudWatch evaluates there; moto lacks the API)."""
+    local = read_history(settings.run_dir, last=last)
+    if local or settings.aws_endpoint_url:
+        return "local evaluator", local
+    names = {spec.alarm_name(settings.prefix) for spec in ALARMS}
+    items = aws.client("cloudwatch", settings).describe_alarm_history(
+        HistoryItemType="StateUpdate", ScanBy="TimestampDescending", MaxRecords=100
+    )["AlarmHistoryItems"]
+    return "CloudWatch alarm history", aws_history_changes(items, names)[-last:]
+
+
 def _fmt(value: float | None) -> str:
     if value is None:
         return "-"
@@ -111,12 +145,13 @@ def render_text(settings: Settings, store: PercentileStore, now: float | None = 
     lines += ["", "Alarms"]
     for name, state, reason in alarm_states(settings):
         lines.append(f"  {name:<40} {state:<17} {reason[:90]}")
-    changes = read_history(settings.run_dir, last=5)
+    source, changes = recent_changes(settings, last=5)
     if changes:
-        lines += ["", "Recent alarm changes (local evaluator)"]
+        lines += ["", f"Recent alarm changes ({source})"]
         for c in changes:
             when = dt.datetime.fromtimestamp(c["at"]).strftime("%H:%M:%S")
-            lines.append(f"  {when}  {c['alarm']:<40} {c['from']} -> {c['state']}")
+            sent = {True: "  webhook: sent", False: "  webhook: FAILED"}.get(c.get("notified"), "")
+            lines.append(f"  {when}  {c['alarm']:<40} {c['from']} -> {c['state']}{sent}")
     return "\n".join(lines)
 
 

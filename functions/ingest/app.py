@@ -19,8 +19,11 @@ from movierec.config import Settings, get_settings
 from movierec.dal.offsets import source_of
 from movierec.dal.tables import Tables
 from movierec.ingest.writer import IngestWriter
+from movierec.logic.availability import availability
 from movierec.logic.parser import parse_line
-from movierec.metrics import LINES_ACCEPTED, LINES_REJECTED, LINES_UNKEYED
+from movierec.metrics import (
+    LINES_ACCEPTED, LINES_REJECTED, LINES_UNKEYED, STREAM_ANSWERS, STREAM_ANSWERS_AVAILABLE, STREAM_LATENCY,
+)  # fmt: skip
 from movierec.models.ingest import Record, Summary
 from movierec.observability import MetricUnit, make_logger, make_metrics
 
@@ -55,6 +58,23 @@ def records_by_partition(event: KafkaEvent) -> dict[tuple[str, int], list[Record
     return dict(out)
 
 
+def emit_stream_availability(answers: list[tuple[int, int]]) -> None:
+    """The course's availability figures of the ``recommendation request`` lines this batch applied.
+
+    Counted only when the batch held such lines (a batch of watch lines is no minute without answers:
+    no traffic is no measurement, so the alarm's ratio has no datapoint rather than a false 0 %). The
+    metrics carry the time they are emitted, i.e. the minute the lines arrived; on a live stream that is
+    the minute the course's clients asked (replayed history lands in the minute it is replayed).
+    """
+    if not answers:
+        return
+    figures = availability(answers)
+    metrics.add_metric(name=STREAM_ANSWERS, unit=MetricUnit.Count, value=figures.answers)
+    metrics.add_metric(name=STREAM_ANSWERS_AVAILABLE, unit=MetricUnit.Count, value=figures.available)
+    for _, latency_ms in answers:
+        metrics.add_metric(name=STREAM_LATENCY, unit=MetricUnit.Milliseconds, value=latency_ms)
+
+
 @metrics.log_metrics
 @event_source(data_class=KafkaEvent)
 def handler(event: KafkaEvent, context: Any) -> dict:
@@ -75,6 +95,7 @@ def handler(event: KafkaEvent, context: Any) -> dict:
     metrics.add_metric(name="LinesSkipped", unit=MetricUnit.Count, value=summary.skipped)
     metrics.add_metric(name="WriteConflicts", unit=MetricUnit.Count, value=summary.conflicts)
     metrics.add_metric(name="IntentsRecovered", unit=MetricUnit.Count, value=summary.recovered)
+    emit_stream_availability(summary.stream_answers)
     for phase, seconds in summary.seconds.items():
         metrics.add_metric(name=f"Duration_{phase}", unit=MetricUnit.Milliseconds, value=round(seconds * 1000, 1))
     metrics.add_metric(name="HandlerDuration", unit=MetricUnit.Milliseconds,

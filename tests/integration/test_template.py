@@ -246,3 +246,25 @@ def test_handlers_named_in_the_template_import(template: dict[str, Any], isolate
     env = template["Globals"]["Function"]["Environment"]["Variables"]
     built = Settings.from_env(_resolve(env, {"Prefix": "p1", "Stage": "s1"}))
     assert (built.prefix, built.stage, built.table("history"), built.bucket) == ("p1", "s1", "p1-history", "p1-index")
+
+
+def test_every_alarm_notifies_the_topic_that_cloudwatch_can_publish_to(template: dict[str, Any]) -> None:
+    """State changes (to ALARM and back to OK) reach a person through SNS; the topic's key lets CloudWatch in."""
+    res = template["Resources"]
+    alarms = {k: r for k, r in res.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert len(alarms) == len(ALARMS)
+    for resource in alarms.values():
+        assert resource["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+        assert resource["Properties"]["OKActions"] == [{"Ref": "AlarmTopic"}]
+    # alias/aws/sns would silently stop every notification: CloudWatch may not use the AWS-managed key.
+    assert res["AlarmTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "AlarmTopicKey"}
+    key_statements = res["AlarmTopicKey"]["Properties"]["KeyPolicy"]["Statement"]
+    [cloudwatch] = [s for s in key_statements if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
+    assert set(cloudwatch["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    [publish] = res["AlarmTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert (publish["Principal"], publish["Action"]) == ({"Service": "cloudwatch.amazonaws.com"}, "sns:Publish")
+    subscription = res["AlarmSubscription"]
+    assert subscription["Condition"] == "HasAlarmEndpoint"
+    assert subscription["Properties"]["Endpoint"] == {"Ref": "AlarmEndpoint"}
+    assert subscription["Properties"]["Protocol"] == {"Ref": "AlarmProtocol"}
+    assert template["Parameters"]["AlarmEndpoint"]["Default"] == ""

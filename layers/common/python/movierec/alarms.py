@@ -18,7 +18,7 @@ from typing import Any
 from movierec.metrics import (
     CONSUMER_LAG, DEGRADED, DRIFT_RATING_PSI, DRIFT_UNSEEN, EXPERIMENT_ROLLBACK, HANDLER_FAILURES, HOT_USERS, LATENCY,
     LINES_ACCEPTED, LINES_REJECTED, LINES_UNKEYED, PARTITIONS_STOPPED, REQUESTS, REQUESTS_5XX, RSS_METRIC, SCRAPING_CALLERS,
-    SHILLING_SUSPECTS,
+    SHILLING_SUSPECTS, STREAM_ANSWERS, STREAM_ANSWERS_AVAILABLE,
 )  # fmt: skip
 from movierec.observability import NAMESPACE
 
@@ -140,6 +140,23 @@ ALARMS: tuple[AlarmSpec, ...] = (
         period_s=300,
         evaluation_periods=1,
         datapoints_to_alarm=1,
+    ),
+    AlarmSpec(
+        # The course's own measure (movierec.logic.availability), from the stream's recommendation lines:
+        # it sees what our API cannot (network, gateway, answers slower than the client waits).
+        name="stream-availability",
+        description="Availability as the course measures it (stream recommendation lines: status 200 within "
+        "600 ms) below 99% in 3 of the last 5 minutes",
+        queries=(
+            Query("answers", STREAM_ANSWERS, "ingest", "Sum"),
+            Query("available", STREAM_ANSWERS_AVAILABLE, "ingest", "Sum"),
+        ),
+        expression="100 * FILL(available, 0) / answers",
+        comparison="LessThanThreshold",
+        threshold=99.0,
+        period_s=60,
+        evaluation_periods=5,
+        datapoints_to_alarm=3,
     ),
     AlarmSpec(
         # Degraded answers are 200s, so the availability alarm cannot see a storage outage: this one does.

@@ -97,6 +97,11 @@ class Settings:
     retrain_every_min: float = 10.0
     #: What ``make up`` replays into Kafka once at start: movielens (converted), samples (course files), none.
     replay_on_up: str = "movielens"
+    #: Where the local alarm evaluator posts every alarm state change (Slack-compatible JSON); empty = nowhere.
+    #: A Slack webhook URL is a secret: :meth:`describe` never shows it. On AWS the SNS topic does this.
+    alert_webhook_url: str = ""
+    #: Seconds one webhook attempt may take (three attempts per change) before it counts as failed.
+    alert_webhook_timeout_s: float = 5.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -136,6 +141,8 @@ class Settings:
             movie_api_url=env.get("MOVIEREC_MOVIE_API_URL", d.movie_api_url).rstrip("/"),
             retrain_every_min=_float(env, "MOVIEREC_RETRAIN_EVERY_MIN", d.retrain_every_min),
             replay_on_up=env.get("MOVIEREC_REPLAY_ON_UP", d.replay_on_up),
+            alert_webhook_url=env.get("MOVIEREC_ALERT_WEBHOOK_URL", d.alert_webhook_url).strip(),
+            alert_webhook_timeout_s=_float(env, "MOVIEREC_ALERT_WEBHOOK_TIMEOUT_S", d.alert_webhook_timeout_s),
         )
 
     def table(self, logical: str) -> str:
@@ -154,8 +161,15 @@ class Settings:
         return f"http://{self.api_host}:{self.api_port}"
 
     def describe(self) -> dict[str, str]:
-        """Every setting as text, for ``movierec status`` and logs."""
-        return {f.name: str(getattr(self, f.name)) for f in fields(self)}
+        """Every setting as text, for ``movierec status`` and logs; secrets only say whether they are set."""
+        out = {f.name: str(getattr(self, f.name)) for f in fields(self)}
+        for name in _SECRETS:
+            out[name] = "(set)" if getattr(self, name) else ""
+        return out
+
+
+#: Settings whose value must never be printed or logged (a webhook URL carries its own credential).
+_SECRETS = ("alert_webhook_url",)
 
 
 @lru_cache(maxsize=1)

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from movierec.alarms import POLLER, Query, alarm
-from movierec.metrics import CONSUMER_LAG, LATENCY, LINES_ACCEPTED, LINES_REJECTED, REQUESTS, REQUESTS_5XX, RSS_METRIC
+from movierec.metrics import (
+    CONSUMER_LAG, LATENCY, LINES_ACCEPTED, LINES_REJECTED, REQUESTS, REQUESTS_5XX, RSS_METRIC, STREAM_LATENCY,
+)  # fmt: skip
 from movierec.observability import NAMESPACE
 
 
@@ -38,6 +40,7 @@ def _one(label: str, metric: str, function: str, stat: str) -> Line:
 
 
 _availability = alarm("recommend-availability")
+_stream_availability = alarm("stream-availability")
 
 PANELS: tuple[Panel, ...] = (
     Panel(
@@ -60,6 +63,21 @@ PANELS: tuple[Panel, ...] = (
         "ms",
         tuple(_one(p, LATENCY, "recommend", p) for p in ("p50", "p90", "p99")),
         alarm="recommend-latency-p99",
+    ),
+    Panel(
+        # The course's measure beside ours: the stream's recommendation lines vs the API's own non-5xx share.
+        "Availability: course (stream) vs API",
+        "%",
+        (
+            Line("stream: 200 within 600 ms", _stream_availability.queries, _stream_availability.expression),
+            Line("API: non-5xx", _availability.queries, _availability.expression),
+        ),
+        alarm=_stream_availability.name,
+    ),
+    Panel(
+        "Latency as the course's clients saw it (stream)",
+        "ms",
+        tuple(_one(p, STREAM_LATENCY, "ingest", p) for p in ("p50", "p99")),
     ),
     Panel(
         "Ingest lines per minute",

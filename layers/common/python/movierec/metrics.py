@@ -35,6 +35,12 @@ LINES_ACCEPTED = "LinesAccepted"  # accepted lines per batch
 LINES_REJECTED = "LinesRejected"  # rejected (quarantined) lines per batch
 #: Accepted lines whose Kafka key is not their user id (parallel partitions need events keyed by user).
 LINES_UNKEYED = "LinesUnkeyed"
+#: Availability as the course measures it, from the stream's own ``recommendation request`` lines (what
+#: the course's clients saw of our answers; movierec.logic.availability): answers logged, answers that
+#: count as available (status 200 within the course's 600 ms), and each answer's latency.
+STREAM_ANSWERS = "StreamAnswers"
+STREAM_ANSWERS_AVAILABLE = "StreamAnswersAvailable"
+STREAM_LATENCY = "StreamLatency"
 
 # --- drift (movierec drift --emit), experiments (the canary guard), audit (functions/audit) ------------
 DRIFT_RATING_PSI = "DriftRatingPSI"  # PSI of the rating distribution, current window vs reference
@@ -43,6 +49,7 @@ EXPERIMENT_ROLLBACK = "ExperimentRollback"  # a canary breached its guardrails a
 SHILLING_SUSPECTS = "ShillingSuspects"  # movies with a suspicious burst of high ratings, recent window
 SCRAPING_CALLERS = "ScrapingCallers"  # callers asking for too many distinct users, last 5 minutes
 HOT_USERS = "HotUsers"  # users asked for far above the median user, last 5 minutes
+
 
 
 def requests_by_status(status: int) -> str:

@@ -80,6 +80,7 @@ class IngestWriter:
             if committed:
                 result.chunks += 1
                 result.accepted += chunk.accepted
+                result.stream_answers += [(e.status, e.latency_ms) for e in chunk.recommendations.values()]
                 for reason, n in count_rejections(chunk.rejected).items():
                     result.rejected[reason] = result.rejected.get(reason, 0) + n
                 watermark = chunk.last + 1

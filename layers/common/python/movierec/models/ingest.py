@@ -43,6 +43,9 @@ class PartitionResult:
     seconds: dict[str, float] = field(default_factory=lambda: {"read": 0.0, "write": 0.0})
     #: Items written per table (the store's per-item cost is what bounds ingest throughput).
     writes: dict[str, int] = field(default_factory=dict)
+    #: (status, latency ms) of each stream ``recommendation request`` line applied by this delivery (not
+    #: those an earlier delivery applied), for the course's availability metric.
+    stream_answers: list[tuple[int, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -60,6 +63,7 @@ class Summary:
     next_offsets: dict[str, int | None] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=lambda: {"read": 0.0, "write": 0.0})
     writes: dict[str, int] = field(default_factory=dict)
+    stream_answers: list[tuple[int, int]] = field(default_factory=list)
 
     def add(self, part: PartitionResult) -> None:
         self.records += part.records
@@ -75,6 +79,7 @@ class Summary:
             self.seconds[phase] = self.seconds.get(phase, 0.0) + t
         for table, n in part.writes.items():
             self.writes[table] = self.writes.get(table, 0) + n
+        self.stream_answers.extend(part.stream_answers)
         self.next_offsets[part.source] = part.next_offset
 
     @property
