@@ -93,16 +93,35 @@ def run_one(workers: int, lines: list[bytes], batch_size: int) -> dict[str, floa
     }  # fmt: skip
 
 
+def value_bytes(value: dict) -> int:
+    """DynamoDB's size of one typed attribute value: strings in UTF-8, binaries raw, numbers about one
+    byte per two digits, lists and maps their members plus 3 bytes."""
+    (kind, v), = value.items()
+    if kind == "S":
+        return len(v.encode())
+    if kind == "B":
+        return len(v)
+    if kind == "N":
+        return len(v) // 2 + 1
+    if kind == "L":
+        return 3 + sum(value_bytes(x) for x in v)
+    if kind == "M":
+        return 3 + sum(len(k) + value_bytes(x) for k, x in v.items())
+    if kind in ("SS", "NS", "BS"):
+        return sum(len(x) for x in v)
+    return 1  # BOOL, NULL
+
+
 def item_sizes(settings: Settings) -> dict[str, dict[str, float]]:
-    """Per table: items and their mean size in bytes (names + values, as DynamoDB counts an item's size,
-    approximated by the length of its wire JSON): what a write costs in write units (1 per started KB)."""
+    """Per table: items and their mean size in bytes (attribute names + values, as DynamoDB sizes an
+    item): what a write costs in write units (1 per started KB)."""
     from movierec import aws
     from movierec.config import TABLES
 
     client = aws.client("dynamodb", settings)
     out: dict[str, dict[str, float]] = {}
     for logical in TABLES:
-        sizes = [len(json.dumps(item, separators=(",", ":")))
+        sizes = [sum(len(name) + value_bytes(value) for name, value in item.items())
                  for page in client.get_paginator("scan").paginate(TableName=settings.table(logical))
                  for item in page["Items"]]  # fmt: skip
         out[logical] = {"items": len(sizes), "mean_bytes": sum(sizes) / len(sizes) if sizes else 0.0}
@@ -133,6 +152,7 @@ def main() -> None:
               f"({100 * r['cpu_moto_s'] / total:.0f}%), workers {r['cpu_workers_s']:.1f}s, tansu {r['cpu_tansu_s']:.1f}s; "
               f"load {os.getloadavg()[0]:.1f}", flush=True)
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"load": os.getloadavg()[0], "runs": results}, indent=2))
 
 
