@@ -190,6 +190,23 @@ class Stack:
             return None
         return pid if _alive(pid) else None
 
+    def _port_released(self, svc: Service, grace_s: float = 15.0) -> bool:
+        """True when ``svc``'s port is free. When our own pid file names a process that just died, the
+        port may still be held for a moment: a killed multi-threaded process shows as a zombie once its
+        main thread has exited, while its other threads (and so its listening socket) are still being torn
+        down, which takes seconds on a loaded machine. So then wait up to ``grace_s``; a port held by
+        anything else is reported at once."""
+        if port_is_free(svc.host, svc.port):
+            return True
+        if not self._pid_file(svc).exists():
+            return False
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            if port_is_free(svc.host, svc.port):
+                return True
+        return False
+
     def up(self) -> list[str]:
         """Start every service that is not already running; return the names of those started.
 
@@ -203,7 +220,7 @@ class Stack:
             for svc in self.services:
                 if self.pid(svc) is not None and svc.healthy():
                     continue
-                if not port_is_free(svc.host, svc.port):
+                if not self._port_released(svc):
                     raise StackError(
                         f"port {svc.port} on {svc.host} is already in use, so {svc.name} cannot start there; "
                         f"stop what holds it (e.g. `make down`, or `ss -ltnp 'sport = :{svc.port}'`) "

@@ -133,10 +133,15 @@ def test_traffic_with_failures_reaches_cloudwatch_and_drives_the_availability_al
         assert verdict.values[-1] <= alarm("recommend-degraded").threshold
         assert _state(s, "recommend-degraded") == "OK"
         name = f"{s.prefix}-recommend-degraded"
-        assert [(h["from"], h["state"]) for h in read_history(s.run_dir) if h["alarm"] == name] == [
-            ("INSUFFICIENT_DATA", "ALARM"),  # a new alarm starts as on AWS
-            ("ALARM", "OK"),
-        ]
+        changes = [(h["from"], h["state"]) for h in read_history(s.run_dir) if h["alarm"] == name]
+        # A new alarm starts as on AWS (INSUFFICIENT_DATA). The evaluator's own 15 s tick may judge it OK
+        # before the failures are sent (a slow, loaded run); after that the history is the failures'.
+        if changes[:1] == [("INSUFFICIENT_DATA", "OK")]:
+            changes = changes[1:]
+            assert changes[:1] == [("OK", "ALARM")], changes
+        else:
+            assert changes[:1] == [("INSUFFICIENT_DATA", "ALARM")], changes
+        assert changes[1:] == [("ALARM", "OK")], changes
     finally:
         for part in reversed(running):
             part.stop()
