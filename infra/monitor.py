@@ -45,7 +45,7 @@ class Figure:
 def _now_value(settings: Settings, line: Line, store: PercentileStore, now: float) -> float | None:
     """The line's value over the last :data:`CURRENT_S` seconds; counts (Sum) as a rate per minute."""
     [value] = compute(settings, line.queries, line.expression, Window.ending_now(CURRENT_S, 1, now), store)
-    if value is not None and line.expression is None and all(q.stat == "Sum" for q in line.queries):
+    if value is not None and line.is_count:
         return value / (CURRENT_S / 60)
     return value
 
@@ -141,7 +141,7 @@ def draw_png(settings: Settings, store: PercentileStore, path: Path, minutes: in
             series: Series = compute(settings, line.queries, line.expression, window, store)
             if any(v is not None for v in series):
                 plotted = True
-            if line.expression is None and all(q.stat == "Sum" for q in line.queries):
+            if line.is_count:
                 series = [0.0 if v is None else v for v in series]  # a count with no data counted nothing
             ax.plot(times, [float("nan") if v is None else v for v in series], marker=".", markersize=4,
                     linewidth=1.6, label=line.label)  # fmt: skip
