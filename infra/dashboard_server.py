@@ -17,9 +17,9 @@ import datetime as dt
 import html
 import json
 import logging
-import math
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -48,19 +48,16 @@ DEFAULT_MINUTES = 60
 #: Longest span a page may ask for: GetMetricData answers at most 100,800 points per query and the
 #: local percentile store keeps 2 hours; a day of minutes is plenty for a page that is watched live.
 MAX_MINUTES = 24 * 60
+#: Read timeout of the page's CloudWatch calls when ``MOVIEREC_AWS_READ_TIMEOUT_S`` leaves it open: the
+#: one GetMetricData of all panels took 11 s on a busy local moto (its cost is periods x datapoints),
+#: and a late page is better than an empty one; the request path is not involved.
+READ_TIMEOUT_S = 60.0
 _PAGE = Path(__file__).parent / "static" / "dashboard.html"
 
 
 def _stamp(seconds: float) -> str:
     """Local wall-clock time, as plotly.js reads a date axis (the page and the server share a machine)."""
     return dt.datetime.fromtimestamp(seconds).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def aligned_window(panel: Panel, minutes: int, now: float) -> Window:
-    """``minutes`` of the panel's periods, the last one holding ``now``, on whole periods (as
-    CloudWatch places GetMetricData buckets on AWS), so local and AWS points fall on the same minutes."""
-    end = math.floor(now / panel.period_s) * panel.period_s + panel.period_s
-    return Window(end=end, period_s=panel.period_s, periods=max(1, minutes * 60 // panel.period_s))
 
 
 def _latest(series: Series) -> float | None:
@@ -76,7 +73,7 @@ def snapshot(settings: Settings, store: PercentileStore, minutes: int = DEFAULT_
     states = alarm_states(settings)
     by_name = {name.removeprefix(f"{settings.prefix}-"): state for name, state, _ in states}
     thresholds = {spec.name: spec.threshold for spec in ALARMS}
-    windows = [aligned_window(panel, minutes, at) for panel in PANELS]
+    windows = [Window.aligned(p.period_s, max(1, minutes * 60 // p.period_s), at) for p in PANELS]
     # Panels of one period share a window and so a single GetMetricData call.
     series_of: dict[int, list[Series]] = {}
     for window in {w for w in windows}:
@@ -108,7 +105,7 @@ def snapshot(settings: Settings, store: PercentileStore, minutes: int = DEFAULT_
         "minutes": minutes,
         "panels": panels,
         "alarms": [{"name": name, "state": state, "reason": reason} for name, state, reason in states],
-        "rejects": rejections_by_reason(settings, minutes),
+        "rejects": rejections_by_reason(settings, minutes, at),
         "changes": [
             {"at": _stamp(c["at"]), "alarm": c["alarm"], "from": c["from"], "state": c["state"]}
             for c in read_history(settings.run_dir, last=10)
@@ -129,8 +126,10 @@ class DashboardServer(ThreadingHTTPServer):
 
     def __init__(self, settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
                  options: PageOptions = PageOptions()) -> None:  # fmt: skip
-        self.settings = settings
+        self.settings = settings if settings.aws_read_timeout_s else replace(settings, aws_read_timeout_s=READ_TIMEOUT_S)
         self.options = options
+        self._lock = threading.Lock()
+        self._last: tuple[float, int, dict[str, Any]] | None = None  # (monotonic time, minutes, snapshot)
         super().__init__((host, port), _Handler)
 
     @property
@@ -154,8 +153,15 @@ class DashboardServer(ThreadingHTTPServer):
         return resources.files("plotly").joinpath("package_data", "plotly.min.js").read_bytes()
 
     def series(self, minutes: int) -> dict[str, Any]:
-        # The local metrics publisher rewrites its percentile file after each flush: read it anew.
-        return snapshot(self.settings, PercentileStore.in_run_dir(self.settings.run_dir), minutes)
+        """A fresh snapshot, read by one thread at a time: pages open in several tabs (or a page that asks
+        while the last reading is still under way) share a reading instead of multiplying the load."""
+        with self._lock:
+            if self._last and self._last[1] == minutes and time.monotonic() - self._last[0] < self.options.refresh_s / 2:
+                return self._last[2]
+            # The local metrics publisher rewrites its percentile file after each flush: read it anew.
+            data = snapshot(self.settings, PercentileStore.in_run_dir(self.settings.run_dir), minutes)
+            self._last = (time.monotonic(), minutes, data)
+            return data
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -193,12 +199,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, "application/json", json.dumps(body, separators=(",", ":")).encode())
 
     def _send(self, status: HTTPStatus, content_type: str, body: bytes, cache_s: int = 0) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", f"max-age={cache_s}" if cache_s else "no-store")
-        self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", f"max-age={cache_s}" if cache_s else "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):  # the page was closed while CloudWatch was read
+            log.debug("dashboard: client went away before its answer")
+            self.close_connection = True
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server's signature)
         log.debug("dashboard %s - %s", self.address_string(), format % args)

@@ -45,6 +45,17 @@ class Window:
         on whole seconds, and data are stamped with whole seconds)."""
         return cls(end=math.floor(time.time() if now is None else now) + 1, period_s=period_s, periods=periods)
 
+    @classmethod
+    def aligned(cls, period_s: int, periods: int, now: float | None = None, step_s: int | None = None) -> "Window":
+        """A window that ends on the next whole ``step_s`` (default: the period) after ``now``.
+
+        CloudWatch (AWS) rounds GetMetricData's ``StartTime`` down to whole minutes and places its
+        buckets there; moto places them on ``StartTime``. A window on whole minutes is the same on both.
+        """
+        step = step_s or period_s
+        at = time.time() if now is None else now
+        return cls(end=math.floor(at / step) * step + step, period_s=period_s, periods=periods)
+
     @property
     def start(self) -> float:
         return self.end - self.period_s * self.periods

@@ -16,9 +16,10 @@ from movierec import aws
 from movierec.alarms import ALARMS, Query
 from movierec.config import Settings
 from movierec.dashboard import PANELS, Line
-from movierec.observability import NAMESPACE
+from movierec.metrics import lines_rejected
+from movierec.models.events import Reason
 from infra.alarm_evaluator import read_history
-from infra.metric_series import Series, Window, compute
+from infra.metric_series import Series, Window, compute, compute_lines
 from infra.percentiles import PercentileStore
 
 #: The span the terminal's "current" figures cover, like the availability alarm's period.
@@ -60,23 +61,16 @@ def current_figures(settings: Settings, store: PercentileStore, now: float | Non
     return figures
 
 
-def rejections_by_reason(settings: Settings, minutes: int = 60) -> dict[str, float]:
-    """Rejected stream lines per reason over the last ``minutes`` (the ``LinesRejected_<reason>`` metrics)."""
-    cloudwatch = aws.client("cloudwatch", settings)
-    names = {
-        m["MetricName"]
-        for page in cloudwatch.get_paginator("list_metrics").paginate(Namespace=NAMESPACE)
-        for m in page["Metrics"]
-        if m["MetricName"].startswith("LinesRejected_")
-    }
-    window = Window.ending_now(minutes * 60, 1)
-    out = {}
-    for name in sorted(names):
-        [value] = compute(settings, (Query("m", name, "ingest", "Sum"),), None, window)
-        if value:
-            out[name.removeprefix("LinesRejected_")] = value
-    return out
+def rejections_by_reason(settings: Settings, minutes: int = 60, now: float | None = None) -> dict[str, float]:
+    """Rejected stream lines per reason over the last ``minutes`` (the ``LinesRejected_<reason>`` metrics).
 
+    The reasons are a closed set (:class:`~movierec.models.events.Reason`), so their counters are asked for
+    by name, each as one period, in one call: ``ListMetrics`` over a busy local CloudWatch took 54 s.
+    """
+    queries = [Query("m", lines_rejected(reason), "ingest", "Sum") for reason in Reason]
+    window = Window.aligned(minutes * 60, 1, now, step_s=60)
+    sums = compute_lines(settings, [((q,), None) for q in queries], window)
+    return {reason.value: value for reason, [value] in zip(Reason, sums) if value}
 
 def alarm_states(settings: Settings) -> list[tuple[str, str, str]]:
     """(alarm name, state, reason) of our alarms, in definition order."""

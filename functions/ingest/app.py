@@ -20,7 +20,7 @@ from movierec.dal.offsets import source_of
 from movierec.dal.tables import Tables
 from movierec.ingest.writer import IngestWriter
 from movierec.logic.parser import parse_line
-from movierec.metrics import LINES_ACCEPTED, LINES_REJECTED, LINES_UNKEYED
+from movierec.metrics import LINES_ACCEPTED, LINES_REJECTED, LINES_UNKEYED, lines_rejected
 from movierec.models.ingest import Record, Summary
 from movierec.observability import MetricUnit, make_logger, make_metrics
 
@@ -70,7 +70,7 @@ def handler(event: KafkaEvent, context: Any) -> dict:
     metrics.add_metric(name=LINES_ACCEPTED, unit=MetricUnit.Count, value=summary.accepted)
     metrics.add_metric(name=LINES_REJECTED, unit=MetricUnit.Count, value=summary.rejected_total)
     for reason, n in summary.rejected.items():
-        metrics.add_metric(name=f"LinesRejected_{reason}", unit=MetricUnit.Count, value=n)
+        metrics.add_metric(name=lines_rejected(reason), unit=MetricUnit.Count, value=n)
     metrics.add_metric(name=LINES_UNKEYED, unit=MetricUnit.Count, value=summary.unkeyed)
     metrics.add_metric(name="LinesSkipped", unit=MetricUnit.Count, value=summary.skipped)
     metrics.add_metric(name="WriteConflicts", unit=MetricUnit.Count, value=summary.conflicts)

@@ -36,6 +36,12 @@ LINES_REJECTED = "LinesRejected"  # rejected (quarantined) lines per batch
 #: Accepted lines whose Kafka key is not their user id (parallel partitions need events keyed by user).
 LINES_UNKEYED = "LinesUnkeyed"
 
+
+def lines_rejected(reason: str) -> str:
+    """The per-reason reject counter (``LinesRejected_<reason>``, reasons of :class:`movierec.models.events.Reason`)."""
+    return f"{LINES_REJECTED}_{reason}"
+
+
 # --- drift (movierec drift --emit), experiments (the canary guard), audit (functions/audit) ------------
 DRIFT_RATING_PSI = "DriftRatingPSI"  # PSI of the rating distribution, current window vs reference
 DRIFT_UNSEEN = "DriftUnseenMovieShare"  # share of the window's watches of movies the index lacks
