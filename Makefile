@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install up down status test lock clean bench-ingest bench-recommend test-unit bench-train bench-reliability bench-journal bench-scaling
+.PHONY: help install up down status test lock clean bench-ingest bench-recommend test-unit bench-train bench-reliability bench-journal bench-scaling chromium dashboard
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -24,7 +24,7 @@ $(STAMP): $(BIN)/pip constraints.txt requirements-dev.txt functions/ingest/requi
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
-install: $(STAMP) ## create .venv and install the pinned dependencies (only when they changed)
+install: $(STAMP) chromium ## create .venv and install the pinned dependencies (only when they changed), and chromium
 
 up: install ## start the whole local system in the foreground; Ctrl-C stops what it started
 	$(BIN)/movierec up
@@ -34,6 +34,18 @@ down: ## stop every local service (moto, tansu, API) left running
 
 status: install ## each local component, its address and whether it answers
 	$(BIN)/movierec status
+
+# The dashboard test drives the OS's Chromium (tests/integration/test_dashboard_browser.py). Installed from the
+# distribution's packages when missing and we are root (CI is); otherwise the test says what is missing.
+chromium: ## install chromium and chromium-driver (Debian packages) when missing, for the dashboard test
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium and chromium-driver (apt-get)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	else echo "chromium/chromedriver missing and not root: the dashboard browser test will be skipped (apt-get install chromium chromium-driver)"; fi
+
+dashboard: install ## serve the live dashboard page on 127.0.0.1:3000 (charts from CloudWatch, alarm states)
+	$(BIN)/movierec dashboard
 
 test: install ## install, then run the whole test suite (starts and stops the services it needs)
 	$(BIN)/python -m pytest --cov --cov-report=term:skip-covered $(PYTEST_ARGS)

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import logging
 import math
 import operator
 import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
+
+from botocore.exceptions import ClientError
 
 from movierec import aws
 from movierec.alarms import Query
@@ -25,6 +28,7 @@ from movierec.observability import NAMESPACE
 from infra.percentiles import PercentileStore, series_key
 
 Series = list[float | None]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,17 @@ class Window:
         """A window whose last period includes the current second (CloudWatch compares ``< EndTime``
         on whole seconds, and data are stamped with whole seconds)."""
         return cls(end=math.floor(time.time() if now is None else now) + 1, period_s=period_s, periods=periods)
+
+    @classmethod
+    def aligned(cls, period_s: int, periods: int, now: float | None = None, step_s: int | None = None) -> "Window":
+        """A window that ends on the next whole ``step_s`` (default: the period) after ``now``.
+
+        CloudWatch (AWS) rounds GetMetricData's ``StartTime`` down to whole minutes and places its
+        buckets there; moto places them on ``StartTime``. A window on whole minutes is the same on both.
+        """
+        step = step_s or period_s
+        at = time.time() if now is None else now
+        return cls(end=math.floor(at / step) * step + step, period_s=period_s, periods=periods)
 
     @property
     def start(self) -> float:
@@ -201,3 +216,72 @@ def compute(
         [only] = fetched.values()
         return only
     return evaluate(expression, fetched, window.periods)
+
+
+#: GetMetricData takes at most this many queries per call.
+_MAX_QUERIES = 500
+
+
+def compute_lines(
+    settings: Settings,
+    lines: Sequence[tuple[Sequence[Query], str | None]],
+    window: Window,
+    store: PercentileStore | None = None,
+) -> list[Series]:
+    """The series of many lines (queries, expression) with one ``GetMetricData`` call, for the dashboard.
+
+    A page redraws every few seconds and shows a dozen panels: one call for all their basic statistics
+    instead of one ``GetMetricStatistics`` per query. ``GetMetricData`` places its buckets on
+    ``StartTime`` (moto as well), so a window aligned on its period lines up everywhere. Percentiles come
+    from the local store when it has data (moto answers none), else from ``GetMetricData`` itself (AWS,
+    LocalStack); expressions are computed here with the alarms' own :func:`evaluate`.
+    """
+    fetched: dict[Query, Series] = {}
+    remote = []
+    for queries, _ in lines:
+        for q in queries:
+            key = _plain(q)
+            if key in fetched or key in remote:
+                continue
+            if q.is_percentile and store is not None and store.has_data():
+                fetched[key] = fetch(settings, key, window, store)
+            else:
+                remote.append(key)
+    basic = [q for q in remote if not q.is_percentile]
+    for start in range(0, len(basic), _MAX_QUERIES):
+        fetched.update(_get_metric_data(settings, basic[start : start + _MAX_QUERIES], window))
+    percentiles = [q for q in remote if q.is_percentile]
+    try:  # apart: moto answers a percentile with a 500, which must not blank the other lines
+        fetched.update(_get_metric_data(settings, percentiles, window) if percentiles else {})
+    except ClientError as exc:
+        log.warning("no percentiles from CloudWatch (%s) and no local store: those lines stay empty", exc)
+        fetched.update({q: [None] * window.periods for q in percentiles})
+    out: list[Series] = []
+    for queries, expression in lines:
+        by_id = {q.id: fetched[_plain(q)] for q in queries}
+        out.append(by_id[queries[0].id] if expression is None else evaluate(expression, by_id, window.periods))
+    return out
+
+
+def _plain(query: Query) -> Query:
+    """The query without its expression id: two lines reading the same metric share one answer."""
+    return Query("m", query.metric, query.function, query.stat)
+
+
+def _get_metric_data(settings: Settings, queries: Sequence[Query], window: Window) -> dict[Query, Series]:
+    requests = [
+        {"Id": f"q{i}", "MetricStat": q.metric_stat(settings.stage, window.period_s, None), "ReturnData": True}
+        for i, q in enumerate(queries)
+    ]
+    out: dict[Query, Series] = {q: [None] * window.periods for q in queries}
+    pages = aws.client("cloudwatch", settings).get_paginator("get_metric_data").paginate(
+        MetricDataQueries=requests, StartTime=_utc(window.start), EndTime=_utc(window.end)
+    )
+    for page in pages:
+        for result in page["MetricDataResults"]:
+            series = out[queries[int(result["Id"][1:])]]
+            for stamp, value in zip(result["Timestamps"], result["Values"]):
+                i = int((stamp.timestamp() - window.start) // window.period_s)
+                if 0 <= i < window.periods and value is not None:
+                    series[i] = float(value)
+    return out

@@ -23,6 +23,7 @@ from movierec.logic.availability import availability
 from movierec.logic.parser import parse_line
 from movierec.metrics import (
     LINES_ACCEPTED, LINES_REJECTED, LINES_UNKEYED, STREAM_ANSWERS, STREAM_ANSWERS_AVAILABLE, STREAM_LATENCY,
+    lines_rejected,
 )  # fmt: skip
 from movierec.models.ingest import Record, Summary
 from movierec.observability import MetricUnit, make_logger, make_metrics
@@ -90,7 +91,7 @@ def handler(event: KafkaEvent, context: Any) -> dict:
     metrics.add_metric(name=LINES_ACCEPTED, unit=MetricUnit.Count, value=summary.accepted)
     metrics.add_metric(name=LINES_REJECTED, unit=MetricUnit.Count, value=summary.rejected_total)
     for reason, n in summary.rejected.items():
-        metrics.add_metric(name=f"LinesRejected_{reason}", unit=MetricUnit.Count, value=n)
+        metrics.add_metric(name=lines_rejected(reason), unit=MetricUnit.Count, value=n)
     metrics.add_metric(name=LINES_UNKEYED, unit=MetricUnit.Count, value=summary.unkeyed)
     metrics.add_metric(name="LinesSkipped", unit=MetricUnit.Count, value=summary.skipped)
     metrics.add_metric(name="WriteConflicts", unit=MetricUnit.Count, value=summary.conflicts)

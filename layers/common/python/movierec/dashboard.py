@@ -1,5 +1,5 @@
-"""The dashboard of movierec, defined once: the PNG of ``movierec monitor --png`` and the CloudWatch
-dashboard in ``template.yaml`` are both drawn from :data:`PANELS`.
+"""The dashboard of movierec, defined once: the PNG of ``movierec monitor --png``, the live page of
+``movierec dashboard`` and the CloudWatch dashboard in ``template.yaml`` are all drawn from :data:`PANELS`.
 
 A panel is a titled chart of lines; a line is one metric query or a metric-math expression over queries
 (the same :class:`~movierec.alarms.Query` the alarms use, so a panel and an alarm read identical data).
@@ -13,7 +13,8 @@ from typing import Any
 
 from movierec.alarms import POLLER, Query, alarm
 from movierec.metrics import (
-    CONSUMER_LAG, LATENCY, LINES_ACCEPTED, LINES_REJECTED, REQUESTS, REQUESTS_5XX, RSS_METRIC, STREAM_LATENCY,
+    CONSUMER_LAG, DRIFT_NEW_USERS, DRIFT_RATING_PSI, DRIFT_UNSEEN, DRIFT_WATCH_KS, EXPERIMENT_ROLLBACK, LATENCY,
+    LINES_ACCEPTED, LINES_REJECTED, REQUESTS, REQUESTS_4XX, REQUESTS_5XX, RSS_METRIC, STREAM_LATENCY,
 )  # fmt: skip
 from movierec.observability import NAMESPACE
 
@@ -23,6 +24,11 @@ class Line:
     label: str
     queries: tuple[Query, ...]
     expression: str | None = None
+
+    @property
+    def is_count(self) -> bool:
+        """A plain sum of events: a period without data counted nothing (drawn as 0, not as a gap)."""
+        return self.expression is None and all(q.stat == "Sum" for q in self.queries)
 
 
 @dataclass(frozen=True)
@@ -48,7 +54,7 @@ PANELS: tuple[Panel, ...] = (
         "requests",
         (
             _one("all", REQUESTS, "recommend", "Sum"),
-            _one("4xx", "Requests4xx", "recommend", "Sum"),
+            _one("4xx", REQUESTS_4XX, "recommend", "Sum"),
             _one("5xx", REQUESTS_5XX, "recommend", "Sum"),
         ),
     ),
@@ -96,6 +102,19 @@ PANELS: tuple[Panel, ...] = (
             _one("ingest", RSS_METRIC, "ingest", "Maximum"),
         ),
     ),
+    Panel(
+        # Emitted by each `movierec drift --emit` (a point per run, not per minute); PSI > 0.25 alarms.
+        "Drift scores",
+        "score",
+        (
+            _one("rating PSI", DRIFT_RATING_PSI, "drift", "Maximum"),
+            _one("watch minutes KS", DRIFT_WATCH_KS, "drift", "Maximum"),
+            _one("new-user share", DRIFT_NEW_USERS, "drift", "Maximum"),
+            _one("unseen-movie share", DRIFT_UNSEEN, "drift", "Maximum"),
+        ),
+        alarm="drift-ratings",
+    ),
+    Panel("Canary rollbacks", "rollbacks", (_one("rollbacks", EXPERIMENT_ROLLBACK, "experiment", "Sum"),)),
 )
 
 

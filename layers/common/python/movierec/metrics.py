@@ -42,9 +42,18 @@ STREAM_ANSWERS = "StreamAnswers"
 STREAM_ANSWERS_AVAILABLE = "StreamAnswersAvailable"
 STREAM_LATENCY = "StreamLatency"
 
+
+def lines_rejected(reason: str) -> str:
+    """The per-reason reject counter (``LinesRejected_<reason>``, reasons of :class:`movierec.models.events.Reason`)."""
+    return f"{LINES_REJECTED}_{reason}"
+
+
 # --- drift (movierec drift --emit), experiments (the canary guard), audit (functions/audit) ------------
 DRIFT_RATING_PSI = "DriftRatingPSI"  # PSI of the rating distribution, current window vs reference
 DRIFT_UNSEEN = "DriftUnseenMovieShare"  # share of the window's watches of movies the index lacks
+DRIFT_WATCH_KS = "DriftWatchMinutesKS"  # KS statistic of the watch-minutes distribution
+DRIFT_ACTIVITY = "DriftActivityRatio"  # events per minute, current window / reference
+DRIFT_NEW_USERS = "DriftNewUserShare"  # share of the window's active users that are new
 EXPERIMENT_ROLLBACK = "ExperimentRollback"  # a canary breached its guardrails and was rolled back
 SHILLING_SUSPECTS = "ShillingSuspects"  # movies with a suspicious burst of high ratings, recent window
 SCRAPING_CALLERS = "ScrapingCallers"  # callers asking for too many distinct users, last 5 minutes

@@ -25,7 +25,7 @@ from typing import Iterable, Mapping
 import numpy as np
 from scipy import stats as st
 
-from movierec.metrics import DRIFT_RATING_PSI, DRIFT_UNSEEN
+from movierec.metrics import DRIFT_ACTIVITY, DRIFT_NEW_USERS, DRIFT_RATING_PSI, DRIFT_UNSEEN, DRIFT_WATCH_KS
 from movierec.models.state import HistoryState
 
 RATINGS = (1, 2, 3, 4, 5)
@@ -120,9 +120,9 @@ class DriftReport:
         """The figures emitted as CloudWatch metrics (function ``drift``)."""
         return {
             DRIFT_RATING_PSI: round(self.rating_psi, 6),
-            "DriftWatchMinutesKS": round(self.minutes_ks, 6),
-            "DriftActivityRatio": round(self.activity_ratio, 6),
-            "DriftNewUserShare": round(self.current.new_user_share, 6),
+            DRIFT_WATCH_KS: round(self.minutes_ks, 6),
+            DRIFT_ACTIVITY: round(self.activity_ratio, 6),
+            DRIFT_NEW_USERS: round(self.current.new_user_share, 6),
             DRIFT_UNSEEN: round(self.unseen_share, 6),
         }
 
