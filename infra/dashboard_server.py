@@ -33,9 +33,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from movierec.alarms import ALARMS
 from movierec.config import Settings
 from movierec.dashboard import PANELS, Panel
-from infra.alarm_evaluator import read_history
 from infra.metric_series import Series, Window, compute_lines
-from infra.monitor import alarm_states, rejections_by_reason
+from infra.monitor import alarm_states, recent_changes, rejections_by_reason
 from infra.percentiles import PercentileStore
 
 log = logging.getLogger(__name__)
@@ -108,7 +107,7 @@ def snapshot(settings: Settings, store: PercentileStore, minutes: int = DEFAULT_
         "rejects": rejections_by_reason(settings, minutes, at),
         "changes": [
             {"at": _stamp(c["at"]), "alarm": c["alarm"], "from": c["from"], "state": c["state"]}
-            for c in read_history(settings.run_dir, last=10)
+            for c in recent_changes(settings, last=10)[1]
         ],
     }
 
