@@ -4,7 +4,6 @@ ingest makes the drift alarms fire; an unshifted window does not."""
 from __future__ import annotations
 
 import dataclasses
-import os
 import uuid
 from collections import Counter
 from datetime import datetime, timezone
@@ -17,12 +16,16 @@ from infra.emf import MetricsPublisher
 from infra.poller import Poller
 from movierec.config import Settings
 from movierec.drift.job import run_drift
-from movierec.drift.stats import RATINGS, WindowData, chi_square_p, compare, psi
+from movierec.dal.movie_stats import scan_movie_stats
+from movierec.dal.tables import Tables
+from movierec.drift.stats import (
+    RATINGS, PredictionWindow, WindowData, chi_square_p, compare, compare_predictions, popularity_percentiles, psi,
+)  # fmt: skip
 from movierec.index.build import BuildResult
 from movierec.index.loaded import load_index
 from tests.fixtures.ingest import produce_lines, wait_until
 from tests.fixtures.observability import stats
-TEST_TIMEOUT_S = float(os.environ.get("MOVIEREC_TEST_TIMEOUT_S", "120"))
+from tests.fixtures.timeouts import TEST_TIMEOUT_S
 T0 = datetime(2025, 1, 1, tzinfo=timezone.utc).timestamp()
 
 
@@ -36,6 +39,17 @@ def test_psi_and_chi_square_tell_equal_from_shifted_distributions() -> None:
                                                                                       watch_minutes=[1] * 50)
     report = compare(ref, cur)
     assert report.minutes_ks == pytest.approx(1.0) and report.minutes_ks_p < 1e-6
+
+
+def test_popularity_percentiles_and_prediction_drift() -> None:
+    pct = popularity_percentiles({"a": 10, "b": 5, "c": 5, "d": 1})
+    assert pct == {"a": 1.0, "b": 0.75, "c": 0.75, "d": 0.25}
+    head = PredictionWindow(0, 1, answers=2, percentiles=[1.0, 0.75] * 10, movies={"a", "b"})
+    tail = PredictionWindow(1, 2, answers=2, percentiles=[0.0, 0.25] * 10, movies={"d", "x", "y"})
+    drift = compare_predictions(head, tail, catalog_size=10)
+    assert drift.popularity_ks == pytest.approx(1.0) and drift.popularity_ks_p < 1e-6
+    assert drift.coverage == pytest.approx(0.3) and head.coverage(10) == pytest.approx(0.2)
+    assert compare_predictions(head, head, 10).popularity_ks == 0.0
 
 
 def _line(at: float, body: str) -> bytes:
@@ -68,6 +82,19 @@ def test_a_shifted_stream_fires_the_drift_alarms(observed: Settings, published: 
     finally:
         poller.stop()
 
+    # What the API recommended (its answer log, serving time): the most watched movies for two hours,
+    # then, in the last hour, movies nobody watched (a ranker gone wrong).
+    tables = Tables(s)
+    watchers = {movie: w for movie, w, _ in scan_movie_stats(tables)}
+    head = sorted(watchers, key=lambda m: -watchers[m])[:5]
+    unwatched = [m for m in known if m not in watchers][:5]
+    assert len(unwatched) == 5
+    now = T0 + 30 * 86400
+    for n in range(60):
+        at, movies = (now - 3 * 3600 + n * 150, head) if n < 40 else (now - 3600 + (n - 40) * 150, unwatched)
+        tables.recommendations(n, f"{round(at * 1000):013d}#api#{n}", at=at, source="api", status=200,
+                               movie_ids=",".join(movies)).save()  # fmt: skip
+
     # No shift: the second reference hour against the first.
     calm = run_drift(s, window_h=1, reference_h=1, end=T0 + 7200)
     assert calm.rating_psi < 0.1 and calm.unseen_share == 0.0
@@ -84,5 +111,11 @@ def test_a_shifted_stream_fires_the_drift_alarms(observed: Settings, published: 
     assert report.current.new_user_share == pytest.approx(10 / 40)  # users 60-69 were never seen before
     assert report.minutes_ks > 0.5
     assert stats(s, "DriftRatingPSI", "drift", "Maximum") == pytest.approx(report.rating_psi, rel=1e-4)
+    p = report.predictions
+    assert p is not None and (p.reference.answers, p.current.answers) == (40, 20)
+    assert set(p.current.percentiles) == {0.0} and min(p.reference.percentiles) > 0.5
+    assert p.popularity_ks == pytest.approx(1.0) and p.coverage == pytest.approx(5 / len(known))
+    assert stats(s, "DriftRecoPopularityKS", "drift", "Maximum") == pytest.approx(1.0)
     verdicts = {v.alarm: v.state for v in AlarmEvaluator(s).evaluate_once()}
     assert verdicts["drift-ratings"] == "ALARM" and verdicts["drift-unseen-movies"] == "ALARM"
+    assert verdicts["drift-recommendations"] == "ALARM"

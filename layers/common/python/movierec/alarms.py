@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from movierec.metrics import (
-    CONSUMER_LAG, DEGRADED, DRIFT_RATING_PSI, DRIFT_UNSEEN, EXPERIMENT_ROLLBACK, HANDLER_FAILURES, HOT_USERS, LATENCY,
-    LINES_ACCEPTED, LINES_REJECTED, LINES_UNKEYED, PARTITIONS_STOPPED, REQUESTS, REQUESTS_5XX, RSS_METRIC, SCRAPING_CALLERS,
+    CONSUMER_LAG, DEGRADED, DRIFT_RATING_PSI, DRIFT_RECO_POPULARITY_KS, DRIFT_UNSEEN, EXPERIMENT_ROLLBACK,
+    HANDLER_FAILURES, HOT_USERS, LATENCY, LINES_ACCEPTED, LINES_REJECTED, LINES_UNKEYED, PARTITIONS_STOPPED, REQUESTS, REQUESTS_5XX, RSS_METRIC, SCRAPING_CALLERS,
     SHILLING_SUSPECTS, STREAM_ANSWERS, STREAM_ANSWERS_AVAILABLE,
 )  # fmt: skip
 from movierec.observability import NAMESPACE
@@ -261,6 +261,18 @@ ALARMS: tuple[AlarmSpec, ...] = (
         expression=None,
         comparison="GreaterThanThreshold",
         threshold=0.2,
+        period_s=300,
+        evaluation_periods=1,
+        datapoints_to_alarm=1,
+    ),
+    AlarmSpec(
+        name="drift-recommendations",
+        description="What we recommend drifted: the popularity percentiles of the recommended movies differ "
+        "strongly (KS > 0.3) from the reference window's (a feedback loop or a broken ranker)",
+        queries=(Query("ks", DRIFT_RECO_POPULARITY_KS, "drift", "Maximum"),),
+        expression=None,
+        comparison="GreaterThanThreshold",
+        threshold=0.3,
         period_s=300,
         evaluation_periods=1,
         datapoints_to_alarm=1,

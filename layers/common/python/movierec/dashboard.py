@@ -13,7 +13,8 @@ from typing import Any
 
 from movierec.alarms import POLLER, Query, alarm
 from movierec.metrics import (
-    CONSUMER_LAG, DRIFT_NEW_USERS, DRIFT_RATING_PSI, DRIFT_UNSEEN, DRIFT_WATCH_KS, EXPERIMENT_ROLLBACK, LATENCY,
+    CONSUMER_LAG, DRIFT_NEW_USERS, DRIFT_RATING_PSI, DRIFT_RECO_COVERAGE, DRIFT_RECO_POPULARITY_KS, DRIFT_UNSEEN,
+    DRIFT_WATCH_KS, EXPERIMENT_ROLLBACK, LATENCY,
     LINES_ACCEPTED, LINES_REJECTED, REQUESTS, REQUESTS_4XX, REQUESTS_5XX, RSS_METRIC, STREAM_LATENCY,
 )  # fmt: skip
 from movierec.observability import NAMESPACE
@@ -111,6 +112,8 @@ PANELS: tuple[Panel, ...] = (
             _one("watch minutes KS", DRIFT_WATCH_KS, "drift", "Maximum"),
             _one("new-user share", DRIFT_NEW_USERS, "drift", "Maximum"),
             _one("unseen-movie share", DRIFT_UNSEEN, "drift", "Maximum"),
+            _one("recommended popularity KS", DRIFT_RECO_POPULARITY_KS, "drift", "Maximum"),
+            _one("recommendation coverage", DRIFT_RECO_COVERAGE, "drift", "Maximum"),
         ),
         alarm="drift-ratings",
     ),

@@ -54,6 +54,10 @@ DRIFT_UNSEEN = "DriftUnseenMovieShare"  # share of the window's watches of movie
 DRIFT_WATCH_KS = "DriftWatchMinutesKS"  # KS statistic of the watch-minutes distribution
 DRIFT_ACTIVITY = "DriftActivityRatio"  # events per minute, current window / reference
 DRIFT_NEW_USERS = "DriftNewUserShare"  # share of the window's active users that are new
+#: Prediction drift, from the API's answers (serving time): KS of the recommended movies' popularity
+#: percentiles, current window vs reference, and the window's catalog coverage (distinct movies / catalog).
+DRIFT_RECO_POPULARITY_KS = "DriftRecoPopularityKS"
+DRIFT_RECO_COVERAGE = "DriftRecoCoverage"
 EXPERIMENT_ROLLBACK = "ExperimentRollback"  # a canary breached its guardrails and was rolled back
 SHILLING_SUSPECTS = "ShillingSuspects"  # movies with a suspicious burst of high ratings, recent window
 SCRAPING_CALLERS = "ScrapingCallers"  # callers asking for too many distinct users, last 5 minutes

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from movierec.dal.tables import Tables
 from movierec.dal.history import scan_states
-from movierec.models.audit import ApiCall, RatingRow, RejectRow
+from movierec.models.audit import ApiCall, RatingRow, RejectRow, ServedAnswer
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,15 @@ def read_api_calls(tables: Tables, since: float | None = None) -> list[ApiCall]:
         ApiCall(item.caller, int(item.user_id), float(item.at))
         for item in tables.recommendations.scan(condition, attributes_to_get=["user_id", "at", "caller", "source"])
     ]
+
+
+def read_served_answers(tables: Tables) -> list[ServedAnswer]:
+    """Every answer the API served (source ``api``) with the movies it recommended (prediction drift)."""
+    return [
+        ServedAnswer(float(item.at), tuple(m for m in (item.movie_ids or "").split(",") if m))
+        for item in tables.recommendations.scan(tables.recommendations.source == "api",
+                                                attributes_to_get=["user_id", "at", "movie_ids", "source"])
+    ]  # fmt: skip
 
 
 def read_rejects(tables: Tables) -> tuple[list[RejectRow], int]:

@@ -9,7 +9,12 @@ not know. Each feature gets the test that fits its type:
 - watch minutes (numeric): two-sample Kolmogorov-Smirnov;
 - activity per minute, share of new users, share of watches of movies unseen in the index: the value in
   each window (shares are compared by their difference; activity by the ratio current / reference);
-- quarantined lines by reason (Kafka record time in the window): counts per reason and a chi-square test.
+- quarantined lines by reason (Kafka record time in the window): counts per reason and a chi-square test;
+- what we recommended (prediction drift, from the API's answers on their own serving clock): the
+  popularity percentile of every recommended movie (1 = the most watched, 0 = never watched), compared by
+  Kolmogorov-Smirnov, and the catalog coverage (distinct movies recommended / catalog size). A ranker
+  drifting towards the head (a feedback loop) or to noise (a broken model) shows here before it shows in
+  conversion.
 
 PSI = sum((c - r) * ln(c / r)) over the bins' shares, with an epsilon for empty bins; the usual reading:
 < 0.1 stable, 0.1-0.25 moderate, > 0.25 strong drift (the alarm threshold).
@@ -25,7 +30,11 @@ from typing import Iterable, Mapping
 import numpy as np
 from scipy import stats as st
 
-from movierec.metrics import DRIFT_ACTIVITY, DRIFT_NEW_USERS, DRIFT_RATING_PSI, DRIFT_UNSEEN, DRIFT_WATCH_KS
+from movierec.metrics import (
+    DRIFT_ACTIVITY, DRIFT_NEW_USERS, DRIFT_RATING_PSI, DRIFT_RECO_COVERAGE, DRIFT_RECO_POPULARITY_KS, DRIFT_UNSEEN,
+    DRIFT_WATCH_KS,
+)  # fmt: skip
+from movierec.models.audit import ServedAnswer
 from movierec.models.state import HistoryState
 
 RATINGS = (1, 2, 3, 4, 5)
@@ -83,6 +92,67 @@ def window_data(histories: Iterable[tuple[int, Mapping[str, HistoryState]]], kno
     return w
 
 
+@dataclass
+class PredictionWindow:
+    """What the API recommended in ``[start, end)`` (serving time)."""
+
+    start: float
+    end: float
+    answers: int = 0
+    percentiles: list[float] = field(default_factory=list)
+    movies: set[str] = field(default_factory=set)
+
+    def coverage(self, catalog_size: int) -> float:
+        return len(self.movies) / catalog_size if catalog_size else 0.0
+
+
+def popularity_percentiles(watchers: Mapping[str, float]) -> dict[str, float]:
+    """Each movie's popularity percentile by watchers: 1.0 for the most watched, towards 0 for the least
+    (ties share the better rank); a movie not listed is 0."""
+    ranked = sorted(watchers.items(), key=lambda kv: -kv[1])
+    n = len(ranked)
+    out: dict[str, float] = {}
+    previous, rank = None, 0
+    for i, (movie, w) in enumerate(ranked):
+        if w != previous:
+            rank, previous = i, w
+        out[movie] = 1.0 - rank / n
+    return out
+
+
+def prediction_window(answers: Iterable[ServedAnswer], percentile: Mapping[str, float], start: float,
+                      end: float) -> PredictionWindow:  # fmt: skip
+    w = PredictionWindow(start, end)
+    for a in answers:
+        if start <= a.at < end:
+            w.answers += 1
+            w.movies.update(a.movie_ids)
+            w.percentiles.extend(percentile.get(m, 0.0) for m in a.movie_ids)
+    return w
+
+
+@dataclass(frozen=True)
+class PredictionDrift:
+    reference: PredictionWindow
+    current: PredictionWindow
+    catalog_size: int
+    popularity_ks: float
+    popularity_ks_p: float
+
+    @property
+    def coverage(self) -> float:
+        return self.current.coverage(self.catalog_size)
+
+
+def compare_predictions(reference: PredictionWindow, current: PredictionWindow, catalog_size: int) -> PredictionDrift:
+    if reference.percentiles and current.percentiles:
+        ks = st.ks_2samp(reference.percentiles, current.percentiles)
+        stat, p = float(ks.statistic), float(ks.pvalue)
+    else:
+        stat, p = 0.0, 1.0
+    return PredictionDrift(reference, current, catalog_size, stat, p)
+
+
 def psi(reference: Mapping[int, int] | Mapping[str, int], current: Mapping, bins: Iterable) -> float:
     bins = list(bins)
     r = np.array([reference.get(b, 0) for b in bins], dtype=float)
@@ -115,19 +185,25 @@ class DriftReport:
     unseen_share: float
     unseen_share_diff: float
     rejects_chi2_p: float
+    #: Drift of what we recommended; None when the API served no answer in either window.
+    predictions: PredictionDrift | None = None
 
     def metrics(self) -> dict[str, float]:
         """The figures emitted as CloudWatch metrics (function ``drift``)."""
-        return {
+        out = {
             DRIFT_RATING_PSI: round(self.rating_psi, 6),
             DRIFT_WATCH_KS: round(self.minutes_ks, 6),
             DRIFT_ACTIVITY: round(self.activity_ratio, 6),
             DRIFT_NEW_USERS: round(self.current.new_user_share, 6),
             DRIFT_UNSEEN: round(self.unseen_share, 6),
         }
+        if self.predictions is not None:
+            out[DRIFT_RECO_POPULARITY_KS] = round(self.predictions.popularity_ks, 6)
+            out[DRIFT_RECO_COVERAGE] = round(self.predictions.coverage, 6)
+        return out
 
 
-def compare(reference: WindowData, current: WindowData) -> DriftReport:
+def compare(reference: WindowData, current: WindowData, predictions: PredictionDrift | None = None) -> DriftReport:
     if reference.watch_minutes and current.watch_minutes:
         ks = st.ks_2samp(reference.watch_minutes, current.watch_minutes)
         ks_stat, ks_p = float(ks.statistic), float(ks.pvalue)
@@ -143,6 +219,7 @@ def compare(reference: WindowData, current: WindowData) -> DriftReport:
         current.new_user_share - reference.new_user_share,
         current.unseen_share, current.unseen_share - reference.unseen_share,
         chi_square_p(reference.rejects, current.rejects, reasons),
+        predictions,
     )  # fmt: skip
 
 
@@ -163,6 +240,17 @@ def format_report(r: DriftReport) -> str:
          f"diff {r.unseen_share_diff:+.3f}"),
         ("quarantined lines by reason", dict(ref.rejects) or "-", dict(cur.rejects) or "-", f"chi-square p {r.rejects_chi2_p:.3g}"),
     ]  # fmt: skip
+    p = r.predictions
+    if p is not None:
+        def median(values: list[float]) -> str:
+            return f"{np.median(values):.2f}" if values else "-"
+
+        rows += [
+            ("recommended movies' popularity percentile (median)", median(p.reference.percentiles),
+             median(p.current.percentiles), f"KS {p.popularity_ks:.3f}, p {p.popularity_ks_p:.3g}"),
+            ("catalog coverage of the answers", f"{p.reference.coverage(p.catalog_size):.3f}",
+             f"{p.coverage:.3f}", f"{p.reference.answers} vs {p.current.answers} answers"),
+        ]  # fmt: skip
     lines = ["| feature | reference | current | drift |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     return "\n".join(lines) + "\n"

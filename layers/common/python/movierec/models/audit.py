@@ -21,6 +21,14 @@ class RatingRow:
 
 
 @dataclass(frozen=True, slots=True)
+class ServedAnswer:
+    """The movies one answer of the API recommended (in rank order) and when (serving time)."""
+
+    at: float
+    movie_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ApiCall:
     """One served answer: who asked (the caller address the API saw, None before it was recorded), for whom, when."""
 
