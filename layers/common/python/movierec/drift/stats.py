@@ -198,8 +198,10 @@ class DriftReport:
             DRIFT_UNSEEN: round(self.unseen_share, 6),
         }
         if self.predictions is not None:
-            out[DRIFT_RECO_POPULARITY_KS] = round(self.predictions.popularity_ks, 6)
-            out[DRIFT_RECO_COVERAGE] = round(self.predictions.coverage, 6)
+            out.update({
+                DRIFT_RECO_POPULARITY_KS: round(self.predictions.popularity_ks, 6),
+                DRIFT_RECO_COVERAGE: round(self.predictions.coverage, 6),
+            })  # fmt: skip
         return out
 
 
