@@ -79,7 +79,27 @@ def _report(args: argparse.Namespace) -> int:
     print(text)
     (args.out / f"experiment-{e.name}.md").write_text(text)
     print(f"wrote {args.out / f'experiment-{e.name}.md'} and {png}")
+    if args.emit:
+        _emit(a.metrics())
     return 0
+
+
+def _emit(values: dict[str, float]) -> None:
+    """The arms' conversion as CloudWatch metrics (function ``experiment``), published before returning."""
+    from infra.emf import MetricsPublisher
+    from movierec.experiments.guard import FUNCTION
+    from movierec.observability import MetricUnit, make_metrics
+
+    publisher = MetricsPublisher(get_settings())
+    publisher.start()
+    try:
+        metrics = make_metrics(FUNCTION)
+        for name, value in values.items():
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        metrics.flush_metrics()
+    finally:
+        publisher.stop()
+    print(f"emitted {', '.join(f'{k}={v:g}' for k, v in values.items())}")
 
 
 def _guard(args: argparse.Namespace) -> int:
@@ -128,6 +148,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     report.add_argument("--window-hours", type=float, default=WINDOW_H)
     report.add_argument("--looks", type=int, default=24, help="sequential looks in the plot (default 24)")
     report.add_argument("--min-effect", type=float, default=0.02, help="effect for the sample size (default 0.02)")
+    report.add_argument("--emit", action="store_true", help="also emit each arm's conversion as a CloudWatch metric")
     report.add_argument("--source", default="", help="only requests whose source starts with this (api, stream:replay)")
     report.add_argument("--out", type=Path, default=Path("reports"), help="report folder (default reports/)")
     report.set_defaults(func=_report)

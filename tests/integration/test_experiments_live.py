@@ -82,9 +82,12 @@ def test_start_serves_both_arms_logs_them_and_stop_ends_it(
 
     assert cli(["experiment", "status"]) == 0
     out = tmp_path / "reports"
-    assert cli(["experiment", "report", "ab1", "--source", "api", "--out", str(out), "--looks", "4"]) == 0
+    assert cli(["experiment", "report", "ab1", "--source", "api", "--out", str(out), "--looks", "4", "--emit"]) == 0
     text = (out / "experiment-ab1.md").read_text()
     assert f"| treatment | {treatment} |" in text and "mSPRT" in text and (out / "experiment-ab1.png").stat().st_size > 0
+    # No user watched anything after these answers: both arms' conversion is 0, and it reached CloudWatch.
+    assert stats(s, "ExperimentConversionControl", "experiment", "Maximum") == 0.0
+    assert stats(s, "ExperimentConversionTreatment", "experiment", "Maximum") == 0.0
 
     assert cli(["experiment", "stop"]) == 0
     assert running_experiment(s) is None

@@ -14,7 +14,7 @@ from typing import Any
 from movierec.alarms import POLLER, Query, alarm
 from movierec.metrics import (
     CONSUMER_LAG, DRIFT_NEW_USERS, DRIFT_RATING_PSI, DRIFT_RECO_COVERAGE, DRIFT_RECO_POPULARITY_KS, DRIFT_UNSEEN,
-    DRIFT_WATCH_KS, EXPERIMENT_ROLLBACK, LATENCY,
+    DRIFT_WATCH_KS, EXPERIMENT_CONVERSION_CONTROL, EXPERIMENT_CONVERSION_TREATMENT, EXPERIMENT_ROLLBACK, LATENCY,
     LINES_ACCEPTED, LINES_REJECTED, REQUESTS, REQUESTS_4XX, REQUESTS_5XX, RSS_METRIC, STREAM_LATENCY,
 )  # fmt: skip
 from movierec.observability import NAMESPACE
@@ -116,6 +116,15 @@ PANELS: tuple[Panel, ...] = (
             _one("recommendation coverage", DRIFT_RECO_COVERAGE, "drift", "Maximum"),
         ),
         alarm="drift-ratings",
+    ),
+    Panel(
+        # Emitted by each `movierec experiment report --emit` (a point per report, not per minute).
+        "Online conversion per experiment arm",
+        "share",
+        (
+            _one("control", EXPERIMENT_CONVERSION_CONTROL, "experiment", "Maximum"),
+            _one("treatment", EXPERIMENT_CONVERSION_TREATMENT, "experiment", "Maximum"),
+        ),
     ),
     Panel("Canary rollbacks", "rollbacks", (_one("rollbacks", EXPERIMENT_ROLLBACK, "experiment", "Sum"),)),
 )

@@ -59,6 +59,9 @@ DRIFT_NEW_USERS = "DriftNewUserShare"  # share of the window's active users that
 DRIFT_RECO_POPULARITY_KS = "DriftRecoPopularityKS"
 DRIFT_RECO_COVERAGE = "DriftRecoCoverage"
 EXPERIMENT_ROLLBACK = "ExperimentRollback"  # a canary breached its guardrails and was rolled back
+#: Online conversion of each arm of the reported experiment (``movierec experiment report --emit``).
+EXPERIMENT_CONVERSION_CONTROL = "ExperimentConversionControl"
+EXPERIMENT_CONVERSION_TREATMENT = "ExperimentConversionTreatment"
 SHILLING_SUSPECTS = "ShillingSuspects"  # movies with a suspicious burst of high ratings, recent window
 SCRAPING_CALLERS = "ScrapingCallers"  # callers asking for too many distinct users, last 5 minutes
 HOT_USERS = "HotUsers"  # users asked for far above the median user, last 5 minutes

@@ -21,6 +21,7 @@ import numpy as np
 
 from movierec.evaluation.online import WINDOW_H, Request, Watch, converted_minutes, first_watches
 from movierec.experiments import stats
+from movierec.metrics import EXPERIMENT_CONVERSION_CONTROL, EXPERIMENT_CONVERSION_TREATMENT
 from movierec.models.experiment import ARMS, CONTROL, TREATMENT, Experiment
 
 REPLAY_PREFIX = "stream:replay-"
@@ -89,6 +90,14 @@ class ExperimentAnalysis:
     @property
     def final(self) -> stats.Sequential | None:
         return self.looks[-1].sequential if self.looks else None
+
+    def metrics(self) -> dict[str, float]:
+        """Each arm's conversion, as emitted by ``movierec experiment report --emit`` (function
+        ``experiment``) for the dashboard's conversion panel."""
+        return {
+            EXPERIMENT_CONVERSION_CONTROL: round(self.arms[CONTROL].conversion, 6),
+            EXPERIMENT_CONVERSION_TREATMENT: round(self.arms[TREATMENT].conversion, 6),
+        }
 
 
 def _add(fig: ArmFigures, r: Request, minutes: list[int]) -> None:
