@@ -47,10 +47,13 @@ def components(settings: Settings, stop: threading.Event | None = None) -> list[
     parts.append(Poller(settings))
     if settings.replay_on_up != "none":
         parts.append(Replay(settings, source=settings.replay_on_up))
-    # Recommend: the index (built from the course catalog the first time), then the API (chalice local).
-    parts += [EnsureIndex(settings, stop), ApiServer(settings), ExperimentGuard(settings)]
-    # Every MOVIEREC_RETRAIN_EVERY_MIN minutes (0 = off): new stream movie ids into the index, then retrain v2.
-    parts.append(Retrainer(settings))
+    # Recommend: the index (the first time: a catalog version in seconds, its content embedded in the
+    # background), then the API (chalice local). One lock keeps the background publishers apart.
+    publishing = threading.Lock()
+    parts += [EnsureIndex(settings, stop, publishing), ApiServer(settings), ExperimentGuard(settings)]
+    # Every MOVIEREC_RETRAIN_EVERY_MIN minutes (0 = off; every 15 s until a model is trained): new stream
+    # movie ids into the index, then retrain v2.
+    parts.append(Retrainer(settings, publishing))
     return parts
 
 
@@ -83,6 +86,7 @@ def run_up(settings: Settings, stop_event: threading.Event | None = None) -> int
         stop.wait()
     finally:
         for component in reversed(running):
+            print(f"stopping {component.name}", flush=True)
             component.stop()
         stopped = stack.down(only=started)
         if stopped:
