@@ -43,14 +43,17 @@ def components(settings: Settings, stop: threading.Event | None = None) -> list[
     metrics.follow(settings.run_dir / "logs" / "api.log")  # the API child's stdout (infra/api.py)
     parts: list[Component] = [metrics, AlarmEvaluator(settings, store=metrics.percentiles), GaugeSampler(settings)]
     parts.append(AuditSampler(settings))  # the security audit's live signals (docs/audits.md)
-    # Ingest: the poller, then (unless MOVIEREC_REPLAY_ON_UP=none) one replay into the stream.
+    # The index first (the first time: a catalog version in seconds, its content embedded in the
+    # background), before ingest's threads compete with it for this process; one lock keeps the
+    # background publishers apart.
+    publishing = threading.Lock()
+    parts.append(EnsureIndex(settings, stop, publishing))
+    # Ingest: the poller, then (unless MOVIEREC_REPLAY_ON_UP=none) one replay into the stream; they run
+    # while the API (chalice local, its own process) starts and loads the index.
     parts.append(Poller(settings))
     if settings.replay_on_up != "none":
         parts.append(Replay(settings, source=settings.replay_on_up))
-    # Recommend: the index (the first time: a catalog version in seconds, its content embedded in the
-    # background), then the API (chalice local). One lock keeps the background publishers apart.
-    publishing = threading.Lock()
-    parts += [EnsureIndex(settings, stop, publishing), ApiServer(settings), ExperimentGuard(settings)]
+    parts += [ApiServer(settings), ExperimentGuard(settings)]
     # Every MOVIEREC_RETRAIN_EVERY_MIN minutes (0 = off; every 15 s until a model is trained): new stream
     # movie ids into the index, then retrain v2.
     parts.append(Retrainer(settings, publishing))
