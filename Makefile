@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install up down status test lock clean bench-ingest bench-recommend test-unit bench-train bench-reliability bench-journal
+.PHONY: help install up down status test lock clean bench-ingest bench-recommend test-unit bench-train bench-reliability bench-journal bench-first-start
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ bench-train: install ## ranker v2: training time, rank latency, then HTTP latenc
 
 bench-reliability: install ## chaos and load: poller SIGKILLs, broker and storage restarts, 100 clients, 300 slow ones (CHAOS_ARGS="--quick")
 	$(BIN)/python bench/chaos.py $(CHAOS_ARGS)
+
+bench-first-start: install ## a first `movierec up` from a cold run folder and empty embedding cache: seconds to the first 200, to the first collaborative answer, and Ctrl-C to exit
+	$(BIN)/python bench/first_start.py
 
 bench-journal: install ## moto's write journal: PutItem rate with and without it, journal size, restart (replay) time
 	$(BIN)/python bench/moto_journal.py --items 1000

@@ -10,6 +10,8 @@ apply. It asks ``GET /recommend/1`` (JSON) every half second and prints, counted
 process was started:
 
 - seconds to the first 200 answer (and which ranker gave it, and whether it was degraded);
+- seconds to the first answer that uses user 1's history (the MovieLens replay goes in time order, so
+  user 1's first ratings arrive a while after the first ones);
 - seconds to the first full answer of the collaborative ranker (200, ``ranker`` ``collab-v2``, not
   degraded);
 - with ``--until content`` also seconds to the first answer from the version with the content index
@@ -110,6 +112,7 @@ def main() -> int:
     reader.start()
     first: tuple[float, object, object] | None = None
     collab: float | None = None
+    history: float | None = None
     content: float | None = None
     content_version: str | None = None
     try:
@@ -122,6 +125,10 @@ def main() -> int:
                     first = (now, body.get("ranker"), body.get("degraded"))
                     print(f"{now:7.1f} s  first 200: ranker {body.get('ranker')}, degraded {body.get('degraded')}, "
                           f"version {body.get('version')}", flush=True)  # fmt: skip
+                if history is None and body.get("fallback") is False:
+                    history = now
+                    print(f"{now:7.1f} s  first answer that uses user 1's ingested history (ranker {body.get('ranker')}, "
+                          f"degraded {body.get('degraded')})", flush=True)  # fmt: skip
                 if collab is None and body.get("ranker") == "collab-v2" and not body.get("degraded"):
                     collab = now
                     print(f"{now:7.1f} s  first full collaborative answer (version {body.get('version')})", flush=True)
@@ -152,6 +159,7 @@ def main() -> int:
     fmt = lambda v: f"{v:.1f} s" if v is not None else "not reached"  # noqa: E731
     print(f"\nfirst 200 from /recommend/1: {fmt(first[0] if first else None)}"
           + (f" (ranker {first[1]}, degraded {first[2]})" if first else ""))  # fmt: skip
+    print(f"first answer using user 1's history (the replay goes in time order): {fmt(history)}")
     print(f"first full collaborative answer: {fmt(collab)}")
     if args.until == "content":
         print(f"first answer from the content index: {fmt(content)}")
