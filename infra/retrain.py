@@ -20,22 +20,29 @@ the next round tries again (a background job must never take the running system 
 ``MOVIEREC_RETRAIN_EVERY_MIN=0`` switches it off.
 
 First start: until the current version carries a trained model, rounds come every :data:`WARMUP_S`
-seconds instead and skip step 1 (a new version to upload before the first model would only delay it; the
-next regular round adds the new ids); a round with too little ingested data to fit a model says so and
-does nothing. So the collaborative ranker replaces the first start's popular list within a minute or two
-of ingest.
+seconds instead, and while it is the catalog version (no content, no model) they skip step 1 (a new
+version to upload before the first model would only delay it; the next regular round adds the new ids);
+a round with too little ingested data to fit a model says so and does nothing. So the collaborative
+ranker replaces the first start's popular list within a minute or two of ingest.
 
-Stopping: ``stop`` sets the event the training job checks between its steps, so a round in progress
-ends at the next safe point with nothing published (:class:`~movierec.models.cancel.Cancelled`).
+Stopping: ``stop`` sets the event the training job checks between its steps, so a training step in
+progress ends at the next safe point with nothing published (:class:`~movierec.models.cancel.Cancelled`).
+Step 1 (embedding a few new movies) is not cancellable; ``stop`` waits :data:`STOP_JOIN_S` for it and
+then leaves it to end with the process (its pointer moves only after a complete upload).
 """
 
 from __future__ import annotations
 
 import threading
 
+from typing import TYPE_CHECKING
+
 from movierec.config import Settings
 from movierec.models.cancel import Cancelled
 from movierec.observability import make_logger
+
+if TYPE_CHECKING:
+    from movierec.index.manifest import Manifest
 
 logger = make_logger("retrain")
 #: Seconds between rounds while the current version has no trained model yet (a first start).
@@ -75,27 +82,28 @@ class Retrainer:
         while not self._stop.wait(every_s if self._has_model() else min(every_s, WARMUP_S)):
             self.run_once()
 
-    def _has_model(self) -> bool:
-        """True when the current version carries a trained model (False also when it cannot be read)."""
+    def _current(self) -> "Manifest | None":
+        """The current version's manifest (None when there is none or it cannot be read now)."""
         from movierec.dal.index_store import read_manifest, read_pointer
 
         try:
             version = read_pointer(self.settings)
-            return version is not None and "training" in read_manifest(version, self.settings).build
+            return read_manifest(version, self.settings) if version is not None else None
         except Exception:
-            return False
+            return None
+
+    def _has_model(self) -> bool:
+        """True when the current version carries a trained model."""
+        current = self._current()
+        return current is not None and "training" in current.build
 
     def _first_start(self) -> bool:
         """True while the current version is a first start's catalog version (no content, no model):
         then the first model comes first; the new stream ids join in the next regular round."""
-        from movierec.dal.index_store import read_manifest, read_pointer
         from movierec.index.manifest import CATALOG_RANKER
 
-        try:
-            version = read_pointer(self.settings)
-            return version is not None and read_manifest(version, self.settings).ranker == CATALOG_RANKER
-        except Exception:
-            return False
+        current = self._current()
+        return current is not None and current.ranker == CATALOG_RANKER
 
     def run_once(self) -> None:
         """One round: index update, then train, gate, publish; report on stdout; never raise."""

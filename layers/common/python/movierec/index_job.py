@@ -8,9 +8,10 @@ A first start must serve within a minute, but embedding the whole course catalog
 cores. So :func:`ensure_index` publishes, when the embedding cache does not hold the catalog yet, a
 catalog version without content (seconds; served by the popular list, and a model can be trained onto
 it at once), and :func:`embed_published` later computes the content of whatever version is current by
-then (a trained one keeps its model) and publishes it: ``make up`` runs that in the background. The work folder is created under the
-index cache, and a published version is left there, so a local API process does not download what this
-machine just built.
+then (a trained one keeps its model) and publishes it: ``make up`` runs that in the background.
+
+The work folder is created under the index cache, and a published version is left there, so a local API
+process does not download what this machine just built.
 
 It lives above ``index/`` and ``dal/`` (it joins the catalog sources, the tables and the S3 index store),
 so that those two never import each other (tests/unit/test_layers.py).
@@ -19,8 +20,8 @@ so that those two never import each other (tests/unit/test_layers.py).
 from __future__ import annotations
 
 import shutil
-import uuid
 import threading
+import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
