@@ -91,6 +91,8 @@ def run_up(settings: Settings, stop_event: threading.Event | None = None) -> int
         for component in reversed(running):
             print(f"stopping {component.name}", flush=True)
             component.stop()
+        if started:
+            print(f"stopping {', '.join(reversed(started))}", flush=True)
         stopped = stack.down(only=started)
         if stopped:
             print(f"stopped {', '.join(stopped)}", flush=True)
