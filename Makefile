@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install up down status test lock clean bench-ingest bench-recommend test-unit bench-train bench-reliability bench-journal bench-scaling chromium dashboard
+.PHONY: help install up down status test lock clean bench-ingest bench-recommend test-unit bench-train bench-reliability bench-journal bench-scaling chromium dashboard bench-first-start
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -71,6 +71,9 @@ bench-reliability: install ## chaos and load: poller SIGKILLs, broker and storag
 
 bench-scaling: install ## ingest with 1, 2, 4 worker processes (events/s, item writes/event, CPU by process), then the capacity plan (docs/scaling.md)
 	$(BIN)/python bench/scaling.py --json reports/scaling.json && $(BIN)/python bench/capacity.py --measured reports/scaling.json
+
+bench-first-start: install ## a first `movierec up` from a cold run folder and empty embedding cache: seconds to the first 200, to the first collaborative answer, and Ctrl-C to exit
+	$(BIN)/python bench/first_start.py
 
 bench-journal: install ## moto's write journal: PutItem rate with and without it, journal size, restart (replay) time
 	$(BIN)/python bench/moto_journal.py --items 1000

@@ -13,27 +13,50 @@ A :class:`~infra.up.Component` (``start``/``stop``) with one daemon thread. Each
    ingested interactions, gate against the current version, publish, promote or keep. A round with
    nothing new since the current model is skipped by the job.
 
-Both steps publish through the pointer, one after the other in this one thread, so they never race;
-the API picks a new version up through the pointer. A failed step is logged and the next round tries
-again (a background job must never take the running system down). ``MOVIEREC_RETRAIN_EVERY_MIN=0``
-switches it off.
+Both steps publish through the pointer, one after the other in this one thread, and a round holds
+``make up``'s publishing lock (shared with the background content step of ``infra/index_step.py``), so
+no two publishers race; the API picks a new version up through the pointer. A failed step is logged and
+the next round tries again (a background job must never take the running system down).
+``MOVIEREC_RETRAIN_EVERY_MIN=0`` switches it off.
+
+First start: until the current version carries a trained model, rounds come every :data:`WARMUP_S`
+seconds instead, and while it is the catalog version (no content, no model) they skip step 1 (a new
+version to upload before the first model would only delay it; the next regular round adds the new ids);
+a round with too little ingested data to fit a model says so and does nothing. So the collaborative
+ranker replaces the first start's popular list within a minute or two of ingest.
+
+Stopping: ``stop`` sets the event the training job checks between its steps, so a training step in
+progress ends at the next safe point with nothing published (:class:`~movierec.models.cancel.Cancelled`).
+Step 1 (embedding a few new movies) is not cancellable; ``stop`` waits :data:`STOP_JOIN_S` for it and
+then leaves it to end with the process (its pointer moves only after a complete upload).
 """
 
 from __future__ import annotations
 
 import threading
 
+from typing import TYPE_CHECKING
+
 from movierec.config import Settings
+from movierec.models.cancel import Cancelled
 from movierec.observability import make_logger
 
+if TYPE_CHECKING:
+    from movierec.index.manifest import Manifest
+
 logger = make_logger("retrain")
+#: Seconds between rounds while the current version has no trained model yet (a first start).
+WARMUP_S = 15.0
+#: Longest ``stop`` waits for a round to reach its next safe point.
+STOP_JOIN_S = 10.0
 
 
 class Retrainer:
     name = "retrain"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, publishing: threading.Lock | None = None) -> None:
         self.settings = settings
+        self.publishing = publishing or threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.rounds = 0
@@ -48,23 +71,62 @@ class Retrainer:
         self._thread.start()
 
     def stop(self) -> None:
+        """Cancel a round in progress at its next safe point, and end the loop."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=120)  # a round in progress finishes its upload first
+            self._thread.join(timeout=STOP_JOIN_S)
+            if self._thread.is_alive():
+                logger.warning("retrain round still in a step that cannot be cancelled; it ends with the process")
 
     def _loop(self, every_s: float) -> None:
-        while not self._stop.wait(every_s):
+        while not self._stop.wait(every_s if self._has_model() else min(every_s, WARMUP_S)):
             self.run_once()
+
+    def _current(self) -> "Manifest | None":
+        """The current version's manifest (None when there is none or it cannot be read now)."""
+        from movierec.dal.index_store import read_manifest, read_pointer
+
+        try:
+            version = read_pointer(self.settings)
+            return read_manifest(version, self.settings) if version is not None else None
+        except Exception:
+            return None
+
+    def _has_model(self) -> bool:
+        """True when the current version carries a trained model."""
+        current = self._current()
+        return current is not None and "training" in current.build
+
+    def _first_start(self) -> bool:
+        """True while the current version is a first start's catalog version (no content, no model):
+        then the first model comes first; the new stream ids join in the next regular round."""
+        from movierec.index.manifest import CATALOG_RANKER
+
+        current = self._current()
+        return current is not None and current.ranker == CATALOG_RANKER
 
     def run_once(self) -> None:
         """One round: index update, then train, gate, publish; report on stdout; never raise."""
+        with self.publishing:
+            self._round()
+
+    def _round(self) -> None:
         from movierec.training.job import train
+        from movierec.training.model import NotEnoughData
 
         self.rounds += 1
         self._restore()
-        self._update_index()
+        if not self._first_start():
+            self._update_index()
+        print(f"retrain: round {self.rounds}: training on the ingested interactions", flush=True)
         try:
-            outcome = train(self.settings, source="dynamodb")
+            outcome = train(self.settings, source="dynamodb", stop=self._stop)
+        except Cancelled as exc:
+            print(f"retrain: round stopped ({exc.where}); nothing published", flush=True)
+            return
+        except NotEnoughData as exc:
+            print(f"retrain: not enough ingested yet ({exc}); the next round tries again", flush=True)
+            return
         except Exception:
             logger.exception("retrain round failed; the next round tries again")
             return

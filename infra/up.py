@@ -42,15 +42,21 @@ def components(settings: Settings, stop: threading.Event | None = None) -> list[
     metrics.follow(settings.run_dir / "logs" / "api.log")  # the API child's stdout (infra/api_server.py)
     parts: list[Component] = [metrics, AlarmEvaluator(settings, store=metrics.percentiles), GaugeSampler(settings)]
     parts.append(AuditSampler(settings))  # the security audit's live signals (docs/audits.md)
+    # The index first (the first time: a catalog version in seconds, its content embedded in the
+    # background), before ingest's threads compete with it for this process; one lock keeps the
+    # background publishers apart.
+    publishing = threading.Lock()
+    parts.append(EnsureIndex(settings, stop, publishing))
     # Ingest: the poller (or MOVIEREC_INGEST_WORKERS processes side by side), then (unless
-    # MOVIEREC_REPLAY_ON_UP=none) one replay into the stream.
+    # MOVIEREC_REPLAY_ON_UP=none) one replay into the stream; they run while the API (chalice local, its
+    # own process) starts and loads the index.
     parts.append(ingest_component(settings))
     if settings.replay_on_up != "none":
         parts.append(Replay(settings, source=settings.replay_on_up))
-    # Recommend: the index (built from the course catalog the first time), then the API (chalice local).
-    parts += [EnsureIndex(settings, stop), ApiServer(settings), ExperimentGuard(settings)]
-    # Every MOVIEREC_RETRAIN_EVERY_MIN minutes (0 = off): new stream movie ids into the index, then retrain v2.
-    parts.append(Retrainer(settings))
+    parts += [ApiServer(settings), ExperimentGuard(settings)]
+    # Every MOVIEREC_RETRAIN_EVERY_MIN minutes (0 = off; every 15 s until a model is trained): new stream
+    # movie ids into the index, then retrain v2.
+    parts.append(Retrainer(settings, publishing))
     return parts
 
 
@@ -83,7 +89,10 @@ def run_up(settings: Settings, stop_event: threading.Event | None = None) -> int
         stop.wait()
     finally:
         for component in reversed(running):
+            print(f"stopping {component.name}", flush=True)
             component.stop()
+        if started:
+            print(f"stopping {', '.join(reversed(started))}", flush=True)
         stopped = stack.down(only=started)
         if stopped:
             print(f"stopped {', '.join(stopped)}", flush=True)

@@ -7,6 +7,7 @@ import itertools
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -18,7 +19,9 @@ from movierec.config import Settings
 from movierec.dal.index_store import IndexStore
 from movierec.dal.history import save_histories
 from movierec.models.state import HistoryState
-from movierec.index.build import BuildResult
+from movierec.index.build import BuildResult, build_catalog_index
+from movierec.index.publish import publish
+from movierec.models.movie import Movie
 from movierec.index_job import update_published
 from movierec.index.loaded import load_index
 from movierec.serving.api import VERSION_HEADER
@@ -29,13 +32,18 @@ from tests.fixtures.timeouts import TEST_TIMEOUT_S
 _n = itertools.count()
 
 
-@pytest.fixture
-def app(published: BuildResult, emf: list) -> Iterator[ModuleType]:
+def _load_app() -> ModuleType:
     """A fresh import of functions/recommend/app.py (its own API object) on this test's stack."""
     spec = importlib.util.spec_from_file_location(f"recommend_app_{next(_n)}", FUNCTION_DIR / "app.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def app(published: BuildResult, emf: list) -> Iterator[ModuleType]:
+    module = _load_app()
     yield module
     module.api.answer_log.close()
 
@@ -131,3 +139,27 @@ def test_index_refreshes_when_the_pointer_moves(published: BuildResult, settings
     # Only the newest versions stay in the local cache (the first one was pruned).
     assert sorted(d.name for d in settings.index_cache_dir.iterdir() if not d.name.startswith(".")) == sorted(
         [new.version, third.version])  # fmt: skip
+
+
+def test_a_first_start_catalog_version_answers_the_popular_list_in_full(
+    settings: Settings, catalog_slice: list[Movie], tables: Tables, tmp_path: Path, emf: list
+) -> None:
+    """A first start's catalog version (no content, no model yet) serves full answers, not degraded
+    ones: the popular list with the ingested popularity first, without what the user watched."""
+    result = build_catalog_index(catalog_slice, tmp_path / "catalog")
+    publish(result.folder, result.manifest.version, settings)
+    watched, hot = catalog_slice[0].id, catalog_slice[7].id
+    tables.movies(hot, watchers=30).save()
+    tables.movies(watched, watchers=40).save()
+    save_histories(tables, {42: {watched: HistoryState(rating=4, max_minute=90, first_seen=1, last_seen=2)}})
+    module = _load_app()
+    try:
+        response = _get(module, "/recommend/42", "application/json")
+    finally:
+        module.api.answer_log.close()
+    body = json.loads(response.body)
+    assert response.status_code == 200 and "X-Degraded" not in response.headers
+    assert (body["ranker"], body["degraded"], body["fallback"], body["version"]) == (
+        "popular", None, False, result.manifest.version)  # fmt: skip
+    ids = [m["id"] for m in body["movies"]]
+    assert len(ids) == 20 == len(set(ids)) and ids[0] == hot and watched not in ids

@@ -66,3 +66,33 @@ def test_the_scheduled_train_function_publishes_and_promotes(settings: Settings,
     assert first["trained"] and first["promoted"] and read_pointer(settings) == first["version"]
     assert module.handler({"source": "aws.events"}, None) == {
         "trained": False, "reason": "no interaction newer than the current model's data"}  # fmt: skip
+
+
+def test_a_training_round_stopped_at_a_safe_point_publishes_nothing(
+    settings: Settings, ml_built: BuildResult, slice_log, tables: Tables
+) -> None:
+    """The stop event comes while the job runs (here: from the interaction hook, right after the read):
+    the job raises Cancelled at its next checkpoint, the pointer stays and no version is uploaded."""
+    import threading
+
+    import pytest
+
+    from movierec import aws
+    from movierec.models.cancel import Cancelled
+    from movierec.training.job import train
+
+    publish(ml_built.folder, ml_built.manifest.version, settings)
+    write_histories(tables, slice_log)
+    stop = threading.Event()
+
+    def stop_now(log):  # the caller's Ctrl-C, while the job is between its steps
+        stop.set()
+        return log
+
+    with pytest.raises(Cancelled) as cancelled:
+        train(settings, source="dynamodb", interaction_filter=stop_now, stop=stop)
+    assert cancelled.value.where == "before fitting the candidate"
+    assert read_pointer(settings) == ml_built.manifest.version
+    listed = aws.client("s3", settings).list_objects_v2(Bucket=settings.bucket, Prefix="index/", Delimiter="/")
+    versions = {p["Prefix"] for p in listed.get("CommonPrefixes", [])}
+    assert versions == {f"index/{ml_built.manifest.version}/"}

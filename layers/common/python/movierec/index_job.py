@@ -1,10 +1,17 @@
 """The index jobs against a deployment: build + publish, build if missing, incremental update, status.
 
 Used by ``movierec index build|update|status`` (``update --from-dynamodb`` adds the movie ids ingest
-has seen that the index lacks) and by ``make up`` (the first build of the course catalog's index, and
-the same update in its background loop, ``infra/retrain.py``). The work folder is created under the
-index cache, and a published version is left there, so a local API process does not download what this
-machine just built.
+has seen that the index lacks) and by ``make up`` (the first index of the course catalog, and the same
+update in its background loop, ``infra/retrain.py``).
+
+A first start must serve within a minute, but embedding the whole course catalog takes minutes on 2
+cores. So :func:`ensure_index` publishes, when the embedding cache does not hold the catalog yet, a
+catalog version without content (seconds; served by the popular list, and a model can be trained onto
+it at once), and :func:`embed_published` later computes the content of whatever version is current by
+then (a trained one keeps its model) and publishes it: ``make up`` runs that in the background.
+
+The work folder is created under the index cache, and a published version is left there, so a local API
+process does not download what this machine just built.
 
 It lives above ``index/`` and ``dal/`` (it joins the catalog sources, the tables and the S3 index store),
 so that those two never import each other (tests/unit/test_layers.py).
@@ -13,6 +20,7 @@ so that those two never import each other (tests/unit/test_layers.py).
 from __future__ import annotations
 
 import shutil
+import threading
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -26,11 +34,16 @@ from movierec.dal.index_store import IndexMissingError, download_version, read_m
 from movierec.dal.movie_stats import scan_movie_stats
 from movierec.dal.tables import Tables
 from movierec.datasets import DataMissingError
-from movierec.index.build import DEFAULT_K, DEFAULT_RANKER, BuildResult, build_index, fingerprint, unique_movies, update_index
-from movierec.index.embed import EmbeddingCache
+from movierec.index.build import (
+    DEFAULT_K, DEFAULT_RANKER, BuildResult, build_catalog_index, build_index, embed_version, fingerprint, unique_movies,
+    update_index,
+)  # fmt: skip
+from movierec.index.embed import EmbeddingCache, embed_with_cache
+from movierec.index.text import movie_text, text_hash
 from movierec.index.loaded import load_index
 from movierec.index.manifest import Manifest
 from movierec.index.publish import publish
+from movierec.index.table import movies_of
 from movierec.models.movie import Movie
 from movierec.observability import make_logger
 
@@ -87,11 +100,54 @@ def build_and_publish(
 
 
 def ensure_index(settings: Settings, progress: bool = True) -> tuple[Manifest, bool]:
-    """The current index; built from the course catalog and published first if there is none."""
+    """The current index; if there is none, one of the course catalog is published first: built whole
+    when the embedding cache holds every movie's text (seconds), else a catalog version without content
+    (seconds too; :func:`embed_published` adds the content later). (manifest, published now?)"""
     current = read_pointer(settings)
     if current is not None:
         return read_manifest(current, settings), False
-    return build_and_publish(catalog_movies("course", settings), settings, catalog="course", progress=progress)
+    movies = unique_movies(catalog_movies("course", settings))
+    if EmbeddingCache(settings.embedding_cache_dir).missing([text_hash(movie_text(m)) for m in movies]) == 0:
+        return build_and_publish(movies, settings, catalog="course", progress=progress)
+    manifest = _publish_from_work(settings, lambda work: build_catalog_index(movies, work, build_info={"catalog": "course"}))
+    assert manifest is not None
+    return manifest, True
+
+
+def embed_published(settings: Settings, stop: threading.Event | None = None, progress: bool = True,
+                    report: Callable[[int, int], None] | None = None) -> Manifest | None:  # fmt: skip
+    """The current version with its content computed, published; None when it has content already.
+
+    Embeds what the cache lacks (chunk by chunk, resumable), then the neighbour lists; a trained model
+    and its ranker are kept. ``stop`` cancels at a safe point (:class:`~movierec.models.cancel.Cancelled`;
+    the pointer is untouched). The caller must keep other publishers out meanwhile (``make up`` holds
+    its publishing lock): the version is derived from the one current at the start.
+    """
+    version = read_pointer(settings)
+    if version is None:
+        raise IndexMissingError("no index published yet: run `movierec index build` first")
+    base = load_index(download_version(version, settings))
+    if base.manifest.has_content:
+        return None
+    cache = EmbeddingCache(settings.embedding_cache_dir)
+    return _publish_from_work(
+        settings, lambda work: embed_version(base, work, cache=cache, progress=progress, stop=stop, report=report)
+    )
+
+
+def fill_embedding_cache(settings: Settings, stop: threading.Event | None = None,
+                         report: Callable[[int, int], None] | None = None) -> int:  # fmt: skip
+    """Embed the current version's texts the cache lacks, publishing nothing; returns how many.
+
+    The slow part of :func:`embed_published`, done first without holding anything, so other jobs (the
+    first training round) publish meanwhile; ``stop`` cancels between chunks (the chunks done stay cached).
+    """
+    version = read_pointer(settings)
+    if version is None:
+        raise IndexMissingError("no index published yet: run `movierec index build` first")
+    texts = [movie_text(m) for m in movies_of(load_index(download_version(version, settings)).table)]
+    cache = EmbeddingCache(settings.embedding_cache_dir)
+    return embed_with_cache(texts, [text_hash(t) for t in texts], cache, progress=False, stop=stop, report=report)[1]
 
 
 def update_published(movie_ids: Iterable[str], settings: Settings, progress: bool = True) -> Manifest | None:

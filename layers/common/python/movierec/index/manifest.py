@@ -10,6 +10,10 @@ MANIFEST_FILE = "manifest.json"
 TABLE_NAME = "movies"
 #: The LanceDB table of a version, as a folder in the version folder (lancedb names it after the table).
 LANCE_DIR = f"{TABLE_NAME}.lance"
+#: The ranker of a version without content (a first start's catalog version,
+#: :func:`movierec.index.build.build_catalog_index`): the popular list (:mod:`movierec.ranking.popular`),
+#: until a trained model or the embeddings arrive.
+CATALOG_RANKER = "popular"
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,13 @@ class Manifest:
     parent: str | None = None
     #: Free-form facts about the build (catalog name, counts, seconds), shown by ``movierec index status``.
     build: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def has_content(self) -> bool:
+        """False while the version's vectors and neighbour lists are not computed yet (``build.content``
+        false: :func:`movierec.index.build.build_catalog_index`, kept by training and updates until
+        :func:`movierec.index.build.embed_version` computes them)."""
+        return self.build.get("content", True) is not False
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)

@@ -8,7 +8,11 @@ and takes seconds for the whole catalog. Ties are broken by row number, so resul
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
+
+from movierec.models.cancel import checkpoint
 
 #: Rows per matrix-product block: bounds the temporary similarity matrix to block x N floats.
 BLOCK = 512
@@ -24,8 +28,10 @@ def _top_k(sims: np.ndarray, cand: np.ndarray, k: int) -> tuple[np.ndarray, np.n
     return np.take_along_axis(cand, order, axis=1).astype(np.int32), np.take_along_axis(sims, order, axis=1)
 
 
-def neighbours_of(rows: np.ndarray, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The exact ``k`` nearest neighbours (row numbers, similarities) of ``vectors[rows]``, self excluded."""
+def neighbours_of(rows: np.ndarray, vectors: np.ndarray, k: int,
+                  stop: threading.Event | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The exact ``k`` nearest neighbours (row numbers, similarities) of ``vectors[rows]``, self excluded;
+    ``stop`` cancels between blocks (:class:`~movierec.models.cancel.Cancelled`)."""
     n = len(vectors)
     k = min(k, n - 1)
     out_idx = np.empty((len(rows), max(k, 0)), dtype=np.int32)
@@ -34,6 +40,7 @@ def neighbours_of(rows: np.ndarray, vectors: np.ndarray, k: int) -> tuple[np.nda
         return out_idx, out_sim
     all_rows = np.arange(n, dtype=np.int32)
     for start in range(0, len(rows), BLOCK):
+        checkpoint(stop, f"after the neighbours of {start} of {len(rows)} rows")
         block = rows[start : start + BLOCK]
         sims = vectors[block] @ vectors.T
         sims[np.arange(len(block)), block] = -np.inf  # a movie is not its own neighbour
@@ -42,9 +49,9 @@ def neighbours_of(rows: np.ndarray, vectors: np.ndarray, k: int) -> tuple[np.nda
     return out_idx, out_sim
 
 
-def all_neighbours(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Neighbour lists of every row."""
-    return neighbours_of(np.arange(len(vectors), dtype=np.int32), vectors, k)
+def all_neighbours(vectors: np.ndarray, k: int, stop: threading.Event | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Neighbour lists of every row (``stop``: as :func:`neighbours_of`)."""
+    return neighbours_of(np.arange(len(vectors), dtype=np.int32), vectors, k, stop)
 
 
 def extend_neighbours(

@@ -47,6 +47,12 @@ class PopularRanker:
         return cls(merged[:depth])
 
     @classmethod
+    def from_index(cls, index: MovieIndex) -> "PopularRanker":
+        """The catalog's popularity alone: what a catalog version (no content, no model yet) ranks with
+        where no ingested popularity is at hand (the training gate; serving merges the ingested one)."""
+        return cls.from_sources(index, ())
+
+    @classmethod
     def from_training(cls, train: Mapping[int, Sequence[Interaction]], catalog: Sequence[str],
                       name: str = "popular") -> "PopularRanker":  # fmt: skip
         """Every catalog movie by its number of training users (ties keep the catalog's order)."""

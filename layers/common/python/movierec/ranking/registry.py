@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Callable
 
+from movierec.index.manifest import CATALOG_RANKER
 from movierec.index.loaded import MovieIndex
 from movierec.ranking.base import Ranker
 from movierec.ranking.collab import CollabRanker
 from movierec.ranking.content import ContentRanker
+from movierec.ranking.popular import PopularRanker
 
 RankerFactory = Callable[[MovieIndex], Ranker]
 
@@ -50,6 +52,9 @@ BUILT_IN = RankerRegistry(
         {
             ContentRanker.name: ContentRanker.from_index,
             CollabRanker.name: CollabRanker.from_index,  # ranker v2: versions written by `movierec train`
+            # a first start's catalog version, before its content or a model exists (serving merges in
+            # the ingested popularity: movierec.serving.service)
+            CATALOG_RANKER: PopularRanker.from_index,
         }
     )
 )

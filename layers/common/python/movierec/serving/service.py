@@ -19,6 +19,7 @@ from movierec.dal.index_store import PINNED_MAX, IndexStore
 from movierec.dal.movie_stats import scan_movie_stats
 from movierec.reloaded import ReloadedValue
 from movierec.dal.tables import Tables
+from movierec.index.manifest import CATALOG_RANKER
 from movierec.index.loaded import MovieIndex
 from movierec.observability import make_logger
 from movierec.ranking.base import Ranker
@@ -110,21 +111,25 @@ class Recommender:
             return current
         with self._lock:
             current = self._rankers
-            if current is None or current.index is not index:
-                main = self.registry.build(index)
-            else:
-                main = current.main
-            current = _Rankers(index, popular, main, PopularRanker.from_sources(index, popular))
+            current = self._built(index, popular, current.main if current is not None and current.index is index else None)
             self._rankers = current
         return current
+
+    def _built(self, index: MovieIndex, popular: list[Scored], main: Ranker | None) -> _Rankers:
+        """The rankers of ``index`` (``main``: already built for it, reused). A catalog version (first
+        start: no content, no model yet) is served by the popular list itself, the ingested popularity
+        merged in, so its full answers are as good as the degraded ones and never worse."""
+        popular_ranker = PopularRanker.from_sources(index, popular)
+        if index.manifest.ranker == CATALOG_RANKER:
+            return _Rankers(index, popular, popular_ranker, popular_ranker)
+        return _Rankers(index, popular, main or self.registry.build(index), popular_ranker)
 
     def _pinned_rankers(self, index: MovieIndex, popular: list[Scored]) -> _Rankers:
         cached = self._pinned.get(index.version)
         if cached is not None and cached.index is index and cached.popular_source is popular:
             return cached
         with self._lock:
-            main = cached.main if cached is not None and cached.index is index else self.registry.build(index)
-            built = _Rankers(index, popular, main, PopularRanker.from_sources(index, popular))
+            built = self._built(index, popular, cached.main if cached is not None and cached.index is index else None)
             pinned = {**self._pinned, index.version: built}
             while len(pinned) > PINNED_MAX:
                 pinned.pop(next(iter(pinned)))

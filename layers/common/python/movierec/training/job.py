@@ -11,6 +11,11 @@
 4. Upload it; move the pointer only if the gate passed (and ``promote``). A refused version stays on S3
    under its own prefix; the reason is logged and counted (metric ``GateRefused``).
 
+A ``stop`` event cancels the job at a safe point between these steps
+(:class:`~movierec.models.cancel.Cancelled`): before the upload nothing is visible to anyone; the
+upload and the pointer move, the last step, run to their end (seconds), so a stopped round never leaves
+a half-written version or a pointer to one.
+
 The recommend function notices the pointer within ``index_refresh_s`` and swaps the version in the
 background (:class:`~movierec.dal.index_store.IndexStore`), without a restart or a failed request.
 """
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass
@@ -37,6 +43,7 @@ from movierec.index.loaded import MovieIndex, load_index
 from movierec.index.manifest import Manifest
 from movierec.index.publish import set_pointer, upload_version
 from movierec.index.table import BASE_COLUMNS, movies_of, to_arrow
+from movierec.models.cancel import checkpoint
 from movierec.observability import MetricUnit, make_logger, make_metrics
 from movierec.provenance import git_state
 from movierec.ranking.collab import NAME, CollabRanker, FoldIn
@@ -97,17 +104,20 @@ def write_version(base: MovieIndex, model: CollabModel, fold: FoldIn, training: 
 
 def train(settings: Settings, source: str = "dynamodb", promote: bool = True, fit: FitParams = FitParams(),
           fold: FoldIn = FoldIn(), from_snapshot: str | None = None,
-          interaction_filter: Callable[[InteractionLog], InteractionLog] | None = None) -> TrainOutcome | None:  # fmt: skip
+          interaction_filter: Callable[[InteractionLog], InteractionLog] | None = None,
+          stop: threading.Event | None = None) -> TrainOutcome | None:  # fmt: skip
     """Train, gate and publish one version (see the module docstring); None when the current version's
     model already saw every interaction (a retrain would learn nothing new). ``from_snapshot`` refits on
     a stored training snapshot (provenance: the same data as the run that wrote it) instead of ``source``.
     ``interaction_filter`` (a hook for the security audit's mitigation, :mod:`movierec.audit.mitigation`)
-    transforms the interactions before anything is fitted or gated."""
+    transforms the interactions before anything is fitted or gated. ``stop`` cancels between steps
+    (:class:`~movierec.models.cancel.Cancelled`, nothing published)."""
     started = time.perf_counter()
     base_version = read_pointer(settings)
     if base_version is None:
         raise IndexMissingError("no index published yet: run `movierec index build` first")
     base = load_index(download_version(base_version, settings))
+    checkpoint(stop, "before reading the interactions")
     log = read_snapshot(from_snapshot, settings) if from_snapshot else load_interactions(source, settings)
     source = log.source if from_snapshot else source
     if interaction_filter is not None:
@@ -118,17 +128,23 @@ def train(settings: Settings, source: str = "dynamodb", promote: bool = True, fi
     if since is not None and not any(i.last_seen > since for h in log.users.values() for i in h):
         logger.info("no interaction newer than the current model's data: nothing to train", extra={"base": base_version})
         return None
+    checkpoint(stop, "before fitting the candidate")
     holdout = fresh_holdout(log, since)
     candidate = fit_collab(holdout.train, fit)
+    checkpoint(stop, "before the gate")
     gate = run_gate(ranker_for(base, candidate, fold), build_ranker(base), holdout)
+    checkpoint(stop, "before the final fit")
     final = fit_collab(log.users, fit)
+    checkpoint(stop, "before writing the snapshot")
     training = {**describe(final), "fold_in": fold.to_dict(), "source": source, "code_version": code_version(),
                 "holdout": {"split": holdout.name, **asdict(gate)},
                 # provenance: the exact data (content-addressed on S3) and the code state that made the model
                 "snapshot": write_snapshot(log, settings), "git": git_state()}  # fmt: skip
     work = settings.index_cache_dir / f".train-{uuid.uuid4().hex[:8]}"
     try:
+        checkpoint(stop, "before writing the version")
         manifest = write_version(base, final, fold, training, work)
+        checkpoint(stop, "before the upload")
         upload_version(work, manifest.version, settings)
         promoted = gate.promote and promote
         if promoted:

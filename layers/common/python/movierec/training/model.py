@@ -26,6 +26,10 @@ from movierec.ranking.vocabulary import Train, Vocabulary, sequences, user_item_
 COLUMNS = ("cf_count", "cf_idx", "cf_w", "seq_idx", "seq_w")
 
 
+class NotEnoughData(ValueError):
+    """Too few movies with enough users to fit a model (a first start before enough is ingested)."""
+
+
 @dataclass(frozen=True)
 class FitParams:
     """What training decides (changing these needs a refit). Defaults chosen on the validation split."""
@@ -65,7 +69,7 @@ def fit_collab(train: Train, params: FitParams = FitParams()) -> CollabModel:
     started = time.perf_counter()
     vocab = vocabulary(train, params.min_count, params.max_items)
     if len(vocab) < 2:
-        raise ValueError(f"too little data to train: {len(vocab)} movies with >= {params.min_count} users")
+        raise NotEnoughData(f"too little data to train: {len(vocab)} movies with >= {params.min_count} users")
     x = user_item_matrix(train, vocab)
     b = ease_weights((x.T @ x).toarray(), params.lam)
     cf_idx, cf_w = top_n_dense(b, params.neighbours)
