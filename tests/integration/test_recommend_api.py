@@ -150,7 +150,7 @@ def test_a_first_start_catalog_version_answers_the_popular_list_in_full(
     publish(result.folder, result.manifest.version, settings)
     watched, hot = catalog_slice[0].id, catalog_slice[7].id
     tables.movies(hot, "movielog-0", watchers=30).save()
-    tables.movies(watched, watchers=40).save()
+    tables.movies(watched, "movielog-1", watchers=40).save()
     save_histories(tables, {42: {watched: HistoryState(rating=4, max_minute=90, first_seen=1, last_seen=2)}})
     module = _load_app()
     try:
