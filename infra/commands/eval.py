@@ -7,6 +7,7 @@ from pathlib import Path
 
 from movierec.config import get_settings
 from movierec.evaluation.online import SLOW_MS, WINDOW_H
+from movierec.evaluation.split import DEFAULT_PROTOCOLS, PROTOCOLS
 
 
 def _offline(args: argparse.Namespace) -> int:
@@ -17,13 +18,14 @@ def _offline(args: argparse.Namespace) -> int:
     from movierec.evaluation.served import published_index, served_specs
 
     settings = get_settings()
+    seed = interactions.TIE_SEED  # ties in time in a seeded random order on every source, never by id
     try:
         if args.source == "movielens":
-            log = interactions.load_movielens(settings)
-        elif args.source == "stream":  # the course stream files through ingest's parser; ties seeded
-            log = interactions.load_stream(settings, tie_seed=0)
+            log = interactions.load_movielens(settings, tie_seed=seed)
+        elif args.source == "stream":  # the course stream files through ingest's parser
+            log = interactions.load_stream(settings, tie_seed=seed)
         else:  # the served index's movies are recommendable too, watched or not
-            log = interactions.with_catalog(interactions.load_dynamodb(settings), published_index(settings).ids)
+            log = interactions.with_catalog(interactions.load_dynamodb(settings, tie_seed=seed), published_index(settings).ids)
         if not log.users:
             print(f"movierec eval offline: no interactions in {args.source}")
             return 1
@@ -44,9 +46,17 @@ def _offline(args: argparse.Namespace) -> int:
         return 1
     print(f"{log.source}: {len(log.users):,} users, {log.n_interactions:,} interactions, {len(log.catalog):,} movies")
     name = "offline.md" if args.source == "movielens" else f"offline-{args.source}.md"
-    run = run_offline(log, specs, quick=args.quick)
-    report.write(run, args.out, name)
-    print(report.markdown(run))
+    protocols = tuple(p.strip() for p in args.protocol.split(",") if p.strip())
+    served = "collab-v2" if "collab-v2" in specs else None
+    command = " ".join(["movierec eval offline", f"--source {args.source}", *(["--quick"] if args.quick else []),
+                        *([f"--protocol {args.protocol}"] if args.protocol != ",".join(DEFAULT_PROTOCOLS) else [])])  # fmt: skip
+    try:
+        run = run_offline(log, specs, quick=args.quick, protocols=protocols, served=served)
+    except ValueError as exc:
+        print(f"movierec eval offline: {exc}")
+        return 2
+    report.write(run, args.out, name, command)
+    print(report.markdown(run, command))
     print(f"wrote {args.out / name} and {args.out}/*.png")
     return 0
 
@@ -69,7 +79,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("eval", epilog="example: movierec eval offline --quick", help="offline evaluation against baselines; online conversion from the log")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     offline = verbs.add_parser("offline", epilog="example: movierec eval offline --quick --source movielens", help="every model on the same temporal split; writes reports/offline.md")
-    offline.add_argument("--quick", action="store_true", help="smaller tuning grids, no last-5 protocol")
+    offline.add_argument("--quick", action="store_true", help="smaller tuning grids")
+    offline.add_argument("--protocol", default=",".join(DEFAULT_PROTOCOLS),
+                         help=f"comma-separated protocols among {', '.join(PROTOCOLS)} (default %(default)s)")
     offline.add_argument("--source", choices=("movielens", "stream", "dynamodb"), default="movielens",
                          help="MovieLens ml-latest-small (default), the course stream files (writes "
                               "offline-stream.md) or the running system's ingested histories (offline-dynamodb.md)")

@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 from movierec.evaluation import baselines, metrics
 from movierec.evaluation.interactions import InteractionLog
-from movierec.evaluation.split import Split, last_n, leave_last_out, random_held_out, validation
+from movierec.evaluation.split import DEFAULT_PROTOCOLS, PROTOCOLS, Split, validation
 from movierec.ranking.base import Ranker
 from movierec.ranking.popular import PopularRanker
 
@@ -66,21 +66,38 @@ class Results:
     percentiles: dict[str, float]
     seed: int = SEED
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Per model: every grid point tried on this protocol's validation split and its score.
+    tuning: dict[str, list[tuple[dict[str, Any], float]]] = field(default_factory=dict)
 
     def metrics(self, name: str, k: int) -> dict[str, float]:
-        """Every metric of one model at cut-off ``k``, with a 95% bootstrap CI (users) of the hit rate."""
+        """Every metric of one model at cut-off ``k``, with 95% bootstrap CIs (users) of hit rate and NDCG."""
         m = self.models[name]
         users = [c.user_id for c in self.split.cases]
         low, high = metrics.bootstrap_ci(metrics.hits(m.ranks, k), users, seed=self.seed)
+        n_low, n_high = metrics.bootstrap_ci(metrics.gains(m.ranks, k), users, seed=self.seed)
         return {
             "hit_rate": metrics.hit_rate(m.ranks, k),
             "hit_rate_low": low,
             "hit_rate_high": high,
             "ndcg": metrics.ndcg(m.ranks, k),
+            "ndcg_low": n_low,
+            "ndcg_high": n_high,
             "mrr": metrics.mrr(m.ranks, k),
             "coverage": metrics.coverage(m.recommended, len(self.split.catalog), k),
             "popularity_pct": metrics.mean_popularity_percentile(m.recommended, self.percentiles, k),
         }
+
+    def paired(self, name: str, other: str, k: int) -> dict[str, float]:
+        """``name`` minus ``other`` on the same cases: HR@k and NDCG@k differences with 95% bootstrap CIs
+        over users (a user's draw carries both models' answers, so the interval is of the difference)."""
+        a, b = self.models[name].ranks, self.models[other].ranks
+        users = [c.user_id for c in self.split.cases]
+        out: dict[str, float] = {}
+        for key, per_case in (("hit_rate", metrics.hits), ("ndcg", metrics.gains)):
+            diff = [x - y for x, y in zip(per_case(a, k), per_case(b, k))]
+            low, high = metrics.bootstrap_ci(diff, users, seed=self.seed)
+            out |= {key: sum(diff) / len(diff) if diff else 0.0, f"{key}_low": low, f"{key}_high": high}
+        return out
 
 
 def evaluate(
@@ -168,20 +185,14 @@ def choose_params(
 
 @dataclass
 class OfflineRun:
-    """Everything ``movierec eval offline`` measured: results per protocol and the tuning trail."""
+    """Everything ``movierec eval offline`` measured: results per protocol (each with its tuning trail)."""
 
     source: str
     results: list[Results]
-    tuning: dict[str, list[tuple[dict[str, Any], float]]]
     seconds: float
-
-
-def protocols(log: InteractionLog, quick: bool = False) -> list[Split]:
-    """Leave-last-out first (the headline), then the starting design's random held-out, then last-5."""
-    splits = [leave_last_out(log), random_held_out(log, seed=SEED)]
-    if not quick:
-        splits.append(last_n(log, 5))
-    return splits
+    #: The model the system serves: the report's paired differences are this model minus each other.
+    served: str | None = None
+    protocols: tuple[str, ...] = DEFAULT_PROTOCOLS
 
 
 def run_offline(
@@ -189,21 +200,28 @@ def run_offline(
     specs: Mapping[str, ModelSpec] | None = None,
     quick: bool = False,
     progress: bool = True,
+    protocols: Sequence[str] = DEFAULT_PROTOCOLS,
+    served: str | None = None,
 ) -> OfflineRun:
-    """Tune on validation, evaluate every model on every protocol; the results (no file is written)."""
+    """Per protocol: tune every model on the validation split cut from THAT protocol's training data (a
+    split's training data never holds its test targets; another protocol's might), fit on the training
+    data, evaluate side by side. The results; no file is written."""
     start = time.perf_counter()
     specs = dict(specs if specs is not None else default_specs())
-    splits = protocols(log, quick)
-    val = validation(splits[0])
-    chosen: dict[str, dict[str, Any]] = {}
-    tuning: dict[str, list[tuple[dict[str, Any], float]]] = {}
-    for name, spec in specs.items():
-        chosen[name], tuning[name] = choose_params(name, spec, val, quick, progress)
+    unknown = [p for p in protocols if p not in PROTOCOLS]
+    if unknown:
+        raise ValueError(f"unknown protocol(s) {', '.join(unknown)}; known: {', '.join(PROTOCOLS)}")
     results = []
-    for split in splits:
+    for protocol in protocols:
+        split = PROTOCOLS[protocol](log)
+        val = validation(split)
+        chosen: dict[str, dict[str, Any]] = {}
+        tuning: dict[str, list[tuple[dict[str, Any], float]]] = {}
+        for name, spec in specs.items():
+            chosen[name], tuning[name] = choose_params(name, spec, val, quick, progress)
         rankers = {name: spec.build(split.train, split.catalog, **chosen[name]) for name, spec in specs.items()}
         result = evaluate(rankers, split, K_VALUES, depth=PLOT_DEPTH, progress=progress)
-        result.params = chosen
+        result.params, result.tuning = chosen, tuning
         results.append(result)
-    return OfflineRun(log.source, results, tuning, time.perf_counter() - start)
+    return OfflineRun(log.source, results, time.perf_counter() - start, served, tuple(protocols))
 

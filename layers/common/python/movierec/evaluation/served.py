@@ -55,8 +55,11 @@ class IdTranslatingRanker:
         return out
 
 
-def movielens_index(settings: Settings | None = None, progress: bool = True) -> tuple[MovieIndex, dict[str, str]]:
-    """The MovieLens-catalog index version (built once, then loaded from the cache), and movieId -> index id."""
+def catalog_index(catalog: str = "movielens", settings: Settings | None = None,
+                  progress: bool = True) -> tuple[MovieIndex, dict[str, str]]:  # fmt: skip
+    """The index version of ``catalog`` (``movielens`` or ``course``) built by the API's index code once,
+    then loaded from the cache, and the map from the evaluated log's movie ids to index ids
+    (``movieId`` -> index id for MovieLens; the identity for the course catalog, whose ids the stream speaks)."""
     from movierec.index.build import DEFAULT_K, DEFAULT_RANKER, build_index, fingerprint, unique_movies
     from movierec.index.embed import EmbeddingCache
     from movierec.index_job import catalog_movies
@@ -64,14 +67,17 @@ def movielens_index(settings: Settings | None = None, progress: bool = True) -> 
     from movierec.index.manifest import MANIFEST_FILE
 
     s = settings or get_settings()
-    movies = catalog_movies("movielens", s)
-    to_index = {str(m.movielens_id): m.id for m in movies if m.movielens_id is not None}
-    folder = s.index_cache_dir / f"movielens-{fingerprint(unique_movies(movies), DEFAULT_K, DEFAULT_RANKER, [])}"
+    movies = catalog_movies(catalog, s)
+    if catalog == "movielens":
+        to_index = {str(m.movielens_id): m.id for m in movies if m.movielens_id is not None}
+    else:
+        to_index = {m.id: m.id for m in movies}
+    folder = s.index_cache_dir / f"{catalog}-{fingerprint(unique_movies(movies), DEFAULT_K, DEFAULT_RANKER, [])}"
     if not (folder / MANIFEST_FILE).exists():  # the manifest is written last: its presence = complete
-        work = s.index_cache_dir / f".build-movielens-{uuid.uuid4().hex[:8]}"
+        work = s.index_cache_dir / f".build-{catalog}-{uuid.uuid4().hex[:8]}"
         try:
             build_index(movies, work, cache=EmbeddingCache(s.embedding_cache_dir), progress=progress,
-                        build_info={"catalog": "movielens", "purpose": "offline evaluation"})
+                        build_info={"catalog": catalog, "purpose": "offline evaluation"})
             try:
                 work.rename(folder)
             except OSError:  # another process finished the same build first: theirs is just as good
@@ -80,6 +86,11 @@ def movielens_index(settings: Settings | None = None, progress: bool = True) -> 
         finally:
             shutil.rmtree(work, ignore_errors=True)
     return load_index(folder), to_index
+
+
+def movielens_index(settings: Settings | None = None, progress: bool = True) -> tuple[MovieIndex, dict[str, str]]:
+    """The MovieLens-catalog index version (built once, then loaded from the cache), and movieId -> index id."""
+    return catalog_index("movielens", settings, progress)
 
 
 def published_index(settings: Settings | None = None) -> MovieIndex:
