@@ -29,18 +29,17 @@ def _offline(args: argparse.Namespace) -> int:
         if not log.users:
             print(f"movierec eval offline: no interactions in {args.source}")
             return 1
-        if args.source == "stream":  # no served index over the stream's ids: the baselines and EASE
-            from movierec.training.ease import EaseRanker
-            from movierec.training.offline import EASE_GRID
-
-            specs = default_specs() | {"ease": ModelSpec(build=lambda train, catalog, **p: EaseRanker.fit(train, catalog, **p),
-                                                         grid=EASE_GRID)}  # fmt: skip
-        else:
+        if args.source == "dynamodb":  # the served ranker over the version the API serves now
             specs = default_specs() | served_specs(args.source, settings)
-        if args.source == "movielens":  # ranker v2 and EASE, trained per protocol like the baselines
-            from movierec.training.offline import v2_specs
+        else:  # the learned families over an index of the source's catalog, built by the API's index code
+            from movierec.evaluation.served import catalog_index
+            from movierec.training.families import learned_specs
 
-            specs |= v2_specs(settings)
+            catalog = "movielens" if args.source == "movielens" else "course"
+            index, to_index = catalog_index(catalog, settings)
+            specs = default_specs() | learned_specs(index, to_index if args.source == "movielens" else None)
+            if args.source == "movielens":  # content-v1, the ranker an index build serves
+                specs |= served_specs(args.source, settings)
     except (DataMissingError, IndexMissingError) as exc:
         print(f"movierec eval offline: {exc}")
         return 1

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from movierec.evaluation.offline import OfflineRun, Results
+    from movierec.evaluation.offline import OfflineRun
+    from movierec.evaluation.scoring import Results
 
 
 def _fmt_params(params: dict) -> str:

@@ -26,7 +26,7 @@ from dataclasses import replace
 from typing import Mapping, Sequence
 
 from movierec.config import Settings, get_settings
-from movierec.evaluation.offline import ModelSpec
+from movierec.evaluation.scoring import ModelSpec
 from movierec.index.loaded import MovieIndex
 from movierec.ranking.base import Ranker
 from movierec.models.ranking import Interaction, Scored
