@@ -36,7 +36,7 @@ def _offline(args: argparse.Namespace) -> int:
             from movierec.training.families import learned_specs
 
             catalog = "movielens" if args.source == "movielens" else "course"
-            index, to_index = catalog_index(catalog, settings)
+            index, to_index = catalog_index(catalog, settings, extra_ids=log.catalog if catalog == "course" else ())
             specs = default_specs() | learned_specs(index, to_index if args.source == "movielens" else None)
             if args.source == "movielens":  # content-v1, the ranker an index build serves
                 specs |= served_specs(args.source, settings)

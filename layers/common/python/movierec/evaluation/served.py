@@ -55,11 +55,15 @@ class IdTranslatingRanker:
         return out
 
 
-def catalog_index(catalog: str = "movielens", settings: Settings | None = None,
-                  progress: bool = True) -> tuple[MovieIndex, dict[str, str]]:  # fmt: skip
+def catalog_index(catalog: str = "movielens", settings: Settings | None = None, progress: bool = True,
+                  extra_ids: Sequence[str] = ()) -> tuple[MovieIndex, dict[str, str]]:  # fmt: skip
     """The index version of ``catalog`` (``movielens`` or ``course``) built by the API's index code once,
     then loaded from the cache, and the map from the evaluated log's movie ids to index ids
-    (``movieId`` -> index id for MovieLens; the identity for the course catalog, whose ids the stream speaks)."""
+    (``movieId`` -> index id for MovieLens; the identity for the course catalog, whose ids the stream speaks).
+
+    ``extra_ids`` (course catalog only) are movies the catalog lacks, added as the running system's
+    retrain loop adds the movies first seen in the stream (``movierec index update``: records derived
+    from the id, no movie API here), so the evaluated index holds what the served one would."""
     from movierec.index.build import DEFAULT_K, DEFAULT_RANKER, build_index, fingerprint, unique_movies
     from movierec.index.embed import EmbeddingCache
     from movierec.index_job import catalog_movies
@@ -68,6 +72,11 @@ def catalog_index(catalog: str = "movielens", settings: Settings | None = None,
 
     s = settings or get_settings()
     movies = catalog_movies(catalog, s)
+    if extra_ids and catalog == "course":
+        from movierec.catalog.resolve import resolve_movies
+
+        have = {m.id for m in movies}
+        movies = [*movies, *resolve_movies([i for i in extra_ids if i not in have], {})]
     if catalog == "movielens":
         to_index = {str(m.movielens_id): m.id for m in movies if m.movielens_id is not None}
     else:
