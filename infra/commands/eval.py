@@ -14,7 +14,7 @@ def _offline(args: argparse.Namespace) -> int:
     from movierec.dal.index_store import IndexMissingError
     from movierec.datasets import DataMissingError
     from movierec.evaluation import interactions, report
-    from movierec.evaluation.offline import ModelSpec, default_specs, run_offline
+    from movierec.evaluation.offline import default_specs, run_offline
     from movierec.evaluation.served import published_index, served_specs
 
     settings = get_settings()
@@ -30,7 +30,8 @@ def _offline(args: argparse.Namespace) -> int:
             print(f"movierec eval offline: no interactions in {args.source}")
             return 1
         if args.source == "dynamodb":  # the served ranker over the version the API serves now
-            specs = default_specs() | served_specs(args.source, settings)
+            served_now = served_specs(args.source, settings)
+            specs = default_specs() | served_now
         else:  # the learned families over an index of the source's catalog, built by the API's index code
             from movierec.evaluation.served import catalog_index
             from movierec.training.families import learned_specs
@@ -46,7 +47,8 @@ def _offline(args: argparse.Namespace) -> int:
     print(f"{log.source}: {len(log.users):,} users, {log.n_interactions:,} interactions, {len(log.catalog):,} movies")
     name = "offline.md" if args.source == "movielens" else f"offline-{args.source}.md"
     protocols = tuple(p.strip() for p in args.protocol.split(",") if p.strip())
-    served = "collab-v2" if "collab-v2" in specs else None
+    # The served ranker: what the API serves now (dynamodb), else ranker v2, what `movierec train` publishes.
+    served = next(iter(served_now)) if args.source == "dynamodb" else "collab-v2"
     command = " ".join(["movierec eval offline", f"--source {args.source}", *(["--quick"] if args.quick else []),
                         *([f"--protocol {args.protocol}"] if args.protocol != ",".join(DEFAULT_PROTOCOLS) else [])])  # fmt: skip
     try:

@@ -66,6 +66,24 @@ def table(results: "Results", served: str | None = None) -> str:
     return "\n".join(lines)
 
 
+def versus_best(results: "Results", served: str | None) -> list[str]:
+    """One line: the served ranker's HR@20 and NDCG@20 as multiples of the best other model's (issue 14's
+    target is >= 1.1x with the paired interval above 0)."""
+    if served is None or served not in results.models or len(results.models) < 2:
+        return []
+    k = max(results.k_values)
+    out = []
+    for key, label in (("hit_rate", "HR"), ("ndcg", "NDCG")):
+        others = {n: results.metrics(n, k)[key] for n in results.models if n != served}
+        best = max(others, key=others.__getitem__)
+        mine = results.metrics(served, k)[key]
+        d = results.paired(served, best, k)
+        ratio = f"{mine / others[best]:.2f}x" if others[best] > 0 else "-"
+        out.append(f"{label}@{k} {ratio} the best other model ({best}), paired difference "
+                   f"{_ci(d[key], d[key + '_low'], d[key + '_high'], True)}")
+    return [f"{served} vs the best other model on this protocol: " + "; ".join(out) + ".", ""]
+
+
 def tuning(results: "Results") -> list[str]:
     """Per model: the chosen parameters and every grid point's validation score (NDCG@20)."""
     out = []
@@ -97,6 +115,7 @@ def markdown(run: "OfflineRun", command: str | None = None) -> str:
             "",
             table(results, run.served),
             "",
+            *versus_best(results, run.served),
             f"Hyper-parameters, chosen on the validation split cut from this protocol's training data "
             f"({len(results.split.train):,} training histories), by NDCG@20:",
             "",
