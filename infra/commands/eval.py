@@ -37,9 +37,10 @@ def _offline(args: argparse.Namespace) -> int:
             from movierec.training.families import learned_specs
 
             catalog = "movielens" if args.source == "movielens" else "course"
-            index, to_index = catalog_index(catalog, settings, extra_ids=log.catalog if catalog == "course" else ())
+            index, to_index = catalog_index(catalog, settings, extra_ids=log.catalog if catalog == "course" else (),
+                                            embed=not args.no_embed)  # fmt: skip
             specs = default_specs() | learned_specs(index, to_index if args.source == "movielens" else None)
-            if args.source == "movielens":  # content-v1, the ranker an index build serves
+            if args.source == "movielens" and not args.no_embed:  # content-v1, the ranker an index build serves
                 specs |= served_specs(args.source, settings)
     except (DataMissingError, IndexMissingError) as exc:
         print(f"movierec eval offline: {exc}")
@@ -50,6 +51,7 @@ def _offline(args: argparse.Namespace) -> int:
     # The served ranker: what the API serves now (dynamodb), else ranker v2, what `movierec train` publishes.
     served = next(iter(served_now)) if args.source == "dynamodb" else "collab-v2"
     command = " ".join(["movierec eval offline", f"--source {args.source}", *(["--quick"] if args.quick else []),
+                        *(["--no-embed"] if args.no_embed else []),
                         *([f"--protocol {args.protocol}"] if args.protocol != ",".join(DEFAULT_PROTOCOLS) else [])])  # fmt: skip
     try:
         run = run_offline(log, specs, quick=args.quick, protocols=protocols, served=served)
@@ -86,6 +88,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     offline.add_argument("--source", choices=("movielens", "stream", "dynamodb"), default="movielens",
                          help="MovieLens ml-latest-small (default), the course stream files (writes "
                               "offline-stream.md) or the running system's ingested histories (offline-dynamodb.md)")
+    offline.add_argument("--no-embed", action="store_true",
+                         help="ranker v2 over an index without content vectors (no embedding; its content part "
+                              "for cold movies scores nothing; no content-v1): for a machine too slow to embed the catalog")
     offline.add_argument("--out", type=Path, default=Path("reports"), help="report folder (default reports/)")
     offline.set_defaults(func=_offline)
     online = verbs.add_parser("online", epilog="example: movierec eval online --window-hours 24", help="conversion of served/streamed recommendations into watches")

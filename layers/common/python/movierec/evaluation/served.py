@@ -56,7 +56,7 @@ class IdTranslatingRanker:
 
 
 def catalog_index(catalog: str = "movielens", settings: Settings | None = None, progress: bool = True,
-                  extra_ids: Sequence[str] = ()) -> tuple[MovieIndex, dict[str, str]]:  # fmt: skip
+                  extra_ids: Sequence[str] = (), embed: bool = True) -> tuple[MovieIndex, dict[str, str]]:  # fmt: skip
     """The index version of ``catalog`` (``movielens`` or ``course``) built by the API's index code once,
     then loaded from the cache, and the map from the evaluated log's movie ids to index ids
     (``movieId`` -> index id for MovieLens; the identity for the course catalog, whose ids the stream speaks).
@@ -66,17 +66,13 @@ def catalog_index(catalog: str = "movielens", settings: Settings | None = None, 
     from the id, no movie API here), so the evaluated index holds what the served one would."""
     from movierec.index.build import DEFAULT_K, DEFAULT_RANKER, build_index, fingerprint, unique_movies
     from movierec.index.embed import EmbeddingCache
-    from movierec.index_job import catalog_movies
     from movierec.index.loaded import load_index
     from movierec.index.manifest import MANIFEST_FILE
 
+    if not embed:
+        return _bare_index(catalog, settings, extra_ids)
     s = settings or get_settings()
-    movies = catalog_movies(catalog, s)
-    if extra_ids and catalog == "course":
-        from movierec.catalog.resolve import resolve_movies
-
-        have = {m.id for m in movies}
-        movies = [*movies, *resolve_movies([i for i in extra_ids if i not in have], {})]
+    movies = _catalog_movies(catalog, s, extra_ids)
     if catalog == "movielens":
         to_index = {str(m.movielens_id): m.id for m in movies if m.movielens_id is not None}
     else:
@@ -94,6 +90,55 @@ def catalog_index(catalog: str = "movielens", settings: Settings | None = None, 
                     raise
         finally:
             shutil.rmtree(work, ignore_errors=True)
+    return load_index(folder), to_index
+
+
+def _catalog_movies(catalog: str, settings: Settings, extra_ids: Sequence[str]) -> list:
+    from movierec.catalog.resolve import resolve_movies
+    from movierec.index.build import unique_movies
+    from movierec.index_job import catalog_movies
+
+    movies = catalog_movies(catalog, settings)
+    if extra_ids and catalog == "course":
+        have = {m.id for m in movies}
+        movies = [*movies, *resolve_movies([i for i in extra_ids if i not in have], {})]
+    return unique_movies(movies)
+
+
+def _bare_index(catalog: str, settings: Settings | None, extra_ids: Sequence[str]) -> tuple[MovieIndex, dict[str, str]]:
+    """:func:`catalog_index` without embedding (``--no-embed``): the same rows, ids and popularity, zero
+    vectors and no content neighbours, so ranker v2's content part (cold movies only) scores nothing.
+    For a machine where embedding ~20k texts does not finish in time; say so beside its figures."""
+    import numpy as np
+
+    from movierec.index.build import DEFAULT_K, DEFAULT_RANKER, fingerprint, write_index_version
+    from movierec.index.embed import DIM
+    from movierec.index.loaded import load_index
+    from movierec.index.manifest import MANIFEST_FILE
+    from movierec.index.table import to_arrow
+    from movierec.index.text import movie_text, text_hash
+
+    s = settings or get_settings()
+    movies = _catalog_movies(catalog, s, extra_ids)
+    fp = fingerprint(movies, DEFAULT_K, DEFAULT_RANKER, [])
+    folder = s.index_cache_dir / f"{catalog}-noembed-{fp}"
+    if not (folder / MANIFEST_FILE).exists():
+        n = len(movies)
+        table = to_arrow(movies, [text_hash(movie_text(m)) for m in movies], np.zeros((n, DIM), np.float32),
+                         np.full((n, DEFAULT_K), -1, np.int32), np.zeros((n, DEFAULT_K), np.float32))  # fmt: skip
+        work = s.index_cache_dir / f".build-{catalog}-noembed-{uuid.uuid4().hex[:8]}"
+        try:
+            write_index_version(work, table, fp, DEFAULT_RANKER, DEFAULT_K, None,
+                                {"catalog": catalog, "purpose": "offline evaluation", "embedded": "none"})  # fmt: skip
+            try:
+                work.rename(folder)
+            except OSError:
+                if not (folder / MANIFEST_FILE).exists():
+                    raise
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    to_index = {str(m.movielens_id): m.id for m in movies if m.movielens_id is not None} if catalog == "movielens" \
+        else {m.id: m.id for m in movies}  # fmt: skip
     return load_index(folder), to_index
 
 
