@@ -106,3 +106,19 @@ def test_the_gate_rejects_a_candidate_that_beats_the_current_version_but_not_the
     assert not refused.promote and "< baseline ease" in refused.reason  # ... but not the best baseline
     assert "< current" not in refused.reason
     assert run_gate(ease, current, holdout, baseline=("popular", candidate)).promote
+
+
+def test_learned_specs_build_ease_and_v2_from_training_data_only() -> None:
+    from movierec.training.families import learned_specs
+
+    log = _log()
+    split = leave_last_out(log)
+    vectors = np.eye(MOVIES, dtype=np.float32)
+    specs = learned_specs(tiny_index(vectors, k=3))
+    assert set(specs) == {"ease", "collab-v2"}
+    ease = specs["ease"].build(split.train, split.catalog, lam=10.0, min_count=2)
+    v2 = specs["collab-v2"].build(split.train, split.catalog, lam=10.0, min_count=2, tau=1e6, beta=0.0)
+    history = split.cases[0].history
+    for ranker in (ease, v2):
+        ids = [s.movie_id for s in ranker.rank(history, 5)]
+        assert ids and not {i.movie_id for i in history} & set(ids)
