@@ -60,7 +60,7 @@ def _fairness(args: argparse.Namespace) -> int:
     from movierec.catalog.users import read_profiles
     from movierec.evaluation import interactions
     from movierec.evaluation.metrics import popularity_counts
-    from movierec.evaluation.offline import evaluate
+    from movierec.evaluation.scoring import evaluate
     from movierec.evaluation.split import leave_last_out
     from movierec.ranking.popular import PopularRanker
     from movierec.training.ease import EaseRanker

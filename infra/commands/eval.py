@@ -7,46 +7,59 @@ from pathlib import Path
 
 from movierec.config import get_settings
 from movierec.evaluation.online import SLOW_MS, WINDOW_H
+from movierec.evaluation.split import DEFAULT_PROTOCOLS, PROTOCOLS
 
 
 def _offline(args: argparse.Namespace) -> int:
     from movierec.dal.index_store import IndexMissingError
     from movierec.datasets import DataMissingError
     from movierec.evaluation import interactions, report
-    from movierec.evaluation.offline import ModelSpec, default_specs, run_offline
+    from movierec.evaluation.offline import default_specs, run_offline
     from movierec.evaluation.served import published_index, served_specs
 
     settings = get_settings()
+    seed = interactions.TIE_SEED  # ties in time in a seeded random order on every source, never by id
     try:
         if args.source == "movielens":
-            log = interactions.load_movielens(settings)
-        elif args.source == "stream":  # the course stream files through ingest's parser; ties seeded
-            log = interactions.load_stream(settings, tie_seed=0)
+            log = interactions.load_movielens(settings, tie_seed=seed)
+        elif args.source == "stream":  # the course stream files through ingest's parser
+            log = interactions.load_stream(settings, tie_seed=seed)
         else:  # the served index's movies are recommendable too, watched or not
-            log = interactions.with_catalog(interactions.load_dynamodb(settings), published_index(settings).ids)
+            log = interactions.with_catalog(interactions.load_dynamodb(settings, tie_seed=seed), published_index(settings).ids)
         if not log.users:
             print(f"movierec eval offline: no interactions in {args.source}")
             return 1
-        if args.source == "stream":  # no served index over the stream's ids: the baselines and EASE
-            from movierec.training.ease import EaseRanker
-            from movierec.training.offline import EASE_GRID
+        if args.source == "dynamodb":  # the served ranker over the version the API serves now
+            served_now = served_specs(args.source, settings)
+            specs = default_specs() | served_now
+        else:  # the learned families over an index of the source's catalog, built by the API's index code
+            from movierec.evaluation.served import catalog_index
+            from movierec.training.families import learned_specs
 
-            specs = default_specs() | {"ease": ModelSpec(build=lambda train, catalog, **p: EaseRanker.fit(train, catalog, **p),
-                                                         grid=EASE_GRID)}  # fmt: skip
-        else:
-            specs = default_specs() | served_specs(args.source, settings)
-        if args.source == "movielens":  # ranker v2 and EASE, trained per protocol like the baselines
-            from movierec.training.offline import v2_specs
-
-            specs |= v2_specs(settings)
+            catalog = "movielens" if args.source == "movielens" else "course"
+            index, to_index = catalog_index(catalog, settings, extra_ids=log.catalog if catalog == "course" else (),
+                                            embed=not args.no_embed)  # fmt: skip
+            specs = default_specs() | learned_specs(index, to_index if args.source == "movielens" else None)
+            if args.source == "movielens" and not args.no_embed:  # content-v1, the ranker an index build serves
+                specs |= served_specs(args.source, settings)
     except (DataMissingError, IndexMissingError) as exc:
         print(f"movierec eval offline: {exc}")
         return 1
     print(f"{log.source}: {len(log.users):,} users, {log.n_interactions:,} interactions, {len(log.catalog):,} movies")
     name = "offline.md" if args.source == "movielens" else f"offline-{args.source}.md"
-    run = run_offline(log, specs, quick=args.quick)
-    report.write(run, args.out, name)
-    print(report.markdown(run))
+    protocols = tuple(p.strip() for p in args.protocol.split(",") if p.strip())
+    # The served ranker: what the API serves now (dynamodb), else ranker v2, what `movierec train` publishes.
+    served = next(iter(served_now)) if args.source == "dynamodb" else "collab-v2"
+    command = " ".join(["movierec eval offline", f"--source {args.source}", *(["--quick"] if args.quick else []),
+                        *(["--no-embed"] if args.no_embed else []),
+                        *([f"--protocol {args.protocol}"] if args.protocol != ",".join(DEFAULT_PROTOCOLS) else [])])  # fmt: skip
+    try:
+        run = run_offline(log, specs, quick=args.quick, protocols=protocols, served=served)
+    except ValueError as exc:
+        print(f"movierec eval offline: {exc}")
+        return 2
+    report.write(run, args.out, name, command)
+    print(report.markdown(run, command))
     print(f"wrote {args.out / name} and {args.out}/*.png")
     return 0
 
@@ -69,10 +82,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("eval", epilog="example: movierec eval offline --quick", help="offline evaluation against baselines; online conversion from the log")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     offline = verbs.add_parser("offline", epilog="example: movierec eval offline --quick --source movielens", help="every model on the same temporal split; writes reports/offline.md")
-    offline.add_argument("--quick", action="store_true", help="smaller tuning grids, no last-5 protocol")
+    offline.add_argument("--quick", action="store_true", help="smaller tuning grids")
+    offline.add_argument("--protocol", default=",".join(DEFAULT_PROTOCOLS),
+                         help=f"comma-separated protocols among {', '.join(PROTOCOLS)} (default %(default)s)")
     offline.add_argument("--source", choices=("movielens", "stream", "dynamodb"), default="movielens",
                          help="MovieLens ml-latest-small (default), the course stream files (writes "
                               "offline-stream.md) or the running system's ingested histories (offline-dynamodb.md)")
+    offline.add_argument("--no-embed", action="store_true",
+                         help="ranker v2 over an index without content vectors (no embedding; its content part "
+                              "for cold movies scores nothing; no content-v1): for a machine too slow to embed the catalog")
     offline.add_argument("--out", type=Path, default=Path("reports"), help="report folder (default reports/)")
     offline.set_defaults(func=_offline)
     online = verbs.add_parser("online", epilog="example: movierec eval online --window-hours 24", help="conversion of served/streamed recommendations into watches")

@@ -27,7 +27,14 @@ def _train(args: argparse.Namespace) -> int:
     gate, data = outcome.gate, outcome.manifest.build["training"]["data"]  # type: ignore[index]
     print(f"trained on {data['interactions']:,} interactions of {data['users']:,} users "
           f"({data['movies']:,} movies with learned neighbours) in {outcome.seconds:.1f} s")
-    print(f"gate on {gate.cases} fresh holdout cases: candidate {dict(gate.candidate)}, current {dict(gate.current)}")
+    if outcome.tuning is not None:
+        t = outcome.tuning
+        scores = ", ".join(f"{name} {score:.4f}" for name, score in t.validation.items())
+        cut = f"; budget cut {t.skipped}" if t.skipped else ""
+        print(f"tuned in {t.seconds:.1f} s (budget {t.budget_s:g} s{cut}) on {t.validation_cases} validation cases, "
+              f"best NDCG@20 per family: {scores}; chosen v2 {t.params}")
+    print(f"gate on {gate.cases} fresh holdout cases: candidate {dict(gate.candidate)}, current {dict(gate.current)}, "
+          f"best baseline {gate.baseline_name or '-'} {dict(gate.baseline)}")
     state = "PROMOTED (now current)" if outcome.promoted else "kept, NOT promoted"
     print(f"training data snapshot {outcome.manifest.build['training']['snapshot']}")  # type: ignore[index]
     print(f"version {outcome.version} (parent {outcome.base_version}): {state} — {gate.reason}")
@@ -35,7 +42,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("train", epilog="example: movierec train --source dynamodb", help="train ranker v2, gate it against the current version, publish it")
+    parser = sub.add_parser("train", epilog="example: movierec train --source dynamodb", help="tune and train ranker v2, gate it against the current version and the best baseline, publish it")
     parser.add_argument("--source", choices=("dynamodb", "movielens"), default="dynamodb",
                         help="interactions ingested by the running system (default) or MovieLens "
                              "ml-latest-small mapped to course ids")  # fmt: skip

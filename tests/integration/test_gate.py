@@ -62,6 +62,14 @@ def test_train_publishes_v2_promotes_it_and_keeps_an_unjudgeable_retrain(
     assert training["data"]["last_at"] == max(i.last_seen for h in slice_log.users.values() for i in h)
     assert training["holdout"]["candidate"]["hit_rate"] >= training["holdout"]["current"]["hit_rate"]
     assert training["code_version"] and training["source"] == "dynamodb"
+    # The tuning is recorded: every family's grid and validation score, the best baseline the gate beat.
+    tuning = training["tuning"]
+    assert set(tuning["grid"]) == {"popular", "markov", "ease", "als", "collab-v2"}
+    assert tuning["params"]["lam"] == FIT.lam and tuning["validation"]["cases"] > 0
+    assert all(point["ndcg@20"] >= 0 for trail in tuning["grid"].values() for point in trail)
+    gate = training["holdout"]
+    assert gate["baseline_name"] == tuning["best_baseline"]["name"] != "collab-v2"
+    assert gate["candidate"]["ndcg"] >= gate["baseline"]["ndcg"]
     # Nothing new since the first model's data: nothing to train.
     assert train(settings, "dynamodb", fit=FIT) is None
     # Three users came back: three fresh cases are too few to judge -> kept on S3, not promoted.

@@ -52,7 +52,7 @@ def test_als_is_reproducible_to_the_digit() -> None:
 
 def test_evaluate_scores_every_model_on_the_same_cases() -> None:
     log = log_from({1: [("a", 1), ("b", 2)], 2: [("a", 1), ("c", 2)], 3: [("b", 1), ("a", 2)], 4: [("d", 1)]})
-    split = leave_last_out(log)  # targets: 1 -> b, 2 -> c, 3 -> a; train popularity a:2 b:1 d:1
+    split = leave_last_out(log, min_movies=2)  # targets: 1 -> b, 2 -> c, 3 -> a; train popularity a:2 b:1 d:1
     results = evaluate({"popular": PopularRanker.from_training(split.train, split.catalog)}, split, (1, 2), progress=False)
     # user 1 (history a) gets [b, d]: hit at 1; user 2 (a) gets [b, d]: miss; user 3 (b) gets [a, d]: hit at 1
     assert results.models["popular"].ranks == [1, None, 1]
@@ -81,13 +81,17 @@ def test_run_offline_writes_table_and_plots(tmp_path: Path) -> None:
     specs = default_specs()
     specs["itemknn"] = ModelSpec(build=specs["itemknn"].build, grid=({"neighbours": 2}, {"neighbours": 5}))
     specs["als"] = ModelSpec(build=specs["als"].build, grid=({"factors": 4, "seed": 0},))
-    run = run_offline(taste_log(16), specs, quick=True, progress=False)
-    report.write(run, tmp_path)
-    assert [r.split.name for r in run.results] == ["leave-last-out", "random-held-out(seed=0)"]
+    run = run_offline(taste_log(16), specs, quick=True, progress=False, served="popular")
+    report.write(run, tmp_path, command="movierec eval offline --quick")
+    assert [r.split.name.split("(")[0] for r in run.results] == ["leave-last-out", "last-5", "global-time"]
     text = (tmp_path / "offline.md").read_text()
-    for name in ("random", "popular", "itemknn", "als"):
+    for name in ("random", "itemknn", "als"):
         assert f"| {name} |" in text
+    assert "| **popular** (served) |" in text and "popular - model: HR@20" in text
     assert "neighbours=2" in text and "neighbours=5" in text  # the tuning trail is reported
+    assert "Protocols: leave-last-out, last-5, global-time" in text and "`movierec eval offline --quick`" in text
+    with pytest.raises(ValueError, match="unknown protocol"):
+        run_offline(taste_log(16), specs, protocols=("leave-one-in",), progress=False)
     for png in ("hit_rate_vs_k.png", "coverage.png", "popularity.png"):
         assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
 
@@ -100,3 +104,16 @@ def test_movielens_leave_last_out_popular_baseline(data_dir: Path) -> None:
     results = evaluate({"popular": PopularRanker.from_training(split.train, split.catalog)}, split, (20,), progress=False)
     assert len(split.cases) == 610
     assert results.metrics("popular", 20)["hit_rate"] == pytest.approx(42 / 610)
+
+
+def test_paired_difference_is_served_minus_model_per_case_with_a_user_bootstrap() -> None:
+    log = log_from({u: [("a", 1), ("b", 2), (("c" if u % 2 else "d"), 3)] for u in range(10)} | {99: [("c", 1), ("d", 2), ("b", 3)]})
+    split = leave_last_out(log)
+    popular = PopularRanker.from_training(split.train, split.catalog)
+    results = evaluate({"popular": popular, "random": baselines.RandomRanker(split.catalog, seed=0)}, split, (1, 2), progress=False)
+    d = results.paired("popular", "random", 2)
+    expected = results.metrics("popular", 2)["hit_rate"] - results.metrics("random", 2)["hit_rate"]
+    assert d["hit_rate"] == pytest.approx(expected)
+    assert d["hit_rate_low"] <= d["hit_rate"] <= d["hit_rate_high"]
+    same = results.paired("popular", "popular", 2)
+    assert (same["hit_rate"], same["hit_rate_low"], same["hit_rate_high"]) == (0.0, 0.0, 0.0)

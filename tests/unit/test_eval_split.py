@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
-from movierec.evaluation.split import Split, last_n, leave_last_out, random_held_out, validation
+import pytest
+
+from movierec.evaluation.interactions import build_log
+from movierec.evaluation.split import (
+    PROTOCOLS, Split, cut_time, global_time, last_n, leave_last_out, random_held_out, validation,
+)  # fmt: skip
+from movierec.models.ranking import Interaction
 
 from tests.fixtures.eval import log_from, taste_log
+
+
+def _busy_log(users: int = 40, seed: int = 3):
+    """Users of 1..12 movies from a small catalog at overlapping times, many ties in time (seeded order)."""
+    import random
+
+    rng = random.Random(seed)
+    rows = []
+    for u in range(users):
+        for _ in range(rng.randint(1, 12)):
+            rows.append((u, Interaction(f"m{rng.randint(0, 30)}", float(rng.randint(0, 50)))))
+    return build_log(rows, source="test", tie_seed=0)
 def _assert_no_leak(split: Split) -> None:
     targets_of: dict[int, set[str]] = {}
     for case in split.cases:
@@ -17,11 +35,14 @@ def _assert_no_leak(split: Split) -> None:
 def test_leave_last_out_takes_the_last_and_breaks_time_ties_by_movie_id() -> None:
     # user 1: "9" and "10" at the same last time -> numeric order puts 10 last; user 2 has one movie only.
     log = log_from({1: [("5", 1.0), ("10", 7.0), ("9", 7.0)], 2: [("5", 3.0)], 3: [("b", 2.0), ("a", 2.0)]})
-    split = leave_last_out(log)
+    split = leave_last_out(log, min_movies=2)
     assert [(c.user_id, c.target, [i.movie_id for i in c.history]) for c in split.cases] == [
         (1, "10", ["5", "9"]),
         (3, "b", ["a"]),
     ]
+    # the protocol's default: users with >= 3 distinct movies only; the others stay training data
+    assert [c.user_id for c in leave_last_out(log).cases] == [1]
+    assert [i.movie_id for i in leave_last_out(log).train[3]] == ["a", "b"]
     assert [i.movie_id for i in split.train[2]] == ["5"]  # too short to test, still training data
     _assert_no_leak(split)
 
@@ -67,3 +88,45 @@ def test_validation_is_cut_from_training_only() -> None:
         assert case.target == split.train[case.user_id][-1].movie_id
         assert case.target not in {i.movie_id for i in val.train[case.user_id]}
     _assert_no_leak(val)
+
+
+def test_global_time_trains_before_the_cut_and_predicts_after_it() -> None:
+    log = log_from({1: [("a", 1.0), ("b", 2.0), ("c", 5.0), ("d", 6.0)], 2: [("a", 1.0), ("e", 3.0)],
+                    3: [("c", 5.0), ("b", 7.0)]})  # fmt: skip
+    split = global_time(log, cut=5.0, n=5)
+    assert {u: [i.movie_id for i in h] for u, h in split.train.items()} == {1: ["a", "b"], 2: ["a", "e"], 3: []}
+    # user 1 is asked for c (from a, b) then d (from a, b, c); user 2 has nothing after; user 3 nothing before
+    assert [(c.user_id, c.target, [i.movie_id for i in c.history]) for c in split.cases] == [
+        (1, "c", ["a", "b"]), (1, "d", ["a", "b", "c"])]
+    assert all(i.last_seen < 5.0 for h in split.train.values() for i in h)
+    assert [c.target for c in global_time(log, cut=5.0, n=1).cases] == ["c"]
+
+
+def test_the_default_cut_leaves_the_given_share_after_it() -> None:
+    log = log_from({1: [(f"m{i}", float(i)) for i in range(10)], 2: [(f"m{i}", float(i) + 0.5) for i in range(10)]})
+    t = cut_time(log, 0.1)
+    after = sum(1 for h in log.users.values() for i in h if i.last_seen >= t)
+    assert after == 2
+
+
+@pytest.mark.parametrize("protocol", sorted(PROTOCOLS))
+def test_no_protocol_leaks_a_target_into_training_data_or_the_history(protocol: str) -> None:
+    """For every protocol (and its validation split): no case's target is in the history the ranker is
+    given, nor in that user's training data; and no training history holds a movie from the future of a
+    test case of the temporal protocols."""
+    log = _busy_log()
+    split = PROTOCOLS[protocol](log)
+    assert split.cases
+    _assert_no_leak(split)
+    _assert_no_leak(validation(split))
+    val = validation(split)
+    test_targets = {(c.user_id, c.target) for c in split.cases}
+    assert not test_targets & {(u, i.movie_id) for u, h in val.train.items() for i in h}
+    assert not test_targets & {(c.user_id, c.target) for c in val.cases}
+    if protocol != "random-held-out":  # the temporal protocols: training data ends before every target
+        for case in split.cases:
+            target_at = next(i.last_seen for i in log.users[case.user_id] if i.movie_id == case.target)
+            assert all(i.last_seen <= target_at for i in case.history)
+    if protocol == "global-time":  # one cut for all: no training interaction of ANY user at or after it
+        first_target = min(next(i.last_seen for i in log.users[c.user_id] if i.movie_id == c.target) for c in split.cases)
+        assert all(i.last_seen < first_target for h in split.train.values() for i in h)

@@ -88,19 +88,22 @@ class MarkovRanker:
     ``score(j) = count(last -> j) + popularity(j) / (max popularity + 1)``: the popularity term is below 1,
     so it only orders movies with equal transition counts (and ranks everything after the user's
     last movie's successors). ``last`` is the most recent history movie that has any successor in
-    training; with none, the list is plain popularity.
+    training; with none, the list is plain popularity. With ``last > 1`` (tuned on validation) the
+    successor counts of the ``last`` most recent such movies are summed, the p-th most recent weighted
+    ``1 / p`` (still first-order transitions; only the query looks further back).
     """
 
     def __init__(self, transitions: csr_matrix, popularity: np.ndarray, catalog: Sequence[str],
-                 name: str = "markov") -> None:  # fmt: skip
+                 name: str = "markov", last: int = 1) -> None:  # fmt: skip
         self.name = name
         self._t = transitions
         self._pop = popularity / (popularity.max() + 1.0) if len(popularity) else popularity
         self._catalog = list(catalog)
         self._column = {m: j for j, m in enumerate(self._catalog)}
+        self._last = max(1, last)
 
     @classmethod
-    def fit(cls, train: Train, catalog: Sequence[str], name: str = "markov") -> "MarkovRanker":
+    def fit(cls, train: Train, catalog: Sequence[str], name: str = "markov", last: int = 1) -> "MarkovRanker":
         column = {m: j for j, m in enumerate(catalog)}
         src: list[int] = []
         dst: list[int] = []
@@ -113,16 +116,19 @@ class MarkovRanker:
         t.setdiag(0.0)
         t.eliminate_zeros()
         counts = popularity_counts(train)
-        return cls(t, np.array([counts.get(m, 0) for m in catalog], dtype=np.float64), catalog, name)
+        return cls(t, np.array([counts.get(m, 0) for m in catalog], dtype=np.float64), catalog, name, last)
 
     def rank(self, history: Sequence[Interaction], k: int) -> list[Scored]:
         known = [self._column[i.movie_id] for i in sorted(history, key=lambda i: i.last_seen) if i.movie_id in self._column]
         scores = self._pop.copy()
+        used = 0
         for col in reversed(known):
             start, stop = self._t.indptr[col], self._t.indptr[col + 1]
             if stop > start:
-                scores[self._t.indices[start:stop]] += self._t.data[start:stop]
-                break
+                used += 1
+                scores[self._t.indices[start:stop]] += self._t.data[start:stop] / used
+                if used == self._last:
+                    break
         scores[known] = -np.inf
         return scored_top(self._catalog, scores, k)
 

@@ -41,6 +41,8 @@ from movierec.models.ranking import Interaction, InteractionLog
 from movierec.models.state import HistoryState
 
 MOVIELENS = ("movielens", "ml-latest-small")
+#: The seed of the tie order ``movierec eval offline`` and ``movierec train`` use on every source.
+TIE_SEED = 0
 
 
 def movie_order(movie_id: str) -> tuple[int, int, str]:

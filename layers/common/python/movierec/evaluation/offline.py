@@ -1,15 +1,10 @@
-"""Offline evaluation: every model, the same split, the same scoring code, one run.
+"""Offline evaluation: every model, the same splits, the same scoring code (:mod:`~.scoring`), one run.
 
-The core is :func:`evaluate`: it asks each :class:`~movierec.ranking.base.Ranker` for its top ``depth``
-over the whole catalog for every test case (the ranker excludes the history; a returned history movie is
-counted in ``history_leaks`` and stays in the list, so a contract breach costs the model, never helps it)
-and returns :class:`Results`, from which every metric of :mod:`movierec.evaluation.metrics` is computed.
-
-:func:`run_offline` is ``movierec eval offline``: it builds the protocols of :mod:`~.split`, chooses each
-model's hyper-parameters on the validation split (cut from the leave-last-out training histories, never
-the test targets) by NDCG@20, fits every model on each protocol's ``train``, evaluates them side by side
-and returns the results; the caller writes ``reports/offline.md`` and the PNG plots (:mod:`~.report`),
-so computing never depends on reporting.
+:func:`run_offline` is ``movierec eval offline``: for each protocol of :mod:`~.split` it chooses each
+model's hyper-parameters on the validation split cut from that protocol's training histories (never a
+test target) by NDCG@20, fits every model on the protocol's ``train``, evaluates them side by side and
+returns the results; the caller writes ``reports/offline.md`` and the PNG plots (:mod:`~.report`), so
+computing never depends on reporting.
 
 A model enters the comparison as a :class:`ModelSpec` (how to build it from training histories, and the
 parameter grid to choose from), so a new ranker is one dictionary entry::
@@ -26,101 +21,20 @@ or, directly::
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
 
-from tqdm import tqdm
-
-from movierec.evaluation import baselines, metrics
+from movierec.evaluation import baselines
 from movierec.evaluation.interactions import InteractionLog
-from movierec.evaluation.split import Split, last_n, leave_last_out, random_held_out, validation
-from movierec.ranking.base import Ranker
+from movierec.evaluation.scoring import K_VALUES, PLOT_DEPTH, SEED, ModelSpec, Results, choose_params, evaluate
+from movierec.evaluation.split import DEFAULT_PROTOCOLS, PROTOCOLS, validation
 from movierec.ranking.popular import PopularRanker
 
-#: Cut-offs of the tables; plots go to PLOT_DEPTH.
-K_VALUES = (10, 20)
-PLOT_DEPTH = 50
-#: What hyper-parameters are chosen by, on the validation split.
-SELECT_BY = ("ndcg", 20)
-SEED = 0
+__all__ = ["ModelSpec", "OfflineRun", "Results", "default_specs", "evaluate", "run_offline"]
 
 
-@dataclass
-class ModelResult:
-    name: str
-    #: Per case (in split order): 1-based rank of the target, None when not in the top ``depth``.
-    ranks: list[metrics.Rank]
-    #: Per case: the recommended movie ids, best first.
-    recommended: list[list[str]]
-    seconds: float
-    history_leaks: int = 0
-
-
-@dataclass
-class Results:
-    split: Split
-    k_values: tuple[int, ...]
-    depth: int
-    models: dict[str, ModelResult]
-    #: Training popularity percentile of every catalog movie (for "mean popularity percentile").
-    percentiles: dict[str, float]
-    seed: int = SEED
-    params: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def metrics(self, name: str, k: int) -> dict[str, float]:
-        """Every metric of one model at cut-off ``k``, with a 95% bootstrap CI (users) of the hit rate."""
-        m = self.models[name]
-        users = [c.user_id for c in self.split.cases]
-        low, high = metrics.bootstrap_ci(metrics.hits(m.ranks, k), users, seed=self.seed)
-        return {
-            "hit_rate": metrics.hit_rate(m.ranks, k),
-            "hit_rate_low": low,
-            "hit_rate_high": high,
-            "ndcg": metrics.ndcg(m.ranks, k),
-            "mrr": metrics.mrr(m.ranks, k),
-            "coverage": metrics.coverage(m.recommended, len(self.split.catalog), k),
-            "popularity_pct": metrics.mean_popularity_percentile(m.recommended, self.percentiles, k),
-        }
-
-
-def evaluate(
-    rankers: Mapping[str, Ranker],
-    split: Split,
-    k_values: Sequence[int] = K_VALUES,
-    depth: int | None = None,
-    progress: bool = True,
-    seed: int = SEED,
-) -> Results:
-    """Rank every case of ``split`` with every ranker (top ``depth``, default max K) and collect ranks."""
-    depth = depth or max(k_values)
-    models: dict[str, ModelResult] = {}
-    for name, ranker in rankers.items():
-        ranks: list[metrics.Rank] = []
-        recommended: list[list[str]] = []
-        leaks = 0
-        start = time.perf_counter()
-        for case in tqdm(split.cases, desc=f"{split.name}: {name}", disable=not progress, leave=False):
-            ids = [s.movie_id for s in ranker.rank(case.history, depth)][:depth]
-            seen = {i.movie_id for i in case.history}
-            leaks += sum(1 for m in ids if m in seen)
-            ranks.append(metrics.rank_of(case.target, ids))
-            recommended.append(ids)
-        models[name] = ModelResult(name, ranks, recommended, time.perf_counter() - start, leaks)
-    percentiles = metrics.popularity_percentiles(metrics.popularity_counts(split.train), split.catalog)
-    return Results(split, tuple(k_values), depth, models, percentiles, seed)
-
-
-Builder = Callable[..., Ranker]
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """How to build one model from ``(train, catalog, **params)``, and the parameters to choose from."""
-
-    build: Builder
-    grid: tuple[dict[str, Any], ...] = ({},)
-    #: A smaller grid for ``--quick`` (default: the full grid).
-    quick_grid: tuple[dict[str, Any], ...] | None = None
+#: The Markov chain's query depth: successors of the last 1 (first-order, the default) .. 5 known movies.
+MARKOV_GRID = tuple({"last": n} for n in (1, 2, 3, 5))
 
 
 def default_specs() -> dict[str, ModelSpec]:
@@ -134,7 +48,8 @@ def default_specs() -> dict[str, ModelSpec]:
     return {
         "random": ModelSpec(build=lambda train, catalog, **p: baselines.RandomRanker(catalog, seed=SEED)),
         "popular": ModelSpec(build=lambda train, catalog, **p: PopularRanker.from_training(train, catalog)),
-        "markov": ModelSpec(build=lambda train, catalog, **p: baselines.MarkovRanker.fit(train, catalog)),
+        "markov": ModelSpec(build=lambda train, catalog, **p: baselines.MarkovRanker.fit(train, catalog, **p),
+                            grid=MARKOV_GRID),
         "itemknn": ModelSpec(
             build=lambda train, catalog, **p: baselines.item_knn(train, catalog, **p),
             grid=tuple({"neighbours": n} for n in (10, 20, 50, 100, 200)),
@@ -149,39 +64,16 @@ def default_specs() -> dict[str, ModelSpec]:
     }
 
 
-def choose_params(
-    name: str, spec: ModelSpec, val: Split, quick: bool = False, progress: bool = True
-) -> tuple[dict[str, Any], list[tuple[dict[str, Any], float]]]:
-    """The grid point with the best validation NDCG@20 (first wins ties), and every point's score."""
-    grid = (spec.quick_grid or spec.grid) if quick else spec.grid
-    if len(grid) == 1:
-        return dict(grid[0]), []
-    metric, k = SELECT_BY
-    scored: list[tuple[dict[str, Any], float]] = []
-    for params in tqdm(grid, desc=f"tuning {name}", disable=not progress, leave=False):
-        ranker = spec.build(val.train, val.catalog, **params)
-        result = evaluate({name: ranker}, val, (k,), progress=False)
-        scored.append((dict(params), result.metrics(name, k)[metric]))
-    best = max(range(len(scored)), key=lambda i: (scored[i][1], -i))
-    return scored[best][0], scored
-
-
 @dataclass
 class OfflineRun:
-    """Everything ``movierec eval offline`` measured: results per protocol and the tuning trail."""
+    """Everything ``movierec eval offline`` measured: results per protocol (each with its tuning trail)."""
 
     source: str
     results: list[Results]
-    tuning: dict[str, list[tuple[dict[str, Any], float]]]
     seconds: float
-
-
-def protocols(log: InteractionLog, quick: bool = False) -> list[Split]:
-    """Leave-last-out first (the headline), then the starting design's random held-out, then last-5."""
-    splits = [leave_last_out(log), random_held_out(log, seed=SEED)]
-    if not quick:
-        splits.append(last_n(log, 5))
-    return splits
+    #: The model the system serves: the report's paired differences are this model minus each other.
+    served: str | None = None
+    protocols: tuple[str, ...] = DEFAULT_PROTOCOLS
 
 
 def run_offline(
@@ -189,21 +81,28 @@ def run_offline(
     specs: Mapping[str, ModelSpec] | None = None,
     quick: bool = False,
     progress: bool = True,
+    protocols: Sequence[str] = DEFAULT_PROTOCOLS,
+    served: str | None = None,
 ) -> OfflineRun:
-    """Tune on validation, evaluate every model on every protocol; the results (no file is written)."""
+    """Per protocol: tune every model on the validation split cut from THAT protocol's training data (a
+    split's training data never holds its test targets; another protocol's might), fit on the training
+    data, evaluate side by side. The results; no file is written."""
     start = time.perf_counter()
     specs = dict(specs if specs is not None else default_specs())
-    splits = protocols(log, quick)
-    val = validation(splits[0])
-    chosen: dict[str, dict[str, Any]] = {}
-    tuning: dict[str, list[tuple[dict[str, Any], float]]] = {}
-    for name, spec in specs.items():
-        chosen[name], tuning[name] = choose_params(name, spec, val, quick, progress)
+    unknown = [p for p in protocols if p not in PROTOCOLS]
+    if unknown:
+        raise ValueError(f"unknown protocol(s) {', '.join(unknown)}; known: {', '.join(PROTOCOLS)}")
     results = []
-    for split in splits:
+    for protocol in protocols:
+        split = PROTOCOLS[protocol](log)
+        val = validation(split)
+        chosen: dict[str, dict[str, Any]] = {}
+        tuning: dict[str, list[tuple[dict[str, Any], float]]] = {}
+        for name, spec in specs.items():
+            chosen[name], tuning[name] = choose_params(name, spec, val, quick, progress)
         rankers = {name: spec.build(split.train, split.catalog, **chosen[name]) for name, spec in specs.items()}
         result = evaluate(rankers, split, K_VALUES, depth=PLOT_DEPTH, progress=progress)
-        result.params = chosen
+        result.params, result.tuning = chosen, tuning
         results.append(result)
-    return OfflineRun(log.source, results, tuning, time.perf_counter() - start)
+    return OfflineRun(log.source, results, time.perf_counter() - start, served, tuple(protocols))
 

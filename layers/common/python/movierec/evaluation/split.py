@@ -4,17 +4,22 @@ A :class:`Split` has ``train`` (the per-user histories models are fitted on) and
 history as known at request time plus the one movie they interacted with next). No case's target is in
 ``train`` for that user, nor in the case's own history (tests check this).
 
-Protocols:
+Protocols (:data:`PROTOCOLS` names them for the CLI and the report):
 
-- :func:`leave_last_out` (THE protocol): per user with >= 2 interactions, the chronologically last one
-  (ties in time broken by movie id) is the target; everything before it is the history and the training
-  data of that user.
+- :func:`leave_last_out` (THE protocol): per user with >= ``min_movies`` (3) distinct movies, the
+  chronologically last one is the target; everything before it is the history and the training data of
+  that user. (Ties in time are ordered by the log: seeded random for every real source.)
 - :func:`random_held_out`: the starting design's protocol — one uniformly random interaction per user
   (fixed seed) is the target; all the others (earlier AND later) are the history. Reported only to set our
   number beside the starting design's 1.8%; it lets models see the future.
 - :func:`last_n` (default 5): each of a user's last ``n`` interactions is predicted from everything before
   it; models are trained on what precedes a user's first target. About ``n`` times the test cases, for
   tighter confidence intervals.
+- :func:`global_time`: one cut in time ``T`` for everybody, as a live system is used: models are trained
+  on every interaction before ``T`` (all users), and each of a user's first ``n`` interactions at or after
+  ``T`` is predicted from everything of that user before it (the history grows after ``T``, the model
+  does not). Users with nothing before ``T`` are left out (cold users are a question of their own).
+  ``T`` defaults to the time before which ``1 - after`` of all interactions happened.
 - :func:`validation`: leave-last-out applied to a split's ``train`` only — for choosing hyper-parameters
   without ever looking at the test targets.
 
@@ -28,7 +33,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Callable, Mapping
 
 from movierec.evaluation.interactions import InteractionLog
 from movierec.models.ranking import Interaction
@@ -58,14 +63,20 @@ class Split:
         return len({c.user_id for c in self.cases})
 
 
+#: Leave-last-out and last-n test users with at least this many distinct movies (issue 14's protocol).
+MIN_MOVIES = 3
+#: Share of all interactions at or after the global-time cut, by default.
+AFTER = 0.1
+
+
 def _train_and_cases(
-    users: Mapping[int, History], catalog: tuple[str, ...], name: str, n: int
+    users: Mapping[int, History], catalog: tuple[str, ...], name: str, n: int, min_movies: int = 2
 ) -> Split:
-    """Last ``n`` interactions of every user with more than one, each predicted from its prefix."""
+    """Last ``n`` interactions of every user with >= ``min_movies``, each predicted from its prefix."""
     train: dict[int, History] = {}
     cases: list[Case] = []
     for user_id, history in users.items():
-        if len(history) < 2:
+        if len(history) < max(2, min_movies):
             train[user_id] = history  # nothing to predict from; still useful training data
             continue
         first = max(1, len(history) - n)
@@ -74,14 +85,37 @@ def _train_and_cases(
     return Split(name=name, train=train, cases=tuple(cases), catalog=catalog)
 
 
-def leave_last_out(log: InteractionLog) -> Split:
+def leave_last_out(log: InteractionLog, min_movies: int = MIN_MOVIES) -> Split:
     """Temporal leave-last-out: each user's last interaction is predicted from all before it."""
-    return _train_and_cases(log.users, log.catalog, "leave-last-out", 1)
+    return _train_and_cases(log.users, log.catalog, "leave-last-out", 1, min_movies)
 
 
-def last_n(log: InteractionLog, n: int = 5) -> Split:
+def last_n(log: InteractionLog, n: int = 5, min_movies: int = MIN_MOVIES) -> Split:
     """Each of the last ``n`` interactions of every user predicted from what came before it."""
-    return _train_and_cases(log.users, log.catalog, f"last-{n}", n)
+    return _train_and_cases(log.users, log.catalog, f"last-{n}", n, min_movies)
+
+
+def cut_time(log: InteractionLog, after: float = AFTER) -> float:
+    """The time ``T`` with a share ``after`` of all interactions at or after it."""
+    times = sorted(i.last_seen for h in log.users.values() for i in h)
+    if not times:
+        return 0.0
+    return times[min(len(times) - 1, int(len(times) * (1.0 - after)))]
+
+
+def global_time(log: InteractionLog, cut: float | None = None, n: int = 5, after: float = AFTER) -> Split:
+    """Train on everything before ``cut`` (default :func:`cut_time`); predict each user's next ``n`` after it."""
+    t = cut_time(log, after) if cut is None else cut
+    train: dict[int, History] = {}
+    cases: list[Case] = []
+    for user_id, history in log.users.items():
+        before = tuple(i for i in history if i.last_seen < t)
+        train[user_id] = before
+        if not before:
+            continue
+        first = len(before)  # histories are time-ordered: everything from here on is at or after the cut
+        cases.extend(Case(user_id, history[:i], history[i].movie_id) for i in range(first, min(len(history), first + n)))
+    return Split(name=f"global-time(T={t:.0f}, next {n})", train=train, cases=tuple(cases), catalog=log.catalog)
 
 
 def random_held_out(log: InteractionLog, seed: int = 0) -> Split:
@@ -101,6 +135,20 @@ def random_held_out(log: InteractionLog, seed: int = 0) -> Split:
 
 
 def validation(split: Split) -> Split:
-    """Leave-last-out cut from ``split.train``: tune here, never on ``split.cases``."""
+    """Leave-last-out cut from ``split.train``: tune here, never on ``split.cases``.
+
+    Every training history of >= 2 movies gives a validation case (its last movie): the test targets
+    are not in ``split.train`` at all, so nothing here can reach them."""
     inner = _train_and_cases(split.train, split.catalog, "", 1)
     return Split(name=f"validation of {split.name}", train=inner.train, cases=inner.cases, catalog=split.catalog)
+
+
+#: The protocols by the names the CLI takes (``--protocol``) and the report shows; leave-last-out first.
+PROTOCOLS: dict[str, Callable[[InteractionLog], Split]] = {
+    "leave-last-out": leave_last_out,
+    "last-5": lambda log: last_n(log, 5),
+    "global-time": global_time,
+    "random-held-out": lambda log: random_held_out(log, seed=0),
+}
+#: What ``movierec eval offline`` runs unless told otherwise (random-held-out lets models see the future).
+DEFAULT_PROTOCOLS = ("leave-last-out", "last-5", "global-time")

@@ -7,7 +7,9 @@
 - :mod:`~.model` — fitting both into those lists, laid onto an index version's rows as extra columns;
 - :mod:`~.gate` — the offline gate: a new version becomes current only if it is at least as good;
 - :mod:`~.job` — ``movierec train``: read, fit, gate, publish a new index version, promote or not;
-- :mod:`~.offline` — EASE and ranker v2 as models of ``movierec eval offline``.
+- :mod:`~.families` — the model families (EASE, ranker v2's variants) as specs of the tuner and of
+  ``movierec eval offline``;
+- :mod:`~.tuning` — ``movierec train``'s validation split, time-boxed search and family choice.
 
 Why EASE + transitions and not ALS: on the temporal protocols ALS (``implicit``) reached HR@20 0.131 and
 plain EASE 0.138, while EASE neighbours folded in with recency weights plus "watched next" transitions

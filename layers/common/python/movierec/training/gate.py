@@ -1,12 +1,17 @@
-"""The offline gate: a newly trained version becomes current only if it is at least as good.
+"""The offline gate: a newly trained version becomes current only if it beats the current version AND
+the best baseline.
 
-Both the candidate and the current version's ranker (whatever the current manifest names: content v1,
-or an earlier v2) answer the same FRESH temporal holdout through the ranking interface: each user's
-last interaction, kept only when it happened after the current version's training data ended, so
-neither model has seen the answers (a current v2 that had would win unfairly). The candidate is
-promoted when it reaches at least the current version's hit rate AND NDCG at K = 20 on those cases;
-otherwise it is kept (published, not pointed to) and the reason says which metric fell short.
-Too few fresh cases to judge (``min_cases``) also refuses: promoting on noise is worse than waiting.
+The candidate, the current version's ranker (whatever the current manifest names: content v1, or an
+earlier v2) and the best baseline of the tuner's validation split (:mod:`~.tuning`: popular, Markov,
+EASE or ALS, refitted on the holdout's training part) answer the same FRESH temporal holdout through the
+ranking interface: each user's last interaction, kept only when it happened after the current version's
+training data ended, so no model has seen the answers (a current v2 that had would win unfairly). The
+candidate is promoted when it reaches at least the current version's hit rate AND NDCG at K = 20 on
+those cases, and at least the baseline's; otherwise it is kept (published, not pointed to) and the
+reason says which comparison fell short. A candidate that only equals a baseline we could serve more
+simply is not worth a new version either, but ties do not happen on real data; ``>=`` keeps the rule
+one rule. Too few fresh cases to judge (``min_cases``) also refuses: promoting on noise is worse than
+waiting.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Mapping
 
 from movierec.evaluation.interactions import InteractionLog
-from movierec.evaluation.offline import evaluate
+from movierec.evaluation.scoring import evaluate
 from movierec.evaluation.split import Split, leave_last_out
 from movierec.ranking.base import Ranker
 
@@ -31,6 +36,9 @@ class GateResult:
     cases: int
     candidate: Mapping[str, float] = field(default_factory=dict)
     current: Mapping[str, float] = field(default_factory=dict)
+    #: The best baseline's scores on the same cases, and its name ("" when none was compared).
+    baseline: Mapping[str, float] = field(default_factory=dict)
+    baseline_name: str = ""
 
 
 def fresh_holdout(log: InteractionLog, since: float | None) -> Split:
@@ -46,27 +54,42 @@ def fresh_holdout(log: InteractionLog, since: float | None) -> Split:
 
 
 def decide(candidate: Mapping[str, float], current: Mapping[str, float] | None, cases: int,
-           min_cases: int = MIN_CASES) -> GateResult:  # fmt: skip
-    """Promote when every gate metric of the candidate is >= the current's (no current: promote)."""
+           min_cases: int = MIN_CASES, baseline: Mapping[str, float] | None = None,
+           baseline_name: str = "baseline") -> GateResult:  # fmt: skip
+    """Promote when every gate metric of the candidate is >= the current's (no current: nothing to
+    compare) and >= the best baseline's (no baseline given: nothing to compare)."""
+    base = dict(baseline or {})
+    name = baseline_name if baseline is not None else ""
     if cases < min_cases:
         return GateResult(False, f"only {cases} fresh holdout cases (< {min_cases}): too few to judge", cases,
-                          candidate, current or {})  # fmt: skip
-    if current is None:
-        return GateResult(True, "no current version to compare with", cases, candidate, {})
-    worse = [f"{m}@{K} {candidate[m]:.4f} < current {current[m]:.4f}" for m in METRICS if candidate[m] < current[m]]
+                          candidate, current or {}, base, name)  # fmt: skip
+    worse = []
+    if current is not None:
+        worse += [f"{m}@{K} {candidate[m]:.4f} < current {current[m]:.4f}" for m in METRICS if candidate[m] < current[m]]
+    if baseline is not None:
+        worse += [f"{m}@{K} {candidate[m]:.4f} < baseline {name} {base[m]:.4f}" for m in METRICS if candidate[m] < base[m]]
     if worse:
-        return GateResult(False, "; ".join(worse), cases, candidate, current)
-    summary = ", ".join(f"{m}@{K} {candidate[m]:.4f} >= {current[m]:.4f}" for m in METRICS)
-    return GateResult(True, summary, cases, candidate, current)
+        return GateResult(False, "; ".join(worse), cases, candidate, current or {}, base, name)
+    if current is None and baseline is None:
+        return GateResult(True, "no current version to compare with", cases, candidate, {})
+    summary = [f"{m}@{K} {candidate[m]:.4f} >= current {current[m]:.4f}" for m in METRICS] if current is not None else ["no current version"]
+    summary += [f"{m}@{K} {candidate[m]:.4f} >= baseline {name} {base[m]:.4f}" for m in METRICS] if baseline is not None else []
+    return GateResult(True, ", ".join(summary), cases, candidate, current or {}, base, name)
 
 
-def run_gate(candidate: Ranker, current: Ranker | None, holdout: Split, min_cases: int = MIN_CASES) -> GateResult:
-    """Score both rankers on ``holdout`` with the offline evaluation code and decide."""
+def run_gate(candidate: Ranker, current: Ranker | None, holdout: Split, min_cases: int = MIN_CASES,
+             baseline: tuple[str, Ranker] | None = None) -> GateResult:  # fmt: skip
+    """Score the candidate, the current ranker and the best baseline on ``holdout`` with the offline
+    evaluation's scoring code and decide."""
     rankers = {"candidate": candidate} | ({"current": current} if current is not None else {})
+    if baseline is not None:
+        rankers["baseline"] = baseline[1]
     results = evaluate(rankers, holdout, (K,), progress=False)
 
     def scores(name: str) -> dict[str, float]:
         m = results.metrics(name, K)
         return {key: round(m[key], 6) for key in METRICS}
 
-    return decide(scores("candidate"), scores("current") if current is not None else None, len(holdout.cases), min_cases)
+    return decide(scores("candidate"), scores("current") if current is not None else None, len(holdout.cases),
+                  min_cases, scores("baseline") if baseline is not None else None,
+                  baseline[0] if baseline is not None else "baseline")  # fmt: skip

@@ -3,12 +3,16 @@
 1. Read the current index version (the pointer) and the interactions: DynamoDB (what the running
    system ingested) or MovieLens (ids mapped to course ids through ``ml_to_course_ids.csv``; movies
    without a course id are dropped, as the course index cannot serve them).
-2. Gate: fit a candidate on the leave-last-out training part, score it and the current version's ranker
-   on the fresh holdout (:mod:`~movierec.training.gate`).
-3. Refit on ALL interactions with the same parameters (each user's latest movie is the most useful
+2. Tune (:mod:`~movierec.training.tuning`): on a validation split cut from the holdout's training part
+   only, every family's grid within ``train_tune_budget_s`` — ranker v2's variants (what is published)
+   and the baselines (popular, Markov, EASE, ALS).
+3. Gate: fit the chosen v2 candidate on the leave-last-out training part, score it, the current
+   version's ranker and the best validation baseline on the fresh holdout (:mod:`~movierec.training.gate`).
+4. Refit on ALL interactions with the chosen parameters (each user's latest movie is the most useful
    data) and write a NEW version = the current version's rows + the model columns, ranker ``collab-v2``,
-   the manifest recording model type, parameters, data window and size, holdout metrics, gate outcome.
-4. Upload it; move the pointer only if the gate passed (and ``promote``). A refused version stays on S3
+   the manifest recording model type, parameters, data window and size, the tuning (choice, grid,
+   validation scores), holdout metrics, gate outcome.
+5. Upload it; move the pointer only if the gate passed (and ``promote``). A refused version stays on S3
    under its own prefix; the reason is logged and counted (metric ``GateRefused``).
 
 A ``stop`` event cancels the job at a safe point between these steps
@@ -27,7 +31,7 @@ import shutil
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -36,7 +40,7 @@ from movierec.config import Settings
 from movierec.dal.index_store import IndexMissingError, download_version, read_pointer
 from movierec.dal.snapshots import read_snapshot, write_snapshot
 from movierec.datasets import data_path
-from movierec.evaluation.interactions import InteractionLog, load_dynamodb, load_movielens
+from movierec.evaluation.interactions import TIE_SEED, InteractionLog, load_dynamodb, load_movielens
 # A trained version is written exactly like a built one (LanceDB table, then the manifest).
 from movierec.index.build import code_version, write_index_version
 from movierec.index.loaded import MovieIndex, load_index
@@ -48,9 +52,11 @@ from movierec.observability import MetricUnit, make_logger, make_metrics
 from movierec.provenance import git_state
 from movierec.ranking.collab import NAME, CollabRanker, FoldIn
 from movierec.ranking.registry import build_ranker
+from movierec.training.families import split_params
 from movierec.training.gate import GateResult, fresh_holdout, run_gate
+from movierec.training.tuning import Tuning, train_specs, tune
 from movierec.training.model import (
-    COLUMNS, CollabModel, FitParams, arrow_columns, describe, fit_collab, index_columns, translate,
+    COLUMNS, CollabModel, FitParams, arrow_columns, describe, fit_collab, index_columns, ranker_for, translate,
 )  # fmt: skip
 
 SOURCES = ("dynamodb", "movielens")
@@ -65,22 +71,18 @@ class TrainOutcome:
     gate: GateResult
     manifest: Manifest
     seconds: float
+    tuning: Tuning | None = None
 
 
 def load_interactions(source: str, settings: Settings) -> InteractionLog:
     """The training log in the index's id space (course movie ids)."""
     if source == "dynamodb":
-        return load_dynamodb(settings, include_catalog=False)
+        return load_dynamodb(settings, include_catalog=False, tie_seed=TIE_SEED)
     if source == "movielens":
         links = {str(k): v for k, v in read_links(data_path("movielens", "ml_to_course_ids.csv", settings=settings)).items()}
-        ml = load_movielens(settings)
+        ml = load_movielens(settings, tie_seed=TIE_SEED)
         return InteractionLog(translate(ml.users, links), tuple(sorted(set(links.values()))), source="movielens")
     raise ValueError(f"unknown source {source!r}; known: {', '.join(SOURCES)}")
-
-
-def ranker_for(index: MovieIndex, model: CollabModel, fold: FoldIn) -> CollabRanker:
-    """Ranker v2 of ``model`` over ``index`` without writing a version (the gate's candidate)."""
-    return CollabRanker(index, index_columns(model, index.row_of, len(index)), fold)
 
 
 def _model_fingerprint(base: Manifest, model: CollabModel, fold: FoldIn) -> str:
@@ -102,16 +104,17 @@ def write_version(base: MovieIndex, model: CollabModel, fold: FoldIn, training: 
                                base.manifest.neighbours_k, base.version, build)  # fmt: skip
 
 
-def train(settings: Settings, source: str = "dynamodb", promote: bool = True, fit: FitParams = FitParams(),
-          fold: FoldIn = FoldIn(), from_snapshot: str | None = None,
+def train(settings: Settings, source: str = "dynamodb", promote: bool = True, fit: FitParams | None = None,
+          fold: FoldIn | None = None, from_snapshot: str | None = None,
           interaction_filter: Callable[[InteractionLog], InteractionLog] | None = None,
           stop: threading.Event | None = None) -> TrainOutcome | None:  # fmt: skip
     """Train, gate and publish one version (see the module docstring); None when the current version's
     model already saw every interaction (a retrain would learn nothing new). ``from_snapshot`` refits on
     a stored training snapshot (provenance: the same data as the run that wrote it) instead of ``source``.
     ``interaction_filter`` (a hook for the security audit's mitigation, :mod:`movierec.audit.mitigation`)
-    transforms the interactions before anything is fitted or gated. ``stop`` cancels between steps
-    (:class:`~movierec.models.cancel.Cancelled`, nothing published)."""
+    transforms the interactions before anything is fitted or gated. ``fit`` / ``fold`` fix ranker v2's
+    parameters instead of tuning them (the baselines are tuned all the same: the gate needs the best).
+    ``stop`` cancels between steps (:class:`~movierec.models.cancel.Cancelled`, nothing published)."""
     started = time.perf_counter()
     base_version = read_pointer(settings)
     if base_version is None:
@@ -130,14 +133,22 @@ def train(settings: Settings, source: str = "dynamodb", promote: bool = True, fi
         return None
     checkpoint(stop, "before fitting the candidate")
     holdout = fresh_holdout(log, since)
+    specs = train_specs(base)
+    if fit is not None or fold is not None:  # v2's parameters are given: only they are "tried"
+        given = {**asdict(fit or FitParams()), **(fold or FoldIn()).to_dict()}
+        specs[NAME] = replace(specs[NAME], grid=(given,), quick_grid=None)
+    tuning = tune(holdout.train, log.catalog, specs, settings.train_tune_budget_s)
+    fit, fold = split_params(tuning.params)
     candidate = fit_collab(holdout.train, fit)
     checkpoint(stop, "before the gate")
-    gate = run_gate(ranker_for(base, candidate, fold), build_ranker(base), holdout)
+    baseline = specs[tuning.best_baseline].build(holdout.train, log.catalog, **tuning.baseline_params)
+    gate = run_gate(ranker_for(base, candidate, fold), build_ranker(base), holdout,
+                    baseline=(tuning.best_baseline, baseline))  # fmt: skip
     checkpoint(stop, "before the final fit")
     final = fit_collab(log.users, fit)
     checkpoint(stop, "before writing the snapshot")
     training = {**describe(final), "fold_in": fold.to_dict(), "source": source, "code_version": code_version(),
-                "holdout": {"split": holdout.name, **asdict(gate)},
+                "tuning": tuning.to_dict(), "holdout": {"split": holdout.name, **asdict(gate)},
                 # provenance: the exact data (content-addressed on S3) and the code state that made the model
                 "snapshot": write_snapshot(log, settings), "git": git_state()}  # fmt: skip
     work = settings.index_cache_dir / f".train-{uuid.uuid4().hex[:8]}"
@@ -154,7 +165,7 @@ def train(settings: Settings, source: str = "dynamodb", promote: bool = True, fi
             work.rename(target)  # the local API then finds the version without downloading it
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    outcome = TrainOutcome(manifest.version, base_version, promoted, gate, manifest, time.perf_counter() - started)
+    outcome = TrainOutcome(manifest.version, base_version, promoted, gate, manifest, time.perf_counter() - started, tuning)
     _report(outcome, promote)
     return outcome
 
@@ -165,7 +176,8 @@ def _report(outcome: TrainOutcome, promote: bool) -> None:
     metrics.add_metric(name="TrainRuns", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="TrainSeconds", unit=MetricUnit.Seconds, value=round(outcome.seconds, 2))
     extra = {"version": outcome.version, "base": outcome.base_version, "reason": outcome.gate.reason,
-             "candidate": dict(outcome.gate.candidate), "current": dict(outcome.gate.current)}  # fmt: skip
+             "candidate": dict(outcome.gate.candidate), "current": dict(outcome.gate.current),
+             "baseline": {outcome.gate.baseline_name: dict(outcome.gate.baseline)}}  # fmt: skip
     if outcome.promoted:
         metrics.add_metric(name="GatePromoted", unit=MetricUnit.Count, value=1)
         logger.info("new version promoted", extra=extra)

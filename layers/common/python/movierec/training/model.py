@@ -16,7 +16,8 @@ import numpy as np
 import pyarrow as pa
 
 from movierec.models.ranking import Interaction
-from movierec.ranking.collab import Neighbours
+from movierec.index.loaded import MovieIndex
+from movierec.ranking.collab import CollabRanker, FoldIn, Neighbours
 from movierec.training.ease import ease_weights
 from movierec.training.topn import top_n_dense, top_n_sparse
 from movierec.training.transitions import transition_matrix
@@ -115,6 +116,11 @@ def index_columns(model: CollabModel, row_of: Mapping[str, int], n_rows: int) ->
     cf_idx[dest], cf_w[dest] = _remap(model.cf_idx[present], model.cf_w[present], to_row)
     seq_idx[dest], seq_w[dest] = _remap(model.seq_idx[present], model.seq_w[present], to_row)
     return Neighbours(count, cf_idx, cf_w, seq_idx, seq_w)
+
+
+def ranker_for(index: MovieIndex, model: CollabModel, fold: FoldIn) -> CollabRanker:
+    """Ranker v2 of ``model`` over ``index`` without writing a version (the tuner's and the gate's)."""
+    return CollabRanker(index, index_columns(model, index.row_of, len(index)), fold)
 
 
 def describe(model: CollabModel) -> dict[str, object]:

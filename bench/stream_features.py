@@ -1,0 +1,133 @@
+"""Which model features beat plain EASE on the course stream — measured on VALIDATION only.
+
+Leave-last-out over the course stream (users with >= 3 movies), then the validation split cut from its
+training part (each user's last training movie); nothing here reads a test target. For each idea the
+best validation NDCG@20 / HR@20 over a small grid is printed beside plain EASE's (bootstrap over users
+for the paired difference). Ideas (issue 14, item 4):
+
+- rating-aware history weights (course users rate what they watched: a low rating pulls less);
+- watch length (minutes watched; a movie watched for 1 minute pulls less than one watched long);
+- recency of popularity (what was popular in the last days before the request, blended in);
+- EASE + first-order Markov (successors of the last movie, blended in);
+- recency of the user's own history (exp decay over positions, ranker v2's tau).
+
+Run: ``PYTHONPATH=layers/common/python python bench/stream_features.py``; prints a table.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers" / "common" / "python"))
+
+from movierec.evaluation import metrics  # noqa: E402
+from movierec.evaluation.baselines import MarkovRanker  # noqa: E402
+from movierec.evaluation.interactions import TIE_SEED, load_stream  # noqa: E402
+from movierec.evaluation.scoring import evaluate  # noqa: E402
+from movierec.evaluation.split import leave_last_out, validation  # noqa: E402
+from movierec.models.ranking import Scored  # noqa: E402
+from movierec.ranking.scores import scored_top  # noqa: E402
+from movierec.training.ease import fit_ease  # noqa: E402
+
+DAY = 86400.0
+
+
+class Blend:
+    """EASE scores of a weighted history, plus optional blended signals (all unit-scaled)."""
+
+    def __init__(self, vocab, b, train, name="blend", rating_low=None, low_weight=1.0, minutes=None, tau=None,
+                 trend=0.0, trend_days=7.0, markov=0.0):
+        self.name = name
+        self.vocab, self.b = vocab, b
+        self.rating_low, self.low_weight, self.minutes, self.tau = rating_low, low_weight, minutes, tau
+        self.trend, self.trend_days, self.markov = trend, trend_days, markov
+        pos = vocab.position
+        ev = [(i.last_seen, pos[i.movie_id]) for h in train.values() for i in h if i.movie_id in pos]
+        ev.sort()
+        self._t = np.array([t for t, _ in ev])
+        self._j = np.array([j for _, j in ev], dtype=np.int64)
+        self._mk = MarkovRanker.fit(train, vocab.items) if markov else None
+
+    def _unit(self, v):
+        m = np.abs(v).max()
+        return v / m if m > 0 else v
+
+    def rank(self, history, k):
+        pos = self.vocab.position
+        known = [i for i in history if i.movie_id in pos]
+        if not known:
+            return []
+        rows = np.array([pos[i.movie_id] for i in known])
+        w = np.ones(len(known))
+        if self.rating_low is not None:
+            w *= np.array([self.low_weight if i.rating is not None and i.rating <= self.rating_low else 1.0 for i in known])
+        if self.minutes is not None:
+            w *= np.array([min(1.0, max(i.max_minute, 1) / self.minutes) if i.rating is None else 1.0 for i in known])
+        if self.tau is not None:
+            order = np.argsort([i.last_seen for i in known], kind="stable")
+            back = np.empty(len(known))
+            back[order] = np.arange(len(known) - 1, -1, -1)
+            w *= np.exp(-back / self.tau)
+        scores = self._unit((self.b[rows] * w[:, None]).sum(axis=0, dtype=np.float64))
+        now = max(i.last_seen for i in history)
+        if self.trend:
+            lo, hi = np.searchsorted(self._t, [now - self.trend_days * DAY, now], side="right")
+            trend = np.bincount(self._j[lo:hi], minlength=len(self.vocab)).astype(np.float64)
+            scores = scores + self.trend * self._unit(np.log1p(trend))
+        if self._mk is not None:
+            mk = np.zeros(len(self.vocab))
+            for s in self._mk.rank(history, 200):
+                mk[pos[s.movie_id]] = s.score
+            scores = scores + self.markov * self._unit(np.maximum(mk - 1.0, 0.0))  # transition counts only
+        scores[rows] = -np.inf
+        return scored_top(self.vocab.items, scores, k)
+
+
+def main() -> None:
+    started = time.perf_counter()
+    log = load_stream(tie_seed=TIE_SEED)
+    val = validation(leave_last_out(log))
+    print(f"course stream: validation of leave-last-out, {len(val.cases)} cases")
+    fits = {}
+    for lam in (300.0, 1000.0, 3000.0, 10000.0):
+        fits[lam] = fit_ease(val.train, lam)
+    rankers = {f"ease lam={lam:g}": Blend(*fits[lam], val.train) for lam in fits}
+    res = evaluate(rankers, val, (20,), progress=False)
+    best_lam = max(fits, key=lambda lam: res.metrics(f"ease lam={lam:g}", 20)["ndcg"])
+    vocab, b = fits[best_lam]
+    ideas = {
+        "rating-aware (<=2 -> 0.2)": dict(rating_low=2.0, low_weight=0.2),
+        "rating-aware (<=3 -> 0.5)": dict(rating_low=3.0, low_weight=0.5),
+        "watch length (min(1, minutes/60))": dict(minutes=60.0),
+        "watch length (min(1, minutes/20))": dict(minutes=20.0),
+        "recency of history (tau 5)": dict(tau=5.0),
+        "recency of history (tau 20)": dict(tau=20.0),
+        "trending 7 days (0.1)": dict(trend=0.1, trend_days=7.0),
+        "trending 7 days (0.3)": dict(trend=0.3, trend_days=7.0),
+        "trending 1 day (0.3)": dict(trend=0.3, trend_days=1.0),
+        "trending 7 days (0.6)": dict(trend=0.6, trend_days=7.0),
+        "trending 14 days (0.3)": dict(trend=0.3, trend_days=14.0),
+        "trending 30 days (0.3)": dict(trend=0.3, trend_days=30.0),
+        "trending 7 days (0.3) + rating-aware (<=3 -> 0.5)": dict(trend=0.3, trend_days=7.0, rating_low=3.0, low_weight=0.5),
+        "+ markov (0.3)": dict(markov=0.3),
+        "+ markov (1.0)": dict(markov=1.0),
+    }
+    rankers = {"ease": Blend(vocab, b, val.train)} | {n: Blend(vocab, b, val.train, name=n, **p) for n, p in ideas.items()}
+    out = evaluate(rankers, val, (20,), progress=False)
+    print(f"EASE lambda grid (validation NDCG@20): " + ", ".join(f"{lam:g}: {res.metrics(f'ease lam={lam:g}', 20)['ndcg']:.4f}" for lam in fits))
+    print(f"ideas on EASE lambda {best_lam:g}:")
+    print("| model | HR@20 | NDCG@20 | idea - EASE: NDCG@20 [95% CI] |")
+    print("|---|---|---|---|")
+    for name in rankers:
+        m = out.metrics(name, 20)
+        d = out.paired(name, "ease", 20)
+        print(f"| {name} | {m['hit_rate']:.4f} | {m['ndcg']:.4f} | {d['ndcg']:+.4f} [{d['ndcg_low']:+.4f}, {d['ndcg_high']:+.4f}] |")
+    print(f"took {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""The one scoring core of evaluation and training: rank each test case, collect ranks, tune on validation.
+
+:func:`evaluate` asks each :class:`~movierec.ranking.base.Ranker` for its top ``depth`` over the whole
+catalog for every case of a :class:`~movierec.evaluation.split.Split` (the ranker excludes the history; a
+returned history movie is counted in ``history_leaks`` and stays in the list, so a contract breach costs
+the model, never helps it) and returns :class:`Results`, from which every metric of
+:mod:`movierec.evaluation.metrics` is computed, paired differences included.
+
+:func:`choose_params` picks a :class:`ModelSpec`'s grid point on a validation split (cut from training
+data only, :func:`movierec.evaluation.split.validation`), optionally within a time budget. ``movierec eval
+offline`` (:mod:`~.offline`), ``movierec train``'s tuner and the gate (:mod:`movierec.training`) all score
+through here, so "better" means the same thing in the report, in tuning and in promotion. Nothing here
+keeps state between calls.
+
+Usage::
+
+    results = evaluate({"popular": PopularRanker.from_training(split.train, split.catalog)}, split, k_values=(10, 20))
+    results.metrics("popular", 20)["hit_rate"]; results.paired("ease", "popular", 20)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+from tqdm import tqdm
+
+from movierec.evaluation import metrics
+from movierec.evaluation.split import Split
+from movierec.ranking.base import Ranker
+
+#: Cut-offs of the tables; plots go to PLOT_DEPTH.
+K_VALUES = (10, 20)
+PLOT_DEPTH = 50
+#: What hyper-parameters are chosen by, on the validation split.
+SELECT_BY = ("ndcg", 20)
+SEED = 0
+
+
+@dataclass
+class ModelResult:
+    name: str
+    #: Per case (in split order): 1-based rank of the target, None when not in the top ``depth``.
+    ranks: list[metrics.Rank]
+    #: Per case: the recommended movie ids, best first.
+    recommended: list[list[str]]
+    seconds: float
+    history_leaks: int = 0
+
+
+@dataclass
+class Results:
+    split: Split
+    k_values: tuple[int, ...]
+    depth: int
+    models: dict[str, ModelResult]
+    #: Training popularity percentile of every catalog movie (for "mean popularity percentile").
+    percentiles: dict[str, float]
+    seed: int = SEED
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Per model: every grid point tried on this protocol's validation split and its score.
+    tuning: dict[str, list[tuple[dict[str, Any], float]]] = field(default_factory=dict)
+
+    def metrics(self, name: str, k: int) -> dict[str, float]:
+        """Every metric of one model at cut-off ``k``, with 95% bootstrap CIs (users) of hit rate and NDCG."""
+        m = self.models[name]
+        users = [c.user_id for c in self.split.cases]
+        low, high = metrics.bootstrap_ci(metrics.hits(m.ranks, k), users, seed=self.seed)
+        n_low, n_high = metrics.bootstrap_ci(metrics.gains(m.ranks, k), users, seed=self.seed)
+        return {
+            "hit_rate": metrics.hit_rate(m.ranks, k),
+            "hit_rate_low": low,
+            "hit_rate_high": high,
+            "ndcg": metrics.ndcg(m.ranks, k),
+            "ndcg_low": n_low,
+            "ndcg_high": n_high,
+            "mrr": metrics.mrr(m.ranks, k),
+            "coverage": metrics.coverage(m.recommended, len(self.split.catalog), k),
+            "popularity_pct": metrics.mean_popularity_percentile(m.recommended, self.percentiles, k),
+        }
+
+    def paired(self, name: str, other: str, k: int) -> dict[str, float]:
+        """``name`` minus ``other`` on the same cases: HR@k and NDCG@k differences with 95% bootstrap CIs
+        over users (a user's draw carries both models' answers, so the interval is of the difference)."""
+        a, b = self.models[name].ranks, self.models[other].ranks
+        users = [c.user_id for c in self.split.cases]
+        out: dict[str, float] = {}
+        for key, per_case in (("hit_rate", metrics.hits), ("ndcg", metrics.gains)):
+            diff = [x - y for x, y in zip(per_case(a, k), per_case(b, k))]
+            low, high = metrics.bootstrap_ci(diff, users, seed=self.seed)
+            out |= {key: sum(diff) / len(diff) if diff else 0.0, f"{key}_low": low, f"{key}_high": high}
+        return out
+
+
+def evaluate(
+    rankers: Mapping[str, Ranker],
+    split: Split,
+    k_values: Sequence[int] = K_VALUES,
+    depth: int | None = None,
+    progress: bool = True,
+    seed: int = SEED,
+) -> Results:
+    """Rank every case of ``split`` with every ranker (top ``depth``, default max K) and collect ranks."""
+    depth = depth or max(k_values)
+    models: dict[str, ModelResult] = {}
+    for name, ranker in rankers.items():
+        ranks: list[metrics.Rank] = []
+        recommended: list[list[str]] = []
+        leaks = 0
+        start = time.perf_counter()
+        for case in tqdm(split.cases, desc=f"{split.name}: {name}", disable=not progress, leave=False):
+            ids = [s.movie_id for s in ranker.rank(case.history, depth)][:depth]
+            seen = {i.movie_id for i in case.history}
+            leaks += sum(1 for m in ids if m in seen)
+            ranks.append(metrics.rank_of(case.target, ids))
+            recommended.append(ids)
+        models[name] = ModelResult(name, ranks, recommended, time.perf_counter() - start, leaks)
+    percentiles = metrics.popularity_percentiles(metrics.popularity_counts(split.train), split.catalog)
+    return Results(split, tuple(k_values), depth, models, percentiles, seed)
+
+
+Builder = Callable[..., Ranker]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to build one model from ``(train, catalog, **params)``, and the parameters to choose from."""
+
+    build: Builder
+    grid: tuple[dict[str, Any], ...] = ({},)
+    #: A smaller grid for ``--quick`` (default: the full grid).
+    quick_grid: tuple[dict[str, Any], ...] | None = None
+
+
+def choose_params(
+    name: str, spec: ModelSpec, val: Split, quick: bool = False, progress: bool = True,
+    deadline: float | None = None,
+) -> tuple[dict[str, Any], list[tuple[dict[str, Any], float]]]:
+    """The grid point with the best validation NDCG@20 (first wins ties), and every point's score.
+
+    ``val`` is a validation split: its cases are cut from training data, never a test target. With
+    ``deadline`` (a ``time.monotonic()`` value) the search stops once it has passed, after at least the
+    first point (grids list the defaults first), and the trail shows which points were tried."""
+    grid = (spec.quick_grid or spec.grid) if quick else spec.grid
+    if len(grid) == 1:
+        return dict(grid[0]), []
+    metric, k = SELECT_BY
+    scored: list[tuple[dict[str, Any], float]] = []
+    for params in tqdm(grid, desc=f"tuning {name}", disable=not progress, leave=False):
+        if scored and deadline is not None and time.monotonic() > deadline:
+            break
+        ranker = spec.build(val.train, val.catalog, **params)
+        result = evaluate({name: ranker}, val, (k,), progress=False)
+        scored.append((dict(params), result.metrics(name, k)[metric]))
+    best = max(range(len(scored)), key=lambda i: (scored[i][1], -i))
+    return scored[best][0], scored

@@ -1,0 +1,100 @@
+"""The model families ``movierec train`` chooses among and ``movierec eval offline`` compares, as specs.
+
+Every family is a :class:`~movierec.evaluation.scoring.ModelSpec` (how to build a ranker from training
+histories, and its grid), so the report, the tuner and the gate all score it the same way:
+
+- ``ease``: plain EASE (:class:`~movierec.training.ease.EaseRanker`), dense weights, lambda tuned — the
+  strongest baseline we know on the temporal protocols; not servable as is (the dense matrix).
+- ``collab-v2``: ranker v2 as served — trained by :func:`~movierec.training.model.fit_collab`, laid onto
+  an index version, scored by :class:`~movierec.ranking.collab.CollabRanker`. Its grid holds the
+  *variants* of v2: the shipped fold-in (recency tau 10, transitions beta 1), softer ones, and an
+  EASE-equivalent (no recency, no transitions: EASE over pruned neighbour lists), each at several lambdas.
+- the baselines of :func:`movierec.evaluation.offline.default_specs` (popular, Markov with its query depth
+  tuned, item-kNN, ALS) join them in the report and, the cheap ones, in the tuner.
+
+The v2 grid varies fold-in parameters that need no refit, so fits are shared per (training data, fit
+parameters) in a :class:`FitCache` — an object owned by the specs that use it and dropped with them, not
+a process-global (two runs, or two tests, never see each other's fits).
+
+Usage::
+
+    index, to_index = movielens_index()
+    specs = default_specs() | learned_specs(index, to_index)
+    run_offline(load_movielens(tie_seed=0), specs, served="collab-v2")
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from movierec.evaluation.scoring import ModelSpec
+from movierec.evaluation.served import IdTranslatingRanker
+from movierec.index.loaded import MovieIndex
+from movierec.ranking.base import Ranker
+from movierec.ranking.collab import NAME, FoldIn
+from movierec.ranking.vocabulary import Train
+from movierec.training.ease import EaseRanker
+from movierec.training.model import CollabModel, FitParams, fit_collab, ranker_for, translate
+
+LAMBDAS = (100.0, 300.0, 1000.0, 3000.0)
+EASE_GRID = tuple({"lam": lam} for lam in (*LAMBDAS, 10000.0))
+#: Fold-in variants of ranker v2, the shipped one first (a time-boxed search tries it first).
+FOLD_VARIANTS: tuple[dict[str, float], ...] = (
+    {"tau": 10.0, "beta": 1.0},  # as shipped (MovieLens-tuned)
+    {"tau": 20.0, "beta": 0.5},
+    {"tau": 50.0, "beta": 0.25},
+    {"tau": 1e6, "beta": 0.25},
+    {"tau": 1e6, "beta": 0.0},  # EASE-equivalent: every history movie alike, no "watched next"
+)
+V2_GRID = tuple({"lam": lam, **fold} for lam in LAMBDAS for fold in FOLD_VARIANTS)
+V2_QUICK = tuple({"lam": lam, **fold} for lam in (300.0, 3000.0) for fold in FOLD_VARIANTS[::2])
+
+
+class FitCache:
+    """The last few v2 fits, by (training data object, fit parameters): one EASE inversion per lambda
+    and training set in a grid search, not one per grid point."""
+
+    def __init__(self, keep: int = 4) -> None:
+        self._keep = keep
+        self._fits: list[tuple[Train, FitParams, CollabModel]] = []
+
+    def fit(self, train: Train, params: FitParams, to_index: Mapping[str, str] | None = None) -> CollabModel:
+        for seen, p, model in self._fits:
+            if seen is train and p == params:
+                return model
+        model = fit_collab(translate(train, to_index) if to_index is not None else train, params)
+        self._fits.append((train, params, model))
+        del self._fits[: -self._keep]
+        return model
+
+
+def split_params(params: Mapping[str, Any]) -> tuple[FitParams, FoldIn]:
+    """A grid point -> what needs a refit (:class:`FitParams`) and what does not (:class:`FoldIn`)."""
+    fit_names = set(FitParams.__dataclass_fields__)
+    fit = FitParams(**{k: v for k, v in params.items() if k in fit_names})
+    return fit, FoldIn.from_dict({k: v for k, v in params.items() if k not in fit_names})
+
+
+def v2_spec(index: MovieIndex, to_index: Mapping[str, str] | None = None, cache: FitCache | None = None,
+            grid: tuple[dict[str, Any], ...] = V2_GRID) -> ModelSpec:  # fmt: skip
+    """Ranker v2 over ``index``; ``to_index`` maps the log's movie ids to the index's (MovieLens), None
+    when the log already speaks them (the course stream, the ingested histories)."""
+    fits = cache or FitCache()
+
+    def build(train: Train, catalog: Sequence[str], **params: Any) -> Ranker:
+        fit, fold = split_params(params)
+        ranker = ranker_for(index, fits.fit(train, fit, to_index), fold)
+        return IdTranslatingRanker(ranker, to_index) if to_index is not None else ranker
+
+    return ModelSpec(build=build, grid=grid, quick_grid=V2_QUICK)
+
+
+def ease_spec(grid: tuple[dict[str, Any], ...] = EASE_GRID) -> ModelSpec:
+    """Plain EASE, lambda tuned."""
+    return ModelSpec(build=lambda train, catalog, **p: EaseRanker.fit(train, catalog, **p), grid=grid,
+                     quick_grid=({"lam": 300.0}, {"lam": 3000.0}))  # fmt: skip
+
+
+def learned_specs(index: MovieIndex, to_index: Mapping[str, str] | None = None) -> dict[str, ModelSpec]:
+    """``ease`` and ``collab-v2`` (over ``index``) as models of the offline comparison."""
+    return {"ease": ease_spec(), NAME: v2_spec(index, to_index)}

@@ -1,0 +1,118 @@
+"""``movierec train``'s tuner: a validation split cut from its own training data, a bounded and
+time-boxed grid search over every model family, and the choice it records in the manifest.
+
+:func:`tune` takes TRAINING HISTORIES only (a mapping of user -> interactions, never a split with test
+cases), cuts each user's last training movie off as the validation target
+(:func:`movierec.evaluation.split.validation`), and scores every grid point of every family on it with
+the evaluation's own scoring code (NDCG@20, :func:`movierec.evaluation.scoring.choose_params`). The
+search is time-boxed: the families share ``budget_s`` (each gets an equal part of what is left when its
+turn comes, and at least its first grid point — grids list the defaults first).
+
+The served family (ranker v2, whose grid holds its variants, an EASE-equivalent among them) is what
+training publishes; the baselines (popular, Markov, dense EASE, ALS) cannot be served as they are, but
+are tuned all the same: the best of them on validation is what the gate then makes the candidate beat on
+the fresh holdout (:mod:`~.gate`). :class:`Tuning` is the record (chosen parameters, every family's grid
+and scores, the best family overall, whether the budget cut the search short).
+
+Usage::
+
+    specs = train_specs(index)
+    tuning = tune(holdout.train, catalog, specs, budget_s=240)
+    tuning.params, tuning.best_baseline, tuning.to_dict()
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from movierec.evaluation import baselines
+from movierec.evaluation.offline import MARKOV_GRID
+from movierec.evaluation.scoring import ModelSpec, choose_params, evaluate
+from movierec.evaluation.split import Split, validation
+from movierec.index.loaded import MovieIndex
+from movierec.ranking.collab import NAME
+from movierec.ranking.popular import PopularRanker
+from movierec.ranking.vocabulary import Train
+from movierec.training.families import ease_spec, v2_spec
+
+SEED = 0
+ALS_GRID = ({"factors": 64, "regularization": 0.01, "alpha": 1.0, "seed": SEED},
+            {"factors": 128, "regularization": 0.1, "alpha": 5.0, "seed": SEED})  # fmt: skip
+
+
+def train_specs(index: MovieIndex) -> dict[str, ModelSpec]:
+    """The families training tunes: the baselines first (cheap), then ranker v2 over ``index``."""
+    return {
+        "popular": ModelSpec(build=lambda train, catalog, **p: PopularRanker.from_training(train, catalog)),
+        "markov": ModelSpec(build=lambda train, catalog, **p: baselines.MarkovRanker.fit(train, catalog, **p), grid=MARKOV_GRID),
+        "ease": ease_spec(),
+        "als": ModelSpec(build=lambda train, catalog, **p: baselines.als(train, catalog, **p), grid=ALS_GRID),
+        NAME: v2_spec(index),
+    }
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """What the tuner chose and everything it tried (the manifest's ``training.tuning``)."""
+
+    #: The served family's chosen grid point.
+    params: dict[str, Any]
+    #: The family with the best validation NDCG@20 overall (may be a baseline that cannot be served).
+    best_family: str
+    #: The best baseline on validation and its parameters: what the gate makes the candidate beat.
+    best_baseline: str
+    baseline_params: dict[str, Any]
+    #: family -> every grid point tried and its validation NDCG@20.
+    grid: dict[str, list[tuple[dict[str, Any], float]]]
+    #: family -> its best validation NDCG@20.
+    validation: dict[str, float]
+    validation_cases: int
+    budget_s: float
+    seconds: float
+    #: family -> grid points not tried because the budget ran out.
+    skipped: dict[str, int]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "selected_by": "validation ndcg@20",
+            "served_family": NAME,
+            "params": self.params,
+            "best_family": self.best_family,
+            "best_baseline": {"name": self.best_baseline, "params": self.baseline_params},
+            "validation": {"cases": self.validation_cases, "ndcg@20": self.validation},
+            "grid": {name: [{"params": p, "ndcg@20": round(s, 6)} for p, s in trail] for name, trail in self.grid.items()},
+            "budget_s": self.budget_s,
+            "seconds": round(self.seconds, 2),
+            "skipped": self.skipped,
+        }
+
+
+def tune(train: Train, catalog: Sequence[str], specs: Mapping[str, ModelSpec], budget_s: float,
+         served: str = NAME) -> Tuning:  # fmt: skip
+    """Tune every family of ``specs`` on a validation split of ``train`` within ``budget_s`` seconds."""
+    started = time.monotonic()
+    val = validation(Split(name="training data", train=train, cases=(), catalog=tuple(catalog)))
+    grid: dict[str, list[tuple[dict[str, Any], float]]] = {}
+    chosen: dict[str, dict[str, Any]] = {}
+    skipped: dict[str, int] = {}
+    names = list(specs)
+    for i, name in enumerate(names):
+        spec = specs[name]
+        left = budget_s - (time.monotonic() - started)
+        deadline = time.monotonic() + max(0.0, left) / (len(names) - i)
+        params, trail = choose_params(name, spec, val, progress=False, deadline=deadline)
+        if not trail:  # a single grid point: score it too, the family comparison needs every score
+            result = evaluate({name: spec.build(val.train, val.catalog, **params)}, val, (20,), progress=False)
+            trail = [(params, result.metrics(name, 20)["ndcg"])]
+        chosen[name], grid[name] = params, trail
+        skipped[name] = len(spec.grid) - len(trail)
+    best = {name: max(score for _, score in trail) for name, trail in grid.items()}
+    baselines_only = [n for n in names if n != served]
+    best_baseline = max(baselines_only, key=lambda n: best[n]) if baselines_only else ""
+    return Tuning(
+        params=chosen.get(served, {}), best_family=max(best, key=best.__getitem__), best_baseline=best_baseline,
+        baseline_params=chosen.get(best_baseline, {}), grid=grid, validation=best, validation_cases=len(val.cases),
+        budget_s=budget_s, seconds=time.monotonic() - started, skipped={k: v for k, v in skipped.items() if v},
+    )  # fmt: skip
