@@ -78,5 +78,6 @@ bench-first-start: install ## a first `movierec up` from a cold run folder and e
 bench-journal: install ## moto's write journal: PutItem rate with and without it, journal size, restart (replay) time
 	$(BIN)/python bench/moto_journal.py --items 1000
 
-clean: down ## remove the run folder, caches and reports (keeps .venv)
-	rm -rf .run .pytest_cache reports htmlcov .coverage
+clean: down ## remove the run folder, caches and untracked reports (keeps .venv and the tracked offline reports)
+	rm -rf .run .pytest_cache htmlcov .coverage
+	git clean -fqX -- reports  # the reports' untracked outputs; the tracked offline reports stay
