@@ -7,6 +7,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -41,20 +43,45 @@ def _start_ingest(log: Path, group: str) -> subprocess.Popen:
 def test_sigkill_mid_replay_then_restart_equals_clean_run(
     isolated: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The poller is killed while the stream is still arriving, so the kill lands mid-replay by construction.
+
+    Producing the whole topic first and killing once a quarter was applied raced the poller: on a fast
+    machine it applied all of it between two polls of the watermark, and the kill proved nothing. Here the
+    first two thirds arrive in small chunks while the poller runs (it is kept busy when the kill comes), and
+    the last third is produced only after the kill, so the killed poller cannot have finished.
+    """
     lines = list(movielens_lines(minutes_per_rating=2, limit=400, settings=isolated))
     lines[100:100] = NOISE
-    produce_lines(isolated, lines)
-    ends = end_offsets(isolated, len(lines))
+    live, after_kill = lines[: 2 * len(lines) // 3], lines[2 * len(lines) // 3:]
+    chunks = [live[i:i + 50] for i in range(0, len(live), 50)]
+    partitions = range(isolated.kafka_partitions)
+    failed: list[BaseException] = []
+
+    def stream() -> None:
+        try:
+            for chunk in chunks:
+                produce_lines(isolated, chunk)
+                time.sleep(SHORT_S / 10)
+        except BaseException as exc:  # seen by the test thread below, not lost with this one
+            failed.append(exc)
+
+    producer = threading.Thread(target=stream)
     group = f"g-kill-{uuid.uuid4().hex[:6]}"
 
     proc = _start_ingest(tmp_path / "ingest.log", group)
+    producer.start()
     try:
-        assert wait_until(lambda: sum(applied_offsets(isolated, ends).values()) >= len(lines) // 4, every_s=0.1)
+        assert wait_until(lambda: failed or sum(applied_offsets(isolated, partitions).values()) >= len(lines) // 4,
+                          every_s=0.1)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(TEST_TIMEOUT_S)
-    at_kill = sum(applied_offsets(isolated, ends).values())
-    assert at_kill < len(lines), "the poller finished before the kill; the test proves nothing"
+        producer.join(TEST_TIMEOUT_S)
+    assert not failed, failed
+    at_kill = sum(applied_offsets(isolated, partitions).values())
+    assert len(lines) // 4 <= at_kill <= len(live)
+    produce_lines(isolated, after_kill)
+    ends = end_offsets(isolated, len(lines))
 
     proc = _start_ingest(tmp_path / "ingest.log", group)
     try:
