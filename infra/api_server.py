@@ -42,6 +42,7 @@ def function_env(settings: Settings) -> dict[str, str]:
         "MOVIEREC_INDEX_CACHE": str(settings.index_cache_dir),
         "MOVIEREC_INDEX_REFRESH_S": str(settings.index_refresh_s),
         "MOVIEREC_REQUEST_BUDGET_MS": str(settings.request_budget_ms),
+        "MOVIEREC_RECOMMEND_WORKERS": str(settings.recommend_workers),
         "MOVIEREC_API_WORKERS": str(settings.api_workers),
         "MOVIEREC_API_READ_TIMEOUT_S": str(settings.api_read_timeout_s),
         "MOVIEREC_DATA_DIR": str(settings.data_dir),

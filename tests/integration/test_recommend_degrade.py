@@ -11,6 +11,7 @@ from movierec.index.build import BuildResult
 from movierec.index.publish import publish
 from infra.api_server import ApiServer
 from tests.fixtures.serving import OwnMoto, assert_no_internals, get, start_api
+from tests.fixtures.timeouts import wait_until
 
 
 def _ids(body: bytes) -> list[str]:
@@ -49,6 +50,30 @@ def test_slow_or_stopped_storage_gets_the_popular_list(
     log = (settings.run_dir / "logs" / "api.log").read_text()
     assert '"Degraded"' in log  # counted (EMF) ...
     assert "recommend over budget" in log  # ... and logged, with the user and request id
+
+
+def test_a_request_that_finds_every_worker_taken_is_answered_at_once(
+    own_moto: OwnMoto, api_process: list[ApiServer], built: BuildResult
+) -> None:
+    """One full-answer worker: while it hangs on frozen storage, the next request does not queue behind
+    it (it would only miss its budget) but gets the popular list marked ``overload``; once storage answers
+    again the worker is free and full answers come back."""
+    settings = dataclasses.replace(own_moto.settings, recommend_workers=1)
+    publish(built.folder, built.manifest.version, settings)
+    start_api(api_process, settings)
+    base = settings.api_url
+    status, headers, body = get(f"{base}/recommend/5")
+    assert status == 200 and "X-Degraded" not in headers, (status, headers, body)
+
+    own_moto.freeze()
+    status, headers, _ = get(f"{base}/recommend/6")
+    assert status == 200 and headers["X-Degraded"] == "timeout"  # its history read still holds the worker
+    status, headers, body = get(f"{base}/recommend/7")
+    assert status == 200 and headers["X-Degraded"] == "overload", (status, headers, body)
+    assert _ids(body) == _ids(get(f"{base}/recommend/6")[2])  # the same popular list
+
+    own_moto.thaw()
+    assert wait_until(lambda: "X-Degraded" not in get(f"{base}/recommend/8")[1])
 
 
 def test_no_popular_list_is_a_503_with_retry_after(

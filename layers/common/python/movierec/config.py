@@ -89,6 +89,11 @@ class Settings:
     #: Milliseconds a recommend request may spend on history + ranking before the popular list is
     #: answered instead (marked ``X-Degraded: timeout``); the course waits at most 600 ms.
     request_budget_ms: int = 400
+    #: Full recommend answers one process computes at once; a request that finds them all taken gets the
+    #: popular list at once (``X-Degraded: overload``). Twice the CPUs: measured best on 2 cores under 100
+    #: clients (docs/reliability.md); more only queue for the GIL and the emulator. On Lambda an
+    #: invocation serves one request, so this never binds there.
+    recommend_workers: int = field(default_factory=lambda: 2 * len(os.sched_getaffinity(0)))
     #: Embeddings already computed, keyed by model and text hash, so rebuilding an index re-embeds only new text.
     embedding_cache_dir: Path = field(default_factory=lambda: Path("/tmp/movierec-embeddings"))
     #: Base URL of the course movie API (``<base>/movie/<id>``); empty = do not fetch.
@@ -140,6 +145,7 @@ class Settings:
             index_cache_dir=Path(env.get("MOVIEREC_INDEX_CACHE") or d.index_cache_dir),
             index_refresh_s=_float(env, "MOVIEREC_INDEX_REFRESH_S", d.index_refresh_s),
             request_budget_ms=_int(env, "MOVIEREC_REQUEST_BUDGET_MS", d.request_budget_ms),
+            recommend_workers=max(1, _int(env, "MOVIEREC_RECOMMEND_WORKERS", d.recommend_workers)),
             embedding_cache_dir=Path(env.get("MOVIEREC_EMBED_CACHE") or d.embedding_cache_dir),
             movie_api_url=env.get("MOVIEREC_MOVIE_API_URL", d.movie_api_url).rstrip("/"),
             retrain_every_min=_float(env, "MOVIEREC_RETRAIN_EVERY_MIN", d.retrain_every_min),

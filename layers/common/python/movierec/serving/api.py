@@ -30,7 +30,7 @@ import re
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as BudgetExceeded
 from dataclasses import dataclass, field
 
@@ -40,6 +40,7 @@ from movierec.dal.history import get_history
 from movierec.dal.index_store import IndexStore, read_pointer
 from movierec.reloaded import ReloadedValue
 from movierec.dal.tables import Tables, Timeouts
+from movierec.index.loaded import MovieIndex
 from movierec.metrics import (
     ANSWER_LOG_DROPPED, COLD_START_METRIC, DEGRADED, FALLBACK, LATENCY, REQUESTS, requests_by_status,
 )  # fmt: skip
@@ -57,9 +58,6 @@ REQUEST_ID_HEADER = "X-Request-Id"
 QUEUE_HEADER = "X-Request-Start"
 #: Seconds a client should wait before retrying a 503 (the index or popularity check runs this often at most).
 RETRY_AFTER_S = 5
-#: Requests computed at once; more wait (within their budget) or are answered degraded. Bounds the threads
-#: stuck on a slow storage call whose own timeout (REQUEST_PATH_TIMEOUTS) is longer than the budget.
-WORKERS = 16
 #: DynamoDB calls on the request path fail fast instead of hanging (pynamodb defaults: 15 s / 30 s).
 REQUEST_PATH_TIMEOUTS = Timeouts(connect_s=1, read_s=2, retries=2)
 
@@ -109,7 +107,12 @@ class RecommendApi:
     """One process's request handling: :meth:`answer` chooses the answer, :meth:`get` renders, logs, counts."""
 
     def __init__(self, recommender: Recommender, answer_log: AnswerLog | None, budget_ms: int, tables: Tables,
-                 router: ExperimentRouter | None = None) -> None:  # fmt: skip
+                 router: ExperimentRouter | None = None, workers: int = 4) -> None:  # fmt: skip
+        """``workers``: full answers computed at once (``Settings.recommend_workers``). A request that
+        finds them all taken is answered degraded at once (``overload``) instead of queueing behind them:
+        a queued answer would mostly miss its budget anyway and finish in the background for nothing,
+        taking the CPU from the answers that can still make it. It also bounds the threads stuck on a
+        slow storage call whose own timeout (``REQUEST_PATH_TIMEOUTS``) is longer than the budget."""
         self.recommender = recommender
         self.tables = tables  # what /health checks
         self.answer_log = answer_log
@@ -118,7 +121,9 @@ class RecommendApi:
         self.metrics = make_metrics("recommend")
         self._metrics_lock = threading.Lock()
         self._cold = True
-        self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="recommend")
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="recommend")
+        #: Full answers submitted and not finished (running, on time or already given up on).
+        self._in_flight = threading.BoundedSemaphore(workers)
 
     def get(
         self, raw_user_id: str, accept: str | None = None, request_id: str | None = None, queued_s: float = 0.0,
@@ -168,17 +173,18 @@ class RecommendApi:
         whatever the arm (the header and the answer log still name the arm)."""
         remaining = self.budget_s - (time.perf_counter() - started)
         pinned = self.router.index_for(assignment) if self.router is not None and assignment is not None else None
-        future = self._pool.submit(self.recommender.recommend, user_id, pinned) if remaining > 0 else None
+        future = self._start(user_id, pinned) if remaining > 0 else None
         try:
-            if future is None:
-                raise BudgetExceeded()  # the budget went by in the server's queue: do not start the full answer
+            if future is None:  # the budget went by in the server's queue, or every worker is taken
+                raise BudgetExceeded("timeout" if remaining <= 0 else "overload")
             return future.result(timeout=remaining)
-        except BudgetExceeded:
+        except BudgetExceeded as exc:
             if future is not None:
                 future.cancel()  # still queued: never runs; running: finishes in the background, result dropped
-            reason = "timeout"
+            reason = exc.args[0] if exc.args else "timeout"
             logger.warning("recommend over budget; answering popular", extra={"user_id": user_id,
-                           "request_id": request_id, "budget_ms": self.budget_s * 1000})  # fmt: skip
+                           "request_id": request_id, "budget_ms": self.budget_s * 1000,
+                           "reason": reason})  # fmt: skip
         except Degrade as exc:
             reason = exc.reason
             logger.error("recommend degraded", exc_info=exc.__cause__,
@@ -192,6 +198,14 @@ class RecommendApi:
             logger.error("no popular list in memory: 503", extra={"user_id": user_id, "request_id": request_id,
                          "reason": reason})  # fmt: skip
             return None
+
+    def _start(self, user_id: int, pinned: MovieIndex | None) -> Future[Answer] | None:
+        """The full answer started on a free worker, or None when every worker is taken (overload)."""
+        if not self._in_flight.acquire(blocking=False):
+            return None
+        future = self._pool.submit(self.recommender.recommend, user_id, pinned)
+        future.add_done_callback(lambda _: self._in_flight.release())
+        return future
 
     def _count(self, status: int, latency_ms: float, answer: Answer | None) -> None:
         with self._metrics_lock:
@@ -258,4 +272,4 @@ def build_api(settings: Settings, log_answers: bool = True) -> RecommendApi:
     router = ExperimentRouter(settings, store)
     router.refresh()  # at process start, so no request pays the first read of the experiment config
     return RecommendApi(recommender, AnswerLog(tables) if log_answers else None, settings.request_budget_ms, tables,
-                        router)  # fmt: skip
+                        router, settings.recommend_workers)  # fmt: skip
