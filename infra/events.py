@@ -43,6 +43,7 @@ SAMPLES = {
     "GaugesFunction": ("gauges-schedule.json",),
     "TrainFunction": ("train-schedule.json",),
     "AuditFunction": ("audit-schedule.json",),
+    "GuardFunction": ("guard-schedule.json",),
 }
 _NAMESPACE = uuid.UUID("6f1f0c1e-2b7c-4c55-9a51-6d6f76696572")  # fixed: ids derived from it never change
 
@@ -133,6 +134,7 @@ def render(settings: Settings | None = None) -> dict[str, dict[str, Any]]:
         "train-schedule.json": schedule_event(f"{s.prefix}-train-schedule", s.region),
         "gauges-schedule.json": schedule_event(f"{s.prefix}-gauges-schedule", s.region),
         "audit-schedule.json": schedule_event(f"{s.prefix}-audit-schedule", s.region),
+        "guard-schedule.json": schedule_event(f"{s.prefix}-guard-schedule", s.region),
     }
 
 

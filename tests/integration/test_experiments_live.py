@@ -3,9 +3,6 @@ the canary rollback with its metric and alarm."""
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -19,28 +16,13 @@ from movierec.dal.experiment_store import ExperimentError, running_experiment, s
 from movierec.experiments.assign import assign
 from movierec.experiments.guard import experiment_requests, guard
 from movierec.index.build import BuildResult
-from movierec.index.manifest import MANIFEST_FILE, Manifest
-from movierec.index.publish import upload_version
 from movierec.models.experiment import TREATMENT, Guardrails
 from movierec.serving.api import VERSION_HEADER, build_api
 from movierec.serving.experiments import EXPERIMENT_HEADER
+from tests.fixtures.index import publish_copy
 from tests.fixtures.ingest import wait_until
+from tests.fixtures.timeouts import TEST_TIMEOUT_S
 from tests.fixtures.observability import stats
-TEST_TIMEOUT_S = float(os.environ.get("MOVIEREC_TEST_TIMEOUT_S", "120"))
-
-
-def _second_version(built: BuildResult, settings: Settings, tmp_path: Path, name: str,
-                    ranker: str | None = None) -> str:  # fmt: skip
-    """Publish (without moving the pointer) a copy of ``built`` under another version name (and ranker)."""
-    folder = tmp_path / name
-    shutil.copytree(built.folder, folder)
-    manifest = json.loads((folder / MANIFEST_FILE).read_text())
-    manifest["version"] = name
-    if ranker is not None:
-        manifest["ranker"] = ranker
-    Manifest.from_json(json.dumps(manifest)).write(folder)
-    upload_version(folder, name, settings)
-    return name
 
 
 def test_start_serves_both_arms_logs_them_and_stop_ends_it(
@@ -50,7 +32,7 @@ def test_start_serves_both_arms_logs_them_and_stop_ends_it(
     get_settings.cache_clear()
     s = get_settings()
     control = published.manifest.version
-    treatment = _second_version(published, s, tmp_path, "20250101T000000Z-7e5a7e57")
+    treatment = publish_copy(published, s, tmp_path, "20250101T000000Z-7e5a7e57")
     api = build_api(s)
     assert api.get("1").headers.get(EXPERIMENT_HEADER) is None  # no experiment yet
 
@@ -103,7 +85,7 @@ def test_a_failing_canary_is_rolled_back_logged_and_alarmed(
     s = settings
     control = published.manifest.version
     # A treatment version this code cannot serve (its manifest names an unknown ranker): every answer fails.
-    broken = _second_version(published, s, tmp_path, "20250101T000000Z-b0b0b0b0", ranker="no-such-ranker")
+    broken = publish_copy(published, s, tmp_path, "20250101T000000Z-b0b0b0b0", ranker="no-such-ranker")
     start_experiment(s, "canary1", control, broken, 0.2, canary=True, guardrails=Guardrails(min_requests=10))
     api = build_api(s)
     api.router.refresh()

@@ -6,8 +6,8 @@ temporary credentials) the test switches enforcement on, and from then on a requ
 if its signature is valid and the caller's policies allow its action on its resource (S3 objects and
 buckets, DynamoDB tables). Each function then runs its real code paths through ``movierec invoke``'s
 machinery (a fresh Lambda-like process, the function's template environment) with its role's
-credentials: ingest on the real course batch of events/, recommend on the API Gateway event, gauges and
-train on their schedule events.
+credentials: ingest on the real course batch of events/, recommend on the API Gateway event, gauges,
+train and guard on their schedule events (the guard on a failing canary, which it rolls back).
 
 The audit log of the server tells, per role, every action the code called and every refusal, so:
 - the run passes only with no refusal at all (a refusal the code catches, like a degraded answer, counts);
@@ -41,8 +41,13 @@ import pytest
 from botocore.exceptions import ClientError
 
 from movierec.config import Settings, get_settings
+from movierec.dal.answer_log import AnswerLog, LoggedAnswer, now_ms
+from movierec.dal.experiment_store import start_experiment
+from movierec.dal.tables import Tables
+from movierec.experiments.assign import assign
 from movierec.index.build import BuildResult
 from movierec.index.publish import publish
+from movierec.models.experiment import TREATMENT, Guardrails
 from infra import cfn
 from infra.bootstrap import ensure_bucket, ensure_tables
 from infra.events import EVENTS_DIR, SAMPLES, stream_records
@@ -50,6 +55,7 @@ from infra.poller import lambda_event
 from infra.invoke import Invocation, function_spec, function_ids, invoke
 from infra.stack import LOCAL_CREDENTIALS, free_port, s3_answers
 
+from tests.fixtures.index import publish_copy
 from tests.fixtures.timeouts import TEST_TIMEOUT_S
 TEMPLATE = cfn.load()
 FUNCTIONS = function_ids(TEMPLATE)
@@ -60,9 +66,14 @@ INGEST_LINES_PER_FILE = 1500
 NOT_REACHED = {
     ("IngestFunction", "dynamodb:DeleteItem"): "dal/offsets.OffsetLog._delete_slices drops the slice items of an "
     "intent too big for one item (a heavy user's re-paged history); tests/test_ingest_handler.py runs it",
+    ("GuardFunction", "s3:ListBucket"): "AWS answers a missing experiments/RUNNING (no experiment running) with 404 "
+    "only to a caller that may list the bucket, 403 otherwise; moto always answers 404, and the guard's run here "
+    "has a canary running; tests/integration/test_experiments_live.py runs the guard with none",
 }
-#: Run order: train reads what ingest wrote.
-ORDER = sorted(FUNCTIONS, key=lambda f: f != "IngestFunction")
+#: Run order: train reads what ingest wrote; the guard runs last, on a canary started just before it.
+ORDER = sorted(FUNCTIONS, key=lambda f: (f != "IngestFunction", f == "GuardFunction"))
+#: Answers logged per arm of the canary the guard judges (its treatment arm fails every one).
+CANARY_ANSWERS = 60
 
 
 def role_of(function: str) -> str:
@@ -126,6 +137,21 @@ class IamStack:
         return invoke(spec, event, env={**creds, "MOVIEREC_INDEX_CACHE": str(self.index_cache / function)},
                       caller_env=caller)  # fmt: skip
 
+    def start_failing_canary(self, built: BuildResult, tmp_path: Path) -> None:
+        """A canary running with a treatment arm that failed every logged answer, for the guard to roll
+        back (enforcement must be off): the guard's run then calls everything its role grants."""
+        treatment = publish_copy(built, self.settings, tmp_path, "20250101T000000Z-9a2d0c11")
+        experiment = start_experiment(self.settings, "iam-canary", built.manifest.version, treatment, 0.5,
+                                      canary=True, guardrails=Guardrails(min_requests=CANARY_ANSWERS // 2))  # fmt: skip
+        log = AnswerLog(Tables(self.settings))
+        for user_id in range(CANARY_ANSWERS * 3):
+            arm = assign(experiment, user_id)
+            failed = arm.arm == TREATMENT
+            log.record(LoggedAnswer(user_id, now_ms(), 200, ("1",), 10.0, arm.version, None, experiment.name,
+                                    arm.arm, "index-unavailable" if failed else None))  # fmt: skip
+        log.close()
+        assert log.written == CANARY_ANSWERS * 3 and not log.failed
+
     def decisions(self, key: str) -> list[dict[str, Any]]:
         lines = self.audit.read_text().splitlines() if self.audit.exists() else []
         return [d for d in map(json.loads, lines) if d["key"] == key]
@@ -165,8 +191,10 @@ def iam_stack(tmp_path_factory: pytest.TempPathFactory, built: BuildResult) -> I
 
 
 @pytest.fixture(scope="module")
-def runs(iam_stack: IamStack) -> dict[str, tuple[dict[str, str], Invocation]]:
-    """Every function once, with its role's credentials, IAM enforced (ingest first: train reads its data)."""
+def runs(iam_stack: IamStack, built: BuildResult,
+         tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[dict[str, str], Invocation]]:  # fmt: skip
+    """Every function once, with its role's credentials, IAM enforced (ingest first: train reads its data;
+    the guard last, on a failing canary set up as the account root just before)."""
     creds = {}
     for function in ORDER:
         role = role_of(function)
@@ -175,7 +203,16 @@ def runs(iam_stack: IamStack) -> dict[str, tuple[dict[str, str], Invocation]]:
     iam_stack.enforce(True)
     with pytest.raises(ClientError, match="InvalidAccessKeyId|InvalidClientTokenId|AccessDenied"):
         iam_stack.client("s3").list_buckets()  # the root's keys are not an IAM identity: refused
-    return {f: (creds[f], iam_stack.run(f, creds[f])) for f in ORDER}
+    done = {}
+    for function in ORDER:
+        if function == "GuardFunction":
+            iam_stack.enforce(False)
+            try:
+                iam_stack.start_failing_canary(built, tmp_path_factory.mktemp("canary"))
+            finally:
+                iam_stack.enforce(True)
+        done[function] = (creds[function], iam_stack.run(function, creds[function]))
+    return done
 
 
 def _outcome_ok(function: str, result: Any) -> str | None:
@@ -186,6 +223,8 @@ def _outcome_ok(function: str, result: Any) -> str | None:
         return None if result.get("statusCode") == 200 else f"answered {result.get('statusCode')}: {result}"
     if function == "TrainFunction":
         return None if result.get("trained") else f"did not train: {result}"
+    if function == "GuardFunction":
+        return None if result.get("rolled_back") else f"did not roll the failing canary back: {result}"
     return None if result else f"no gauge values: {result}"
 
 

@@ -24,7 +24,7 @@ from infra.cfn import load
 from infra.poller import lambda_event
 
 
-ORDER = ("IngestFunction", "RecommendFunction", "GaugesFunction", "AuditFunction", "TrainFunction")
+ORDER = ("IngestFunction", "RecommendFunction", "GaugesFunction", "AuditFunction", "GuardFunction", "TrainFunction")
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -60,6 +60,8 @@ def test_every_function_of_the_template_is_invoked(invoked: dict[str, subprocess
             assert set(result) == {"IndexAgeSeconds", "QuarantineSize"} and result["QuarantineSize"] > 0
         elif function == "AuditFunction":
             assert result and all(isinstance(v, (int, float)) for v in result.values()), result
+        elif function == "GuardFunction":  # no experiment running: nothing to judge, nothing rolled back
+            assert result == {"experiment": None, "canary": False, "verdict": None, "rolled_back": False}, result
         else:
             assert result["trained"] is True, result
     assert "published" in invoked["IngestFunction"].stderr  # its EMF metrics went to the local CloudWatch

@@ -230,13 +230,15 @@ def test_handlers_named_in_the_template_import(template: dict[str, Any], isolate
     ingest = template["Resources"]["IngestFunction"]["Properties"]
     module_name, attr = ingest["Handler"].split(".")
     assert callable(getattr(_load(REPO_ROOT / ingest["CodeUri"] / f"{module_name}.py", "template_ingest"), attr))
-    # The gauges function is the recommend image with another command: its module is copied into the image.
-    gauges = template["Resources"]["GaugesFunction"]
-    [command] = gauges["Properties"]["ImageConfig"]["Command"]
-    module_name, attr = command.split(".")
-    dockerfile = (REPO_ROOT / gauges["Metadata"]["Dockerfile"]).read_text()
-    [source] = re.findall(rf"^COPY (\S+) \$\{{LAMBDA_TASK_ROOT\}}/{module_name}\.py$", dockerfile, re.M)
-    assert callable(getattr(_load(REPO_ROOT / source, "template_gauges"), attr))
+    # The gauges and guard functions are the recommend image with another command: each one's module is
+    # copied into the image.
+    for logical_id in ("GaugesFunction", "GuardFunction"):
+        function = template["Resources"][logical_id]
+        [command] = function["Properties"]["ImageConfig"]["Command"]
+        module_name, attr = command.split(".")
+        dockerfile = (REPO_ROOT / function["Metadata"]["Dockerfile"]).read_text()
+        [source] = re.findall(rf"^COPY (\S+) \$\{{LAMBDA_TASK_ROOT\}}/{module_name}\.py$", dockerfile, re.M)
+        assert callable(getattr(_load(REPO_ROOT / source, f"template_{module_name}"), attr))
     # The image's CMD names the Chalice app object; Chalice apps are Lambda handlers (event, context).
     from chalice import Chalice
 
