@@ -260,3 +260,17 @@ class MetricsPublisher(Ticker):
         if overflow > 0:
             self.stats.dropped += overflow
             del self._pending[:overflow]
+
+
+def emit_now(settings: Settings, function: str, values: dict[str, float]) -> None:
+    """``values`` as Count metrics of ``function``, published before returning: what a report command's
+    ``--emit`` does (a command ends at once, so the EMF document must not wait for a publisher's tick)."""
+    publisher = MetricsPublisher(settings)
+    publisher.start()
+    try:
+        metrics = observability.make_metrics(function)
+        for name, value in values.items():
+            metrics.add_metric(name=name, unit=observability.MetricUnit.Count, value=value)
+        metrics.flush_metrics()
+    finally:
+        publisher.stop()

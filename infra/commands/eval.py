@@ -64,17 +64,35 @@ def _offline(args: argparse.Namespace) -> int:
     return 0
 
 
-def _online(args: argparse.Namespace) -> int:
-    from movierec.evaluation.online import evaluate_online, format_report, load_online
+#: The metric dimension ``function`` of the online conversion figures (``--emit``).
+ONLINE_FUNCTION = "online"
 
-    requests, watches = load_online(get_settings())
+
+def _online(args: argparse.Namespace) -> int:
+    from movierec.dal.index_store import read_pointer
+    from movierec.evaluation.online import (
+        conversion_metrics, evaluate_online, format_report, load_online, previous_version,
+    )  # fmt: skip
+
+    settings = get_settings()
+    requests, watches = load_online(settings)
     if args.source:
         requests = [r for r in requests if r.source.startswith(args.source)]
-    text = format_report(evaluate_online(requests, watches, window_h=args.window_hours, slow_ms=args.slow_ms))
+    report = evaluate_online(requests, watches, window_h=args.window_hours, slow_ms=args.slow_ms)
+    text = format_report(report)
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "online.md").write_text(text)
     print(f"wrote {args.out / 'online.md'}")
+    if args.emit:
+        from infra.emf import emit_now
+
+        current = read_pointer(settings)
+        previous = previous_version(requests, current)
+        values = conversion_metrics(report, current, previous)
+        emit_now(settings, ONLINE_FUNCTION, values)
+        print(f"emitted {', '.join(f'{k}={v:g}' for k, v in values.items()) or 'nothing (no answered request)'} "
+              f"(current version {current or 'none'}, previous {previous or 'none'})")
     return 0
 
 
@@ -101,4 +119,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     online.add_argument("--out", type=Path, default=Path("reports"), help="report folder (default reports/)")
     online.add_argument("--source", default="",
                         help="only requests whose source starts with this (api, stream:, stream:replay)")
+    online.add_argument("--emit", action="store_true",
+                        help="also emit the conversion overall, of the current index version and of the previous "
+                             "one as CloudWatch metrics (function online)")
     online.set_defaults(func=_online)

@@ -86,19 +86,10 @@ def _report(args: argparse.Namespace) -> int:
 
 def _emit(values: dict[str, float]) -> None:
     """The arms' conversion as CloudWatch metrics (function ``experiment``), published before returning."""
-    from infra.emf import MetricsPublisher
+    from infra.emf import emit_now
     from movierec.experiments.guard import FUNCTION
-    from movierec.observability import MetricUnit, make_metrics
 
-    publisher = MetricsPublisher(get_settings())
-    publisher.start()
-    try:
-        metrics = make_metrics(FUNCTION)
-        for name, value in values.items():
-            metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-        metrics.flush_metrics()
-    finally:
-        publisher.stop()
+    emit_now(get_settings(), FUNCTION, values)
     print(f"emitted {', '.join(f'{k}={v:g}' for k, v in values.items())}")
 
 

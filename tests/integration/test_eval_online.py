@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
+from infra.cli import main as cli
 from movierec.config import Settings
+from movierec.index.build import BuildResult
+from movierec.metrics import ONLINE_CONVERSION, ONLINE_CONVERSION_CURRENT, ONLINE_CONVERSION_PREVIOUS
 from movierec.dal.history import save_histories
 from movierec.models.state import HistoryState
-from movierec.evaluation.online import Request, Watch, evaluate_online, format_report, load_online
+from movierec.evaluation.online import (
+    Request, Watch, conversion_metrics, evaluate_online, format_report, load_online, previous_version,
+)  # fmt: skip
 from movierec.dal.tables import Tables
+from tests.fixtures.observability import stats
 
 T0 = datetime(2024, 1, 1, 12, 0, tzinfo=timezone.utc).timestamp()
 H = 3600.0
@@ -90,3 +98,39 @@ def test_load_online_reads_both_sources_from_dynamodb(isolated: Settings, tables
     assert watches == [Watch(1, "m2", T0 + 60, 3)]
     g = evaluate_online(requests, watches).overall
     assert (g.converted, g.recommended_watches, g.watches) == (1, 1, 1)
+
+
+def test_the_previous_version_is_the_one_served_last_before_the_current() -> None:
+    log = [Request(1, T0, "api", 200, ("m1",), 5.0, "v1"), Request(1, T0 + 9, "api", 200, ("m1",), 5.0, "v2"),
+           Request(1, T0 + 5, "api", 200, ("m1",), 5.0, "v3"), Request(1, T0 + 99, "stream:s1", 200, ("m1",))]
+    assert previous_version(log, "v3") == "v2"
+    assert previous_version(log, "v2") == "v3"
+    assert previous_version(log[:1], "v1") is None
+
+
+def test_conversion_metrics_name_what_has_answers() -> None:
+    report = evaluate_online(REQUESTS, WATCHES)
+    assert conversion_metrics(report, "v1", "v2") == {
+        ONLINE_CONVERSION: pytest.approx(2 / 3), ONLINE_CONVERSION_CURRENT: 1.0, ONLINE_CONVERSION_PREVIOUS: 0.0,
+    }
+    assert conversion_metrics(report, "v9", None) == {ONLINE_CONVERSION: pytest.approx(2 / 3)}  # v9 served nothing
+    assert conversion_metrics(evaluate_online([], WATCHES), "v1", None) == {}
+
+
+def test_emit_publishes_the_current_and_previous_versions_conversion(
+    settings: Settings, published: BuildResult, tmp_path: Path
+) -> None:
+    """`movierec eval online --emit` on the real log: the current version (the published pointer) converted
+    one answer of two, the version before it none of one; the metrics land in CloudWatch (moto)."""
+    tables = Tables(settings)
+    current, old = published.manifest.version, "20240101T000000Z-0a1b2c3d"
+    at = time.time() - 3 * H
+    for n, (user, version, movie) in enumerate([(1, old, "m1"), (2, current, "m2"), (3, current, "m3")]):
+        at_ms = int((at + n) * 1000)
+        tables.recommendations(user, f"{at_ms:013d}#api#t-{n}", at=at + n, source="api", status=200,
+                               movie_ids=movie, latency_ms=10.0, version=version).save()  # fmt: skip
+    save_histories(tables, {2: {"m2": HistoryState(frozenset({0, 1}), 1, first_seen=int(at + H), last_seen=int(at + H))}})
+    assert cli(["eval", "online", "--emit", "--out", str(tmp_path)]) == 0
+    assert stats(settings, ONLINE_CONVERSION_CURRENT, "online", "Maximum") == pytest.approx(0.5)
+    assert stats(settings, ONLINE_CONVERSION_PREVIOUS, "online", "Maximum") == 0.0
+    assert stats(settings, ONLINE_CONVERSION, "online", "Maximum") == pytest.approx(1 / 3)

@@ -15,7 +15,8 @@ from movierec.alarms import POLLER, Query, alarm
 from movierec.metrics import (
     CONSUMER_LAG, DRIFT_NEW_USERS, DRIFT_RATING_PSI, DRIFT_RECO_COVERAGE, DRIFT_RECO_POPULARITY_KS, DRIFT_UNSEEN,
     DRIFT_WATCH_KS, EXPERIMENT_CONVERSION_CONTROL, EXPERIMENT_CONVERSION_TREATMENT, EXPERIMENT_ROLLBACK, LATENCY,
-    LINES_ACCEPTED, LINES_REJECTED, REQUESTS, REQUESTS_4XX, REQUESTS_5XX, RSS_METRIC, STREAM_LATENCY,
+    LINES_ACCEPTED, LINES_REJECTED, ONLINE_CONVERSION, ONLINE_CONVERSION_CURRENT, ONLINE_CONVERSION_PREVIOUS,
+    REQUESTS, REQUESTS_4XX, REQUESTS_5XX, RSS_METRIC, STREAM_LATENCY,
 )  # fmt: skip
 from movierec.observability import NAMESPACE
 
@@ -118,12 +119,16 @@ PANELS: tuple[Panel, ...] = (
         alarm="drift-ratings",
     ),
     Panel(
-        # Emitted by each `movierec experiment report --emit` (a point per report, not per minute).
-        "Online conversion per experiment arm",
+        # Emitted by each `movierec eval online --emit` (overall, current and previous index version) and
+        # `movierec experiment report --emit` (the arms): a point per report, not per minute.
+        "Online conversion per index version and experiment arm",
         "share",
         (
-            _one("control", EXPERIMENT_CONVERSION_CONTROL, "experiment", "Maximum"),
-            _one("treatment", EXPERIMENT_CONVERSION_TREATMENT, "experiment", "Maximum"),
+            _one("all answers", ONLINE_CONVERSION, "online", "Maximum"),
+            _one("current version", ONLINE_CONVERSION_CURRENT, "online", "Maximum"),
+            _one("previous version", ONLINE_CONVERSION_PREVIOUS, "online", "Maximum"),
+            _one("experiment control", EXPERIMENT_CONVERSION_CONTROL, "experiment", "Maximum"),
+            _one("experiment treatment", EXPERIMENT_CONVERSION_TREATMENT, "experiment", "Maximum"),
         ),
     ),
     Panel("Canary rollbacks", "rollbacks", (_one("rollbacks", EXPERIMENT_ROLLBACK, "experiment", "Sum"),)),

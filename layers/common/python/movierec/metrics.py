@@ -62,6 +62,11 @@ EXPERIMENT_ROLLBACK = "ExperimentRollback"  # a canary breached its guardrails a
 #: Online conversion of each arm of the reported experiment (``movierec experiment report --emit``).
 EXPERIMENT_CONVERSION_CONTROL = "ExperimentConversionControl"
 EXPERIMENT_CONVERSION_TREATMENT = "ExperimentConversionTreatment"
+#: Online conversion within W hours (``movierec eval online --emit``, function ``online``): of every answer
+#: in the log, of the current index version's answers, and of the version served before it.
+ONLINE_CONVERSION = "OnlineConversion"
+ONLINE_CONVERSION_CURRENT = "OnlineConversionCurrentVersion"
+ONLINE_CONVERSION_PREVIOUS = "OnlineConversionPreviousVersion"
 SHILLING_SUSPECTS = "ShillingSuspects"  # movies with a suspicious burst of high ratings, recent window
 SCRAPING_CALLERS = "ScrapingCallers"  # callers asking for too many distinct users, last 5 minutes
 HOT_USERS = "HotUsers"  # users asked for far above the median user, last 5 minutes

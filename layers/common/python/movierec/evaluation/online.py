@@ -36,6 +36,7 @@ from datetime import datetime, timezone
 from typing import Iterable
 
 from movierec.config import Settings, get_settings
+from movierec.metrics import ONLINE_CONVERSION, ONLINE_CONVERSION_CURRENT, ONLINE_CONVERSION_PREVIOUS
 
 WINDOW_H = 24.0
 SLOW_MS = 800.0  # the course's limit for a recommendation answer
@@ -186,6 +187,34 @@ def _rows(title: str, groups: dict[str, Group]) -> list[str]:
             f"{g.share_recommended:.4f} |"
         )
     return lines
+
+
+def previous_version(requests: Iterable[Request], current: str | None) -> str | None:
+    """The index version the API served last before ``current`` (by its latest answer), or None.
+
+    What an operator compares after a model update: the new version's conversion beside the one it
+    replaced. Only the API's answers name an index version (stream sources do not).
+    """
+    last: dict[str, float] = {}
+    for r in requests:
+        if r.version is not None and r.version != current:
+            last[r.version] = max(last.get(r.version, r.at), r.at)
+    return max(last, key=lambda v: (last[v], v)) if last else None
+
+
+def conversion_metrics(report: OnlineReport, current: str | None, previous: str | None) -> dict[str, float]:
+    """The conversion figures a dashboard follows over time (metric name -> share of answered requests):
+    overall, the current version's and the previous version's, each present only when it has answers.
+
+    One point per run: the current-version line of a chart then shows each version in turn, as it was
+    served, without a series per version (versions are unbounded; dashboards and alarms are not).
+    """
+    values = {ONLINE_CONVERSION: report.overall.conversion_rate} if report.overall.answered else {}
+    for name, version in ((ONLINE_CONVERSION_CURRENT, current), (ONLINE_CONVERSION_PREVIOUS, previous)):
+        group = report.by_version.get(version) if version is not None else None
+        if group is not None and group.answered:
+            values[name] = group.conversion_rate
+    return values
 
 
 def format_report(report: OnlineReport) -> str:
