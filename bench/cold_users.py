@@ -4,7 +4,10 @@ global popular list, on the global-time cut, tuned on a validation cut before it
 Run (``--source stream``: the course stream files through ingest's parser, with the course ``/user/``
 profiles; ``--source movielens``: ml-latest-small, no demographics, so popular vs trending only)::
 
-    PYTHONPATH=layers/common/python python bench/cold_users.py --source stream [--after 0.1]
+    PYTHONPATH=layers/common/python python bench/cold_users.py --source stream [--after 0.1] [--by-file]
+
+``--by-file`` (stream) adds where the test cut's cold users come from: per stream file, its interactions
+before / after ``T``, its users with a profile, and the HR@20 of a popular list of that file alone.
 """
 
 from __future__ import annotations
@@ -18,10 +21,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers" / "common" / "python"))
 
 from movierec.catalog.users import read_profiles  # noqa: E402
-from movierec.evaluation.cold import ColdRun, run_cold  # noqa: E402
-from movierec.evaluation.interactions import TIE_SEED, load_movielens, load_stream  # noqa: E402
-from movierec.evaluation.scoring import Results  # noqa: E402
+from movierec.evaluation.cold import ColdRun, before, run_cold  # noqa: E402
+from movierec.evaluation.interactions import TIE_SEED, load_movielens, load_stream, stream_files  # noqa: E402
+from movierec.evaluation.scoring import Results, evaluate  # noqa: E402
 from movierec.evaluation.split import AFTER  # noqa: E402
+from movierec.ranking.popular import PopularRanker  # noqa: E402
 
 K = 20
 
@@ -68,10 +72,32 @@ def report(run: ColdRun, profiled: set[int]) -> str:
     return "\n".join(out)
 
 
+def by_file(run: ColdRun, profiled: set[int]) -> str:
+    """Per stream file: interactions before / after the test cut, users with a profile, and the HR@20 on the
+    test cut's cold cases of a popular list built from that file's training interactions alone."""
+    split = run.test.split
+    out = ["", f"per file, test cut T = {_when(run.test_cut)} ({len(split.cases):,} cold cases):", "",
+           f"| file | interactions before T | at or after T | users (with a profile) | its popular list, HR@{K} |",
+           "|---|---|---|---|---|"]  # fmt: skip
+    for path in stream_files():
+        part = load_stream(files=[path], tie_seed=TIE_SEED)
+        known = before(part, run.test_cut).users
+        n_before = sum(len(h) for h in known.values())
+        hr = "-"
+        if n_before:
+            ranked = evaluate({"file": PopularRanker.from_training(known, split.catalog)}, split, (K,), progress=False)
+            hr = f"{ranked.metrics('file', K)['hit_rate']:.4f}"
+        with_profile = len(set(part.users) & profiled)
+        out.append(f"| {path.name} | {n_before:,} | {part.n_interactions - n_before:,} | {len(part.users):,} "
+                   f"({with_profile:,}) | {hr} |")  # fmt: skip
+    return "\n".join(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", choices=("stream", "movielens"), default="stream")
     parser.add_argument("--after", type=float, default=AFTER, help="share of interactions after each cut (default %(default)s)")
+    parser.add_argument("--by-file", action="store_true", help="stream: where the test cut's cold users come from")
     args = parser.parse_args()
     started = time.perf_counter()
     if args.source == "stream":
@@ -82,6 +108,8 @@ def main() -> None:
           f"cuts leave {args.after:g} of the interactions after them")  # fmt: skip
     run = run_cold(log, profiles, args.after)
     print(report(run, set(profiles or ())))
+    if args.by_file and args.source == "stream":
+        print(by_file(run, set(profiles or ())))
     print(f"\ntook {time.perf_counter() - started:.0f} s")
 
 
