@@ -3,7 +3,8 @@
 :func:`evaluate` asks each :class:`~movierec.ranking.base.Ranker` for its top ``depth`` over the whole
 catalog for every case of a :class:`~movierec.evaluation.split.Split` (the ranker excludes the history; a
 returned history movie is counted in ``history_leaks`` and stays in the list, so a contract breach costs
-the model, never helps it) and returns :class:`Results`, from which every metric of
+the model, never helps it) — or, for a :data:`CaseRanker`, the ranker it picks for the case (a list per
+demographic group, :mod:`~.cold`) — and returns :class:`Results`, from which every metric of
 :mod:`movierec.evaluation.metrics` is computed, paired differences included.
 
 :func:`choose_params` picks a :class:`ModelSpec`'s grid point on a validation split (cut from training
@@ -27,7 +28,7 @@ from typing import Any, Callable, Mapping, Sequence
 from tqdm import tqdm
 
 from movierec.evaluation import metrics
-from movierec.evaluation.split import Split
+from movierec.evaluation.split import Case, Split
 from movierec.ranking.base import Ranker
 
 #: Cut-offs of the tables; plots go to PLOT_DEPTH.
@@ -93,8 +94,18 @@ class Results:
         return out
 
 
+#: A ranker chosen per test case: called with the case (its user), returns the ranker that answers it —
+#: e.g. the popular list of the user's demographic group (:mod:`~.cold`), which a history alone cannot pick.
+CaseRanker = Callable[[Case], Ranker]
+
+
+def _per_case(ranker: Ranker | CaseRanker) -> CaseRanker:
+    """A plain ranker answers every case; a :data:`CaseRanker` (no ``rank`` method) is already per case."""
+    return (lambda case: ranker) if hasattr(ranker, "rank") else ranker  # type: ignore[return-value]
+
+
 def evaluate(
-    rankers: Mapping[str, Ranker],
+    rankers: Mapping[str, Ranker | CaseRanker],
     split: Split,
     k_values: Sequence[int] = K_VALUES,
     depth: int | None = None,
@@ -104,13 +115,14 @@ def evaluate(
     """Rank every case of ``split`` with every ranker (top ``depth``, default max K) and collect ranks."""
     depth = depth or max(k_values)
     models: dict[str, ModelResult] = {}
-    for name, ranker in rankers.items():
+    for name, given in rankers.items():
+        ranker_for = _per_case(given)
         ranks: list[metrics.Rank] = []
         recommended: list[list[str]] = []
         leaks = 0
         start = time.perf_counter()
         for case in tqdm(split.cases, desc=f"{split.name}: {name}", disable=not progress, leave=False):
-            ids = [s.movie_id for s in ranker.rank(case.history, depth)][:depth]
+            ids = [s.movie_id for s in ranker_for(case).rank(case.history, depth)][:depth]
             seen = {i.movie_id for i in case.history}
             leaks += sum(1 for m in ids if m in seen)
             ranks.append(metrics.rank_of(case.target, ids))
@@ -120,7 +132,7 @@ def evaluate(
     return Results(split, tuple(k_values), depth, models, percentiles, seed)
 
 
-Builder = Callable[..., Ranker]
+Builder = Callable[..., Ranker | CaseRanker]
 
 
 @dataclass(frozen=True)

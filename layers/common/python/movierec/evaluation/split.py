@@ -18,7 +18,8 @@ Protocols (:data:`PROTOCOLS` names them for the CLI and the report):
 - :func:`global_time`: one cut in time ``T`` for everybody, as a live system is used: models are trained
   on every interaction before ``T`` (all users), and each of a user's first ``n`` interactions at or after
   ``T`` is predicted from everything of that user before it (the history grows after ``T``, the model
-  does not). Users with nothing before ``T`` are left out (cold users are a question of their own).
+  does not). Users with nothing before ``T`` are left out (cold users are a question of their own:
+  :mod:`~.cold` measures them on the same cut).
   ``T`` defaults to the time before which ``1 - after`` of all interactions happened.
 - :func:`validation`: leave-last-out applied to a split's ``train`` only — for choosing hyper-parameters
   without ever looking at the test targets.

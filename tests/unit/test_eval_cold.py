@@ -1,0 +1,129 @@
+"""Cold users: who is cold, what each candidate list ranks, back-off to global, and a tuner blind to test targets."""
+
+from __future__ import annotations
+
+import random
+
+from movierec.evaluation.cold import (
+    DAY, age_band, before, blend, cold_split, demographic, run_cold, trending,
+)  # fmt: skip
+from movierec.evaluation.interactions import build_log
+from movierec.evaluation.scoring import evaluate
+from movierec.evaluation.split import Case, cut_time
+from movierec.models.audit import UserProfile
+from movierec.models.ranking import Interaction
+
+from tests.fixtures.eval import log_from
+
+
+def _ids(ranker, history=(), k: int = 3) -> list[str]:
+    return [s.movie_id for s in ranker.rank(history, k)]
+
+
+def test_a_user_with_three_movies_before_the_cut_is_not_cold() -> None:
+    log = log_from({
+        1: [("a", 1.0), ("b", 2.0), ("c", 3.0), ("d", 11.0)],           # 3 before: not cold
+        2: [("a", 1.0), ("b", 2.0), ("c", 12.0), ("d", 13.0)],          # 2 before: one case
+        3: [("a", 11.0), ("b", 12.0), ("c", 13.0), ("d", 14.0)],        # none before: three cases
+        4: [("a", 1.0)],                                                 # nothing after: no case
+    })  # fmt: skip
+    split = cold_split(log, cut=10.0)
+    assert [(c.user_id, [i.movie_id for i in c.history], c.target) for c in split.cases] == [
+        (2, ["a", "b"], "c"),
+        (3, [], "a"),
+        (3, ["a"], "b"),
+        (3, ["a", "b"], "c"),
+    ]
+    assert {u: [i.movie_id for i in h] for u, h in split.train.items()} == {1: ["a", "b", "c"], 2: ["a", "b"], 3: [], 4: ["a"]}
+
+
+def test_before_drops_everything_at_or_after_the_cut() -> None:
+    log = log_from({1: [("a", 1.0), ("b", 10.0)], 2: [("c", 11.0)]})
+    assert {u: [i.movie_id for i in h] for u, h in before(log, 10.0).users.items()} == {1: ["a"], 2: []}
+    assert before(log, 10.0).catalog == log.catalog
+
+
+def test_trending_counts_the_window_before_the_newest_training_movie_and_breaks_ties_by_all_time() -> None:
+    day = DAY
+    train = {
+        1: (Interaction("old", 0.0), Interaction("new", 30 * day)),
+        2: (Interaction("old", 1.0), Interaction("tie", 29 * day)),
+        3: (Interaction("old", 2.0), Interaction("new", 29.5 * day)),
+        4: (Interaction("tie", 3.0),),
+    }
+    catalog = ("old", "new", "tie", "never")
+    # Last 2 days: new 2 users, tie 1 (user 2), old 0; "tie" beats "old" in the window, "old" beats "never"
+    # by all-time count.
+    assert _ids(trending(train, catalog, days=2.0), k=4) == ["new", "tie", "old", "never"]
+    # A window over everything is plain popularity: old 3, new 2, tie 2 (catalog order), never 0.
+    assert _ids(trending(train, catalog, days=365.0), k=4) == ["old", "new", "tie", "never"]
+
+
+def _profiles(**gender: str) -> dict[int, UserProfile]:
+    return {int(u[1:]): UserProfile(30, "writer", g) for u, g in gender.items()}
+
+
+def test_a_small_group_and_a_user_without_a_profile_get_the_global_list() -> None:
+    # Women (users 1, 2) watch "f"; men (3, 4, 5) watch "m" and "x". Globally "m" and "x" lead.
+    train = {1: (Interaction("f", 1.0),), 2: (Interaction("f", 1.0),),
+             3: (Interaction("m", 1.0), Interaction("x", 2.0)), 4: (Interaction("m", 1.0), Interaction("x", 2.0)),
+             5: (Interaction("m", 1.0), Interaction("x", 2.0))}  # fmt: skip
+    catalog = ("f", "m", "x")
+    profiles = _profiles(u1="F", u2="F", u3="M", u4="M", u5="M", u9="F")
+    lists = demographic(train, catalog, profiles, "gender", min_size=2)
+    assert _ids(lists(Case(9, (), "f"))) == ["f", "m", "x"]  # a new woman: the women's list, padded globally
+    assert _ids(lists(Case(7, (), "f"))) == ["m", "x", "f"]  # no profile: global
+    small = demographic(train, catalog, profiles, "gender", min_size=3)  # 2 women < 3: back off
+    assert _ids(small(Case(9, (), "f"))) == ["m", "x", "f"]
+    assert _ids(small(Case(3, (), "f"))) == ["m", "x", "f"]  # the men's own list (3 >= 3)
+    # evaluate takes the per-case choice: the new woman's target "f" is first with min_size 2, third with 3.
+    split = cold_split(log_from({9: [("f", 5.0)]}, catalog), cut=5.0)
+    split = type(split)(split.name, train, split.cases, catalog)
+    assert evaluate({"own": lists, "backed off": small}, split, (3,), progress=False).models["own"].ranks == [1]
+    assert evaluate({"backed off": small}, split, (3,), progress=False).models["backed off"].ranks == [3]
+
+
+def test_blend_adds_trending_to_the_group_list() -> None:
+    train = {1: (Interaction("f", 1.0),), 2: (Interaction("f", 1.0),), 3: (Interaction("hot", 10 * DAY),)}
+    profiles = _profiles(u1="F", u2="F", u3="M", u9="F")
+    lists = blend(train, ("f", "hot", "z"), profiles, "gender", min_size=2, days=1.0)
+    # Women: f 1.0 (their top) + 0 recent; hot 0 + 1.0 recent; tie broken by all-time (f 2 > hot 1).
+    assert _ids(lists(Case(9, (), "f"))) == ["f", "hot", "z"]
+    # Global part for a small group: f 1.0 + 0, hot 0.5 + 1.0 -> hot first.
+    assert _ids(lists(Case(3, (), "f"))) == ["hot", "f", "z"]
+
+
+def test_age_bands() -> None:
+    assert [age_band(a) for a in (None, 8, 18, 24, 25, 44, 54, 55, 90)] == [
+        None, "<18", "18-24", "18-24", "25-34", "35-44", "45-54", "55+", "55+"]  # fmt: skip
+
+
+def _mixed_log(swap_after: float | None = None, seed: int = 5):
+    """60 users over 100 days, a third arriving late with few movies; with ``swap_after`` every movie at or
+    after that time is replaced by one nobody else has (the test targets change, nothing before them)."""
+    rng = random.Random(seed)
+    rows = []
+    for u in range(60):
+        start = rng.uniform(0, 100) if u % 3 == 0 else rng.uniform(0, 40)
+        for n, m in enumerate(rng.sample(range(13), rng.randint(1, 6))):  # distinct: nothing folds
+            t = (start + 7 * n + rng.random()) * DAY
+            movie = f"m{m}"
+            if swap_after is not None and t >= swap_after:
+                movie = f"other{u}-{n}"
+            rows.append((u, Interaction(movie, t)))
+    return build_log(rows, [f"m{i}" for i in range(13)], source="test", tie_seed=0)
+
+
+def test_the_tuner_never_reads_a_test_target() -> None:
+    log = _mixed_log()
+    cut = cut_time(log, 0.2)
+    swapped = _mixed_log(swap_after=cut)
+    assert cut_time(swapped, 0.2) == cut
+    profiles = {u: UserProfile(20 + u % 40, "writer" if u % 2 else "artist", "F" if u % 3 else "M") for u in range(60)}
+    a, b = run_cold(log, profiles, after=0.2), run_cold(swapped, profiles, after=0.2)
+    assert len(a.validation.split.cases) >= 5 and len(a.test.split.cases) >= 5 and len(a.tuning["trending"]) > 1
+    assert a.validation_cut < cut and all(c.target.startswith("m") for c in a.validation.split.cases)
+    assert a.params == b.params and a.tuning == b.tuning
+    assert {n: m.ranks for n, m in a.validation.models.items()} == {n: m.ranks for n, m in b.validation.models.items()}
+    assert [c.target for c in a.test.split.cases] != [c.target for c in b.test.split.cases]  # the test did change
+    assert set(a.test.models) == {"popular", "trending", "demo-age", "demo-occupation", "demo-gender", "blend"}
