@@ -99,11 +99,12 @@ class Retrainer:
 
     def _first_start(self) -> bool:
         """True while the current version is a first start's catalog version (no content, no model):
-        then the first model comes first; the new stream ids join in the next regular round."""
+        then the first model comes first; the new stream ids join in the next regular round. (A version
+        with content that the popular list still serves is past that: it takes the regular round.)"""
         from movierec.index.manifest import CATALOG_RANKER
 
         current = self._current()
-        return current is not None and current.ranker == CATALOG_RANKER
+        return current is not None and current.ranker == CATALOG_RANKER and not current.has_content
 
     def run_once(self) -> None:
         """One round: index update, then train, gate, publish; report on stdout; never raise."""

@@ -7,6 +7,8 @@ import argparse
 from movierec.config import get_settings
 from movierec.dal.index_store import read_manifest, read_pointer
 from movierec.datasets import DataMissingError
+from movierec.index.build import DEFAULT_RANKER
+from movierec.index.manifest import CATALOG_RANKER
 from movierec.index_job import CATALOGS, build_and_publish, catalog_movies, ids_missing_from_index, update_published
 
 
@@ -17,7 +19,8 @@ def _build(args: argparse.Namespace) -> int:
     except DataMissingError as exc:
         print(f"movierec index build: {exc}")
         return 1
-    manifest, built = build_and_publish(movies, settings, catalog=args.catalog, force=args.force, k=args.neighbours)
+    manifest, built = build_and_publish(movies, settings, catalog=args.catalog, force=args.force, k=args.neighbours,
+                                        ranker=args.ranker)  # fmt: skip
     if built:
         print(f"published {manifest.version}: {manifest.rows} movies, {manifest.build.get('embedded')} embedded now, "
               f"{manifest.build.get('total_s')} s")  # fmt: skip
@@ -61,6 +64,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     build.add_argument("--catalog", choices=CATALOGS, default="course", help="which movies (default: course)")
     build.add_argument("--force", action="store_true", help="publish a new version even if nothing changed")
     build.add_argument("--neighbours", type=int, default=50, help="neighbours stored per movie (default 50)")
+    build.add_argument("--ranker", choices=(CATALOG_RANKER, DEFAULT_RANKER), default=CATALOG_RANKER,
+                       help="what the version serves until a trained model replaces it: the popular list "
+                            "(default; content-v1 loses to it offline, docs/evaluation.md) or content-v1")
     build.set_defaults(func=_build)
     update = actions.add_parser("update", epilog="example: movierec index update --from-dynamodb", help="add movies the current index lacks (new version, same rows kept)")
     update.add_argument("movie_ids", nargs="*", help="movie ids to add, e.g. the+lion+king+1994")

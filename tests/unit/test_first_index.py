@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from movierec.index.build import DEFAULT_RANKER, build_catalog_index, embed_version, update_index
+from movierec.index.build import build_catalog_index, embed_version, update_index
 from movierec.index.embed import DIM, EmbeddingCache, embed_with_cache
 from movierec.index.loaded import load_index
 from movierec.index.manifest import CATALOG_RANKER
@@ -65,7 +65,7 @@ def test_content_is_added_to_the_same_rows_with_exact_neighbours(tmp_path: Path)
     result = embed_version(base, tmp_path / "v1", cache=cache, progress=False)
     index = load_index(result.folder)
     assert result.embedded == 0  # all from the cache
-    assert index.manifest.has_content and index.manifest.ranker == DEFAULT_RANKER
+    assert index.manifest.has_content and index.manifest.ranker == CATALOG_RANKER  # popular beats content-v1
     assert index.manifest.parent == base.version and index.ids == base.ids
     expected = np.stack([vectors[text_hash(movie_text(m))] for m in movies])
     np.testing.assert_array_equal(index.vectors, expected)

@@ -41,7 +41,7 @@ from movierec.index.build import (
 from movierec.index.embed import EmbeddingCache, embed_with_cache
 from movierec.index.text import movie_text, text_hash
 from movierec.index.loaded import load_index
-from movierec.index.manifest import Manifest
+from movierec.index.manifest import CATALOG_RANKER, Manifest
 from movierec.index.publish import publish
 from movierec.index.table import movies_of
 from movierec.models.movie import Movie
@@ -102,13 +102,15 @@ def build_and_publish(
 def ensure_index(settings: Settings, progress: bool = True) -> tuple[Manifest, bool]:
     """The current index; if there is none, one of the course catalog is published first: built whole
     when the embedding cache holds every movie's text (seconds), else a catalog version without content
-    (seconds too; :func:`embed_published` adds the content later). (manifest, published now?)"""
+    (seconds too; :func:`embed_published` adds the content later). Either is served by the popular list
+    (:data:`CATALOG_RANKER`) until a trained model passes the gate: content-v1 loses to it offline.
+    (manifest, published now?)"""
     current = read_pointer(settings)
     if current is not None:
         return read_manifest(current, settings), False
     movies = unique_movies(catalog_movies("course", settings))
     if EmbeddingCache(settings.embedding_cache_dir).missing([text_hash(movie_text(m)) for m in movies]) == 0:
-        return build_and_publish(movies, settings, catalog="course", progress=progress)
+        return build_and_publish(movies, settings, catalog="course", ranker=CATALOG_RANKER, progress=progress)
     manifest = _publish_from_work(settings, lambda work: build_catalog_index(movies, work, build_info={"catalog": "course"}))
     assert manifest is not None
     return manifest, True

@@ -167,9 +167,12 @@ def embed_version(
     """``base`` (a version without content) with its vectors and exact neighbour lists computed.
 
     Same rows in the same order, every extra column kept as it is (a model trained onto ``base`` keeps
-    working: its columns hold row numbers); the ranker is kept, except that the popular list of a catalog
-    version gives way to the content ranker. ``stop`` cancels between embedding chunks and neighbour
-    blocks (:class:`~movierec.models.cancel.Cancelled`); nothing is written then.
+    working: its columns hold row numbers); the ranker is kept. A catalog version's popular list stays what
+    it serves: content-v1 loses to the popular list offline (HR@20 0.031 vs 0.069, MovieLens
+    leave-last-out, docs/evaluation.md), so the first start serves popular until a trained model beats it
+    at the gate; the vectors still serve v2's content part and ``--ranker content-v1`` builds. ``stop``
+    cancels between embedding chunks and neighbour blocks (:class:`~movierec.models.cancel.Cancelled`);
+    nothing is written then.
     """
     started = time.monotonic()
     movies = movies_of(base.table)
@@ -181,7 +184,7 @@ def embed_version(
     nbr_idx, nbr_sim = all_neighbours(vectors, k, stop=stop)
     extra = {n: base.table[n].combine_chunks() for n in base.table.column_names if n not in BASE_COLUMNS}
     table = to_arrow(movies, hashes, vectors, nbr_idx, nbr_sim, extra)
-    ranker = DEFAULT_RANKER if base.manifest.ranker == CATALOG_RANKER else base.manifest.ranker
+    ranker = base.manifest.ranker
     fp = (fingerprint(movies, k, ranker, []) if not extra
           else hashlib.sha256(f"{base.manifest.source_fingerprint}|{MODEL_NAME}".encode()).hexdigest()[:16])  # fmt: skip
     info = {**base.manifest.build, "content": True, "embedded": embedded, "embed_s": round(embed_s, 2),
