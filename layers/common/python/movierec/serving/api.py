@@ -107,7 +107,7 @@ class RecommendApi:
     """One process's request handling: :meth:`answer` chooses the answer, :meth:`get` renders, logs, counts."""
 
     def __init__(self, recommender: Recommender, answer_log: AnswerLog | None, budget_ms: int, tables: Tables,
-                 router: ExperimentRouter | None = None, workers: int = 4) -> None:  # fmt: skip
+                 router: ExperimentRouter | None, workers: int) -> None:  # fmt: skip
         """``workers``: full answers computed at once (``Settings.recommend_workers``). A request that
         finds them all taken is answered degraded at once (``overload``) instead of queueing behind them:
         a queued answer would mostly miss its budget anyway and finish in the background for nothing,
