@@ -39,7 +39,9 @@ def _offline(args: argparse.Namespace) -> int:
             catalog = "movielens" if args.source == "movielens" else "course"
             index, to_index = catalog_index(catalog, settings, extra_ids=log.catalog if catalog == "course" else (),
                                             embed=not args.no_embed)  # fmt: skip
-            specs = default_specs() | learned_specs(index, to_index if args.source == "movielens" else None)
+            # On the course stream MovieLens is prior data for ranker v2 (tried with and without on validation).
+            prior = interactions.load_prior(settings) if args.source == "stream" and not args.no_prior else None
+            specs = default_specs() | learned_specs(index, to_index if args.source == "movielens" else None, prior)
             if args.source == "movielens" and not args.no_embed:  # content-v1, the ranker an index build serves
                 specs |= served_specs(args.source, settings)
     except (DataMissingError, IndexMissingError) as exc:
@@ -51,7 +53,7 @@ def _offline(args: argparse.Namespace) -> int:
     # The served ranker: what the API serves now (dynamodb), else ranker v2, what `movierec train` publishes.
     served = next(iter(served_now)) if args.source == "dynamodb" else "collab-v2"
     command = " ".join(["movierec eval offline", f"--source {args.source}", *(["--quick"] if args.quick else []),
-                        *(["--no-embed"] if args.no_embed else []),
+                        *(["--no-embed"] if args.no_embed else []), *(["--no-prior"] if args.no_prior else []),
                         *([f"--protocol {args.protocol}"] if args.protocol != ",".join(DEFAULT_PROTOCOLS) else [])])  # fmt: skip
     try:
         run = run_offline(log, specs, quick=args.quick, protocols=protocols, served=served)
@@ -109,6 +111,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     offline.add_argument("--no-embed", action="store_true",
                          help="ranker v2 over an index without content vectors (no embedding; its content part "
                               "for cold movies scores nothing; no content-v1): for a machine too slow to embed the catalog")
+    offline.add_argument("--no-prior", action="store_true",
+                         help="--source stream: ranker v2 without MovieLens as prior training data (the ablation)")
     offline.add_argument("--out", type=Path, default=Path("reports"), help="report folder (default reports/)")
     offline.set_defaults(func=_offline)
     online = verbs.add_parser("online", epilog="example: movierec eval online --window-hours 24", help="conversion of served/streamed recommendations into watches")

@@ -31,6 +31,8 @@ def test_training_stores_its_snapshot_and_explain_traces_an_answer(
     training = first.manifest.build["training"]
     key = training["snapshot"]  # type: ignore[index]
     assert training["git"] == git_state() and isinstance(git_state()["dirty"], bool)  # type: ignore[index]
+    # MovieLens was offered as prior data, and refused: the ingested data is MovieLens itself.
+    assert training["prior"] == {"offered": "movielens", "users_used": 0}
     # Content-addressed: the same data gives the same key; the stored log is exactly what was read.
     log = load_dynamodb(settings, include_catalog=False, tie_seed=TIE_SEED)  # as training reads it
     assert write_snapshot(log, settings) == key

@@ -103,6 +103,9 @@ class Settings:
     #: Seconds ``movierec train`` may spend tuning on its validation split (the grid search stops there;
     #: every family gets at least its first grid point). Issue 14: tuning <= 5 min on 2 cores.
     train_tune_budget_s: float = 240.0
+    #: Prior training data ``movierec train`` offers ranker v2 on course-id data (movierec/training/prior.py):
+    #: ``movielens`` (ml-latest-small from the data folder; skipped, and logged, when it is not there) or ``none``.
+    train_prior: str = "movielens"
     #: What ``make up`` replays into Kafka once at start: movielens (converted), samples (course files), none.
     replay_on_up: str = "movielens"
     #: Where the local alarm evaluator posts every alarm state change (Slack-compatible JSON); empty = nowhere.
@@ -150,6 +153,7 @@ class Settings:
             movie_api_url=env.get("MOVIEREC_MOVIE_API_URL", d.movie_api_url).rstrip("/"),
             retrain_every_min=_float(env, "MOVIEREC_RETRAIN_EVERY_MIN", d.retrain_every_min),
             train_tune_budget_s=_float(env, "MOVIEREC_TRAIN_TUNE_BUDGET_S", d.train_tune_budget_s),
+            train_prior=env.get("MOVIEREC_TRAIN_PRIOR", d.train_prior),
             replay_on_up=env.get("MOVIEREC_REPLAY_ON_UP", d.replay_on_up),
             alert_webhook_url=env.get("MOVIEREC_ALERT_WEBHOOK_URL", d.alert_webhook_url).strip(),
             alert_webhook_timeout_s=_float(env, "MOVIEREC_ALERT_WEBHOOK_TIMEOUT_S", d.alert_webhook_timeout_s),

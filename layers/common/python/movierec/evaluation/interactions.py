@@ -13,6 +13,9 @@ Three sources feed the same :class:`InteractionLog`, so one protocol measures al
   through the pynamodb models and the serving path's mapping), catalog = movies in the ``movies``
   table plus any movie seen in a history (or only the latter, for training).
 
+:func:`load_prior` is not a source but extra training data for ranker v2 on the course-id sources:
+MovieLens histories with their movies in stream ids (:mod:`movierec.training.prior` says why and how).
+
 Each user's interactions are sorted by time. Ties in time are broken by movie id by default
 (:func:`movie_order`), or — with ``tie_seed`` — by a seeded pseudo-random order per (user, movie):
 id order is not a real order, and a sequence model would learn it (MovieLens rates many movies in
@@ -106,6 +109,17 @@ def load_movielens(settings: Settings | None = None, tie_seed: int | None = None
     with data_path(*MOVIELENS, "movies.csv", settings=s).open(newline="") as f:
         catalog = [row["movieId"] for row in csv.DictReader(f)]
     return build_log(_movielens_rows(ratings), catalog, source="movielens", tie_seed=tie_seed)
+
+
+def load_prior(settings: Settings | None = None, tie_seed: int | None = TIE_SEED) -> dict[int, tuple[Interaction, ...]]:
+    """MovieLens histories in stream movie ids (course id, else the course-style id of the title, as the
+    replay writes them), keyed by ``-userId`` so they can never be mistaken for a course user."""
+    from movierec.catalog.movielens_stream import movie_ids
+
+    s = settings or get_settings()
+    ids = movie_ids(s)
+    log = load_movielens(s, tie_seed=tie_seed)
+    return {-u: tuple(replace(i, movie_id=ids[int(i.movie_id)]) for i in h) for u, h in log.users.items()}
 
 
 def stream_files(settings: Settings | None = None) -> list[Path]:

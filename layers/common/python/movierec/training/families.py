@@ -48,6 +48,14 @@ FOLD_VARIANTS: tuple[dict[str, float], ...] = (
 )
 V2_GRID = tuple({"lam": lam, **fold} for lam in LAMBDAS for fold in FOLD_VARIANTS)
 V2_QUICK = tuple({"lam": lam, **fold} for lam in (300.0, 3000.0) for fold in FOLD_VARIANTS[::2])
+#: Weights of the prior users (:mod:`~movierec.training.prior`) tried when there is a prior: without it first.
+PRIOR_WEIGHTS = (0.0, 1.0)
+
+
+def with_prior(grid: tuple[dict[str, Any], ...]) -> tuple[dict[str, Any], ...]:
+    """``grid`` with every point tried without and with the prior (point by point, so a time-boxed search
+    that stops early has tried both)."""
+    return tuple({**point, "prior_weight": w} for point in grid for w in PRIOR_WEIGHTS)
 
 
 class FitCache:
@@ -58,11 +66,12 @@ class FitCache:
         self._keep = keep
         self._fits: list[tuple[Train, FitParams, CollabModel]] = []
 
-    def fit(self, train: Train, params: FitParams, to_index: Mapping[str, str] | None = None) -> CollabModel:
+    def fit(self, train: Train, params: FitParams, to_index: Mapping[str, str] | None = None,
+            prior: Train | None = None) -> CollabModel:  # fmt: skip
         for seen, p, model in self._fits:
             if seen is train and p == params:
                 return model
-        model = fit_collab(translate(train, to_index) if to_index is not None else train, params)
+        model = fit_collab(translate(train, to_index) if to_index is not None else train, params, prior)
         self._fits.append((train, params, model))
         del self._fits[: -self._keep]
         return model
@@ -76,16 +85,19 @@ def split_params(params: Mapping[str, Any]) -> tuple[FitParams, FoldIn]:
 
 
 def v2_spec(index: MovieIndex, to_index: Mapping[str, str] | None = None, cache: FitCache | None = None,
-            grid: tuple[dict[str, Any], ...] = V2_GRID) -> ModelSpec:  # fmt: skip
+            grid: tuple[dict[str, Any], ...] = V2_GRID, prior: Train | None = None) -> ModelSpec:  # fmt: skip
     """Ranker v2 over ``index``; ``to_index`` maps the log's movie ids to the index's (MovieLens), None
-    when the log already speaks them (the course stream, the ingested histories)."""
+    when the log already speaks them (the course stream, the ingested histories). With a ``prior`` (in
+    the index's ids) every grid point is tried without and with it."""
     fits = cache or FitCache()
 
     def build(train: Train, catalog: Sequence[str], **params: Any) -> Ranker:
         fit, fold = split_params(params)
-        ranker = ranker_for(index, fits.fit(train, fit, to_index), fold)
+        ranker = ranker_for(index, fits.fit(train, fit, to_index, prior), fold)
         return IdTranslatingRanker(ranker, to_index) if to_index is not None else ranker
 
+    if prior:
+        return ModelSpec(build=build, grid=with_prior(grid), quick_grid=with_prior(V2_QUICK))
     return ModelSpec(build=build, grid=grid, quick_grid=V2_QUICK)
 
 
@@ -95,6 +107,7 @@ def ease_spec(grid: tuple[dict[str, Any], ...] = EASE_GRID) -> ModelSpec:
                      quick_grid=({"lam": 300.0}, {"lam": 3000.0}))  # fmt: skip
 
 
-def learned_specs(index: MovieIndex, to_index: Mapping[str, str] | None = None) -> dict[str, ModelSpec]:
-    """``ease`` and ``collab-v2`` (over ``index``) as models of the offline comparison."""
-    return {"ease": ease_spec(), NAME: v2_spec(index, to_index)}
+def learned_specs(index: MovieIndex, to_index: Mapping[str, str] | None = None,
+                  prior: Train | None = None) -> dict[str, ModelSpec]:  # fmt: skip
+    """``ease`` and ``collab-v2`` (over ``index``, with ``prior`` if any) as models of the offline comparison."""
+    return {"ease": ease_spec(), NAME: v2_spec(index, to_index, prior=prior)}

@@ -4,7 +4,8 @@
    system ingested) or MovieLens (ids mapped to course ids through ``ml_to_course_ids.csv``; movies
    without a course id are dropped, as the course index cannot serve them).
 2. Tune (:mod:`~movierec.training.tuning`): on a validation split cut from the holdout's training part
-   only, every family's grid within ``train_tune_budget_s`` — ranker v2's variants (what is published)
+   only, every family's grid within ``train_tune_budget_s`` — ranker v2's variants (what is published;
+   on course-id data each without and with MovieLens as prior data, :mod:`~movierec.training.prior`)
    and the baselines (popular, Markov, EASE, ALS).
 3. Gate: fit the chosen v2 candidate on the leave-last-out training part, score it, the current
    version's ranker and the best validation baseline on the fresh holdout (:mod:`~movierec.training.gate`).
@@ -39,8 +40,8 @@ from movierec.catalog.movielens import read_links
 from movierec.config import Settings
 from movierec.dal.index_store import IndexMissingError, download_version, read_pointer
 from movierec.dal.snapshots import read_snapshot, write_snapshot
-from movierec.datasets import data_path
-from movierec.evaluation.interactions import TIE_SEED, InteractionLog, load_dynamodb, load_movielens
+from movierec.datasets import DataMissingError, data_path
+from movierec.evaluation.interactions import TIE_SEED, InteractionLog, load_dynamodb, load_movielens, load_prior
 # A trained version is written exactly like a built one (LanceDB table, then the manifest).
 from movierec.index.build import code_version, write_index_version
 from movierec.index.loaded import MovieIndex, load_index
@@ -48,6 +49,7 @@ from movierec.index.manifest import Manifest
 from movierec.index.publish import set_pointer, upload_version
 from movierec.index.table import BASE_COLUMNS, movies_of, to_arrow
 from movierec.models.cancel import checkpoint
+from movierec.models.ranking import Interaction
 from movierec.observability import MetricUnit, make_logger, make_metrics
 from movierec.provenance import git_state
 from movierec.ranking.collab import NAME, CollabRanker, FoldIn
@@ -83,6 +85,22 @@ def load_interactions(source: str, settings: Settings) -> InteractionLog:
         ml = load_movielens(settings, tie_seed=TIE_SEED)
         return InteractionLog(translate(ml.users, links), tuple(sorted(set(links.values()))), source="movielens")
     raise ValueError(f"unknown source {source!r}; known: {', '.join(SOURCES)}")
+
+
+def training_prior(source: str, settings: Settings) -> dict[int, tuple[Interaction, ...]] | None:
+    """The prior data ranker v2 may train with (``settings.train_prior``); None on MovieLens itself (it
+    is the data), when switched off, or when the files are missing (logged: training goes on without —
+    as on AWS, whose train function has no data folder). It is read from the data folder, not kept in
+    the training snapshot: a refit from a snapshot reads the same fixed files again."""
+    if source == "movielens" or settings.train_prior == "none":
+        return None
+    if settings.train_prior != "movielens":
+        raise ValueError(f"unknown MOVIEREC_TRAIN_PRIOR {settings.train_prior!r}; known: movielens, none")
+    try:
+        return load_prior(settings)
+    except DataMissingError as exc:
+        logger.warning("no prior data: training without it", extra={"reason": str(exc)})
+        return None
 
 
 def _model_fingerprint(base: Manifest, model: CollabModel, fold: FoldIn) -> str:
@@ -133,21 +151,24 @@ def train(settings: Settings, source: str = "dynamodb", promote: bool = True, fi
         return None
     checkpoint(stop, "before fitting the candidate")
     holdout = fresh_holdout(log, since)
-    specs = train_specs(base)
+    prior = training_prior(source, settings)
+    specs = train_specs(base, prior)
     if fit is not None or fold is not None:  # v2's parameters are given: only they are "tried"
         given = {**asdict(fit or FitParams()), **(fold or FoldIn()).to_dict()}
         specs[NAME] = replace(specs[NAME], grid=(given,), quick_grid=None)
     tuning = tune(holdout.train, log.catalog, specs, settings.train_tune_budget_s)
     fit, fold = split_params(tuning.params)
-    candidate = fit_collab(holdout.train, fit)
+    candidate = fit_collab(holdout.train, fit, prior)
     checkpoint(stop, "before the gate")
     baseline = specs[tuning.best_baseline].build(holdout.train, log.catalog, **tuning.baseline_params)
     gate = run_gate(ranker_for(base, candidate, fold), build_ranker(base), holdout,
                     baseline=(tuning.best_baseline, baseline))  # fmt: skip
     checkpoint(stop, "before the final fit")
-    final = fit_collab(log.users, fit)
+    final = fit_collab(log.users, fit, prior)
     checkpoint(stop, "before writing the snapshot")
     training = {**describe(final), "fold_in": fold.to_dict(), "source": source, "code_version": code_version(),
+                # offered: what the setting gave; users_used: 0 when the tuner said no or the data is the prior's own
+                "prior": {"offered": "none" if prior is None else settings.train_prior, "users_used": final.info["prior_users"]},
                 "tuning": tuning.to_dict(), "holdout": {"split": holdout.name, **asdict(gate)},
                 # provenance: the exact data (content-addressed on S3) and the code state that made the model
                 "snapshot": write_snapshot(log, settings), "git": git_state()}  # fmt: skip

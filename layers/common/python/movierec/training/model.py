@@ -19,6 +19,7 @@ from movierec.models.ranking import Interaction
 from movierec.index.loaded import MovieIndex
 from movierec.ranking.collab import CollabRanker, FoldIn, Neighbours
 from movierec.training.ease import ease_weights
+from movierec.training.prior import usable_prior
 from movierec.training.topn import top_n_dense, top_n_sparse
 from movierec.training.transitions import transition_matrix
 from movierec.ranking.vocabulary import Train, Vocabulary, sequences, user_item_matrix, vocabulary
@@ -40,6 +41,8 @@ class FitParams:
     max_items: int = 10_000
     neighbours: int = 100
     window: int = 3
+    #: Weight of the prior users' rows in EASE's Gram matrix (:mod:`~movierec.training.prior`); 0 = off.
+    prior_weight: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -65,18 +68,26 @@ def data_window(train: Train) -> dict[str, object]:
     }
 
 
-def fit_collab(train: Train, params: FitParams = FitParams()) -> CollabModel:
-    """EASE and transition neighbour lists of the movies with enough users in ``train``."""
+def fit_collab(train: Train, params: FitParams = FitParams(), prior: Train | None = None) -> CollabModel:
+    """EASE and transition neighbour lists of the movies with enough users in ``train`` (and, when
+    ``params.prior_weight`` > 0, in the usable part of ``prior``: EASE only, transitions stay ``train``'s)."""
     started = time.perf_counter()
-    vocab = vocabulary(train, params.min_count, params.max_items)
+    extra = usable_prior(prior, train) if prior and params.prior_weight > 0 else {}
+    vocab = vocabulary({**train, **extra}, params.min_count, params.max_items)
     if len(vocab) < 2:
         raise NotEnoughData(f"too little data to train: {len(vocab)} movies with >= {params.min_count} users")
     x = user_item_matrix(train, vocab)
-    b = ease_weights((x.T @ x).toarray(), params.lam)
+    gram = (x.T @ x).toarray()
+    if extra:
+        xp = user_item_matrix(extra, vocab)
+        gram += np.float32(params.prior_weight) * (xp.T @ xp).toarray()
+    b = ease_weights(gram, params.lam)
+    del gram
     cf_idx, cf_w = top_n_dense(b, params.neighbours)
     del b
     seq_idx, seq_w = top_n_sparse(transition_matrix(sequences(train, vocab), len(vocab), params.window), params.neighbours)
-    info = {**data_window(train), "movies": len(vocab), "fit_s": round(time.perf_counter() - started, 2)}
+    info = {**data_window(train), "movies": len(vocab), "fit_s": round(time.perf_counter() - started, 2),
+            "prior_users": len(extra), "prior_interactions": sum(len(h) for h in extra.values())}  # fmt: skip
     return CollabModel(vocab, cf_idx, cf_w, seq_idx, seq_w, params, info)
 
 

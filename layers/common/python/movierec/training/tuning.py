@@ -42,14 +42,15 @@ ALS_GRID = ({"factors": 64, "regularization": 0.01, "alpha": 1.0, "seed": SEED},
             {"factors": 128, "regularization": 0.1, "alpha": 5.0, "seed": SEED})  # fmt: skip
 
 
-def train_specs(index: MovieIndex) -> dict[str, ModelSpec]:
-    """The families training tunes: the baselines first (cheap), then ranker v2 over ``index``."""
+def train_specs(index: MovieIndex, prior: Train | None = None) -> dict[str, ModelSpec]:
+    """The families training tunes: the baselines first (cheap), then ranker v2 over ``index`` (each of
+    its grid points without and with ``prior``, when there is one)."""
     return {
         "popular": ModelSpec(build=lambda train, catalog, **p: PopularRanker.from_training(train, catalog)),
         "markov": ModelSpec(build=lambda train, catalog, **p: baselines.MarkovRanker.fit(train, catalog, **p), grid=MARKOV_GRID),
         "ease": ease_spec(),
         "als": ModelSpec(build=lambda train, catalog, **p: baselines.als(train, catalog, **p), grid=ALS_GRID),
-        NAME: v2_spec(index),
+        NAME: v2_spec(index, prior=prior),
     }
 
 
