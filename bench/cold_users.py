@@ -8,6 +8,10 @@ profiles; ``--source movielens``: ml-latest-small, no demographics, so popular v
 
 ``--by-file`` (stream) adds where the test cut's cold users come from: per stream file, its interactions
 before / after ``T``, its users with a profile, and the HR@20 of a popular list of that file alone.
+``--served`` adds ranker v2 as serving uses it for a cold user (the main ranker when a history movie is
+in the index, else the popular list; its grid tuned on the cold validation cut, MovieLens as prior data
+on the stream as ``movierec eval offline`` offers it), over the source's catalog index (``--no-embed``:
+without content vectors, as that command's flag).
 """
 
 from __future__ import annotations
@@ -21,9 +25,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers" / "common" / "python"))
 
 from movierec.catalog.users import read_profiles  # noqa: E402
-from movierec.evaluation.cold import ColdRun, before, run_cold  # noqa: E402
-from movierec.evaluation.interactions import TIE_SEED, load_movielens, load_stream, stream_files  # noqa: E402
-from movierec.evaluation.scoring import Results, evaluate  # noqa: E402
+from movierec.evaluation.cold import ColdRun, as_served, before, run_cold  # noqa: E402
+from movierec.evaluation.interactions import (  # noqa: E402
+    TIE_SEED, InteractionLog, load_movielens, load_prior, load_stream, stream_files,
+)  # fmt: skip
+from movierec.evaluation.scoring import ModelSpec, Results, evaluate  # noqa: E402
+from movierec.evaluation.served import catalog_index  # noqa: E402
 from movierec.evaluation.split import AFTER  # noqa: E402
 from movierec.ranking.popular import PopularRanker  # noqa: E402
 
@@ -65,6 +72,10 @@ def report(run: ColdRun, profiled: set[int]) -> str:
         out += ["", f"**{label}** (T = {_when(cut)}): {len(res.split.cases):,} cold cases, {len(users):,} users "
                     f"({zero:,} with nothing before T, {len(users & profiled):,} with a profile)", ""]  # fmt: skip
         out += table(res, run.params)
+    with_movie = run.test.subset(lambda c: bool(c.history), "1-2 movies before the request")
+    out += ["", f"**test, users with 1-2 movies** (the cases whose history is not empty): {len(with_movie.split.cases):,} "
+                f"cases, {with_movie.split.n_users:,} users", ""]  # fmt: skip
+    out += table(with_movie, run.params)
     out += ["", f"validation NDCG@{K} of every grid point:"]
     for name, trail in run.tuning.items():
         if trail:
@@ -93,11 +104,25 @@ def by_file(run: ColdRun, profiled: set[int]) -> str:
     return "\n".join(out)
 
 
+def served_spec(log: InteractionLog, source: str, embed: bool) -> dict[str, ModelSpec]:
+    """``collab-v2`` as served to a cold user, over the source's catalog index."""
+    from movierec.ranking.collab import NAME
+    from movierec.training.families import v2_spec
+
+    catalog = "course" if source == "stream" else "movielens"
+    index, to_index = catalog_index(catalog, extra_ids=log.catalog if catalog == "course" else (), embed=embed)
+    if catalog == "course":
+        return {NAME: as_served(v2_spec(index, prior=load_prior()), frozenset(index.ids))}
+    return {NAME: as_served(v2_spec(index, to_index), frozenset(to_index))}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", choices=("stream", "movielens"), default="stream")
     parser.add_argument("--after", type=float, default=AFTER, help="share of interactions after each cut (default %(default)s)")
     parser.add_argument("--by-file", action="store_true", help="stream: where the test cut's cold users come from")
+    parser.add_argument("--served", action="store_true", help="also ranker v2 as served to a cold user")
+    parser.add_argument("--no-embed", action="store_true", help="--served over an index without content vectors")
     args = parser.parse_args()
     started = time.perf_counter()
     if args.source == "stream":
@@ -106,7 +131,7 @@ def main() -> None:
         log, profiles = load_movielens(tie_seed=TIE_SEED), None
     print(f"{log.source}: {len(log.users):,} users, {log.n_interactions:,} interactions, {len(log.catalog):,} movies; "
           f"cuts leave {args.after:g} of the interactions after them")  # fmt: skip
-    run = run_cold(log, profiles, args.after)
+    run = run_cold(log, profiles, args.after, served_spec(log, args.source, not args.no_embed) if args.served else None)
     print(report(run, set(profiles or ())))
     if args.by_file and args.source == "stream":
         print(by_file(run, set(profiles or ())))

@@ -5,13 +5,14 @@ from __future__ import annotations
 import random
 
 from movierec.evaluation.cold import (
-    DAY, age_band, before, blend, cold_split, demographic, run_cold, trending,
+    DAY, age_band, as_served, before, blend, cold_split, demographic, run_cold, trending,
 )  # fmt: skip
 from movierec.evaluation.interactions import build_log
-from movierec.evaluation.scoring import evaluate
-from movierec.evaluation.split import Case, cut_time
+from movierec.evaluation.scoring import ModelSpec, evaluate
+from movierec.evaluation.split import Case, Split, cut_time
 from movierec.models.audit import UserProfile
-from movierec.models.ranking import Interaction
+from movierec.models.ranking import Interaction, Scored
+from movierec.ranking.popular import PopularRanker
 
 from tests.fixtures.eval import log_from
 
@@ -127,3 +128,18 @@ def test_the_tuner_never_reads_a_test_target() -> None:
     assert {n: m.ranks for n, m in a.validation.models.items()} == {n: m.ranks for n, m in b.validation.models.items()}
     assert [c.target for c in a.test.split.cases] != [c.target for c in b.test.split.cases]  # the test did change
     assert set(a.test.models) == {"popular", "trending", "demo-age", "demo-occupation", "demo-gender", "blend"}
+
+
+def test_as_served_answers_a_user_with_a_known_movie_by_the_main_ranker_else_popular() -> None:
+    """What serving does for a cold user, as a candidate: the main ranker only when the history holds a
+    movie of its index; a subset of the results keeps exactly the answers of the cases it keeps."""
+    main = PopularRanker([Scored("z", 1.0)], "main")
+    spec = as_served(ModelSpec(build=lambda train, catalog: main), frozenset({"a"}))
+    served = spec.build({1: (Interaction("b", 1.0),)}, ("a", "b", "z"))
+    known, unknown = Case(2, (Interaction("a", 1.0),), "z"), Case(3, (Interaction("q", 1.0),), "b")
+    assert served(known) is main and served(unknown) is not main
+    split = Split("s", {1: (Interaction("b", 1.0),)}, (known, unknown, Case(4, (), "b")), ("a", "b", "z"))
+    results = evaluate({"served": served}, split, (20,), progress=False)
+    assert results.metrics("served", 20)["hit_rate"] == 1.0  # z for the known user, b (popular) for the others
+    part = results.subset(lambda c: bool(c.history), "with a movie")
+    assert [c.user_id for c in part.split.cases] == [2, 3] and part.models["served"].recommended[0][0] == "z"

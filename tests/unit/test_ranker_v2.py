@@ -92,3 +92,16 @@ def test_rows_added_after_training_are_cold() -> None:
     assert model.cf_count.tolist() == [5, 5, 5, 5, 5, 0, 0]
     assert model.cf_idx[6].tolist() == [-1, -1] and model.seq_w[6].tolist() == [0, 0]
     np.testing.assert_array_equal(model.cf_idx[:6], _model().cf_idx)
+
+
+def test_a_history_shorter_than_popular_below_is_ranked_by_popularity() -> None:
+    """``popular_below=3``: a user with 1-2 known movies gets the model's most popular movies (watched
+    ones excluded); from 3 known movies on, the learned neighbours rank as before."""
+    counts = np.array([1, 2, 3, 4, 5, 0], np.int32)  # m4 most popular, m5 cold
+    model = replace(_model(), cf_count=counts)
+    params = FoldIn(tau=1.0, seq_tau=1.0, beta=0.5, cold_weight=0.0, popularity_weight=0.0)
+    short = CollabRanker(tiny_index(VECTORS, 5), model, replace(params, popular_below=3))
+    assert [s.movie_id for s in short.rank(_history(), 3)] == ["m4", "m3", "m2"]
+    longer = _history() + [Interaction("m2", last_seen=0.5)]
+    plain = CollabRanker(tiny_index(VECTORS, 5), model, params)
+    assert short.rank(longer, 3) == plain.rank(longer, 3)

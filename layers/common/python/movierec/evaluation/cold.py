@@ -13,7 +13,10 @@ asked), whether a list the data supports beats that global list for cold users:
 - ``demo-<grouping>`` — the popular list of the user's demographic group (age band, occupation, gender
   from the course ``/user/`` records, :func:`demographic`); a user without a profile, or in a group of
   fewer than ``min_size`` training users, gets the global list (a small group's counts are noise);
-- ``blend`` — trending plus the best demographic list, each scaled to its top count (:func:`blend`).
+- ``blend`` — trending plus the best demographic list, each scaled to its top count (:func:`blend`);
+- whatever the caller adds (``extra``): ``bench/cold_users.py --served`` adds ranker v2 as serving uses
+  it for a cold user (:class:`AsServed`: the main ranker when a history movie is in its index, else the
+  popular list), so "does the main ranker beat popular for 1-2 known movies" is measured, not assumed.
 
 Every list breaks ties by global popularity, then catalog order, so a sparse group or window is padded
 with the global chart instead of arbitrary movies. All builders read training histories only.
@@ -133,6 +136,29 @@ class GroupLists:
         return self.lists[group] if group in self.lists else self.fallback
 
 
+@dataclass(frozen=True)
+class AsServed:
+    """Per case (a :data:`~.scoring.CaseRanker`), what serving answers a cold user: ``main`` when one of
+    the history's movies is in ``known`` (the main ranker's index, in the log's ids), else ``fallback``
+    (the popular list)."""
+
+    main: Ranker
+    fallback: Ranker
+    known: frozenset[str]
+
+    def __call__(self, case: Case) -> Ranker:
+        return self.main if any(i.movie_id in self.known for i in case.history) else self.fallback
+
+
+def as_served(main: ModelSpec, known: frozenset[str]) -> ModelSpec:
+    """``main`` (its grid kept, tuned on the cold validation cut like every candidate) wrapped as served."""
+
+    def build(train: Train, catalog: Sequence[str], **params: Any) -> AsServed:
+        return AsServed(main.build(train, catalog, **params), PopularRanker.from_training(train, catalog), known)
+
+    return ModelSpec(build=build, grid=main.grid, quick_grid=main.quick_grid)
+
+
 def groups_of(profiles: Mapping[int, UserProfile], grouping: str) -> dict[int, str]:
     """user id -> group under ``grouping`` (users whose field is unknown are left out)."""
     key = GROUPINGS[grouping]
@@ -221,15 +247,16 @@ def tune(val: Split, specs: Mapping[str, ModelSpec]) -> tuple[dict[str, dict[str
     return chosen, trail
 
 
-def run_cold(log: InteractionLog, profiles: Mapping[int, UserProfile] | None = None, after: float = AFTER) -> ColdRun:
+def run_cold(log: InteractionLog, profiles: Mapping[int, UserProfile] | None = None, after: float = AFTER,
+             extra: Mapping[str, ModelSpec] | None = None) -> ColdRun:  # fmt: skip
     """Cut ``T`` (``after`` of all interactions at or after it), tune on a cut ``V`` of the log truncated at
-    ``T`` (the same share after ``V``), then fit every candidate on the training data before ``T`` and
-    score the cold cases at ``T``, paired with ``popular``. Pure: no file, no print."""
+    ``T`` (the same share after ``V``), then fit every candidate (and ``extra``'s) on the training data
+    before ``T`` and score the cold cases at ``T``, paired with ``popular``. Pure: no file, no print."""
     test_cut = cut_time(log, after)
     known = before(log, test_cut)
     validation_cut = cut_time(known, after)
     val = cold_split(known, validation_cut)
-    specs = cold_specs(profiles)
+    specs = cold_specs(profiles) | dict(extra or {})
     if profiles:
         specs["blend"] = ModelSpec(build=lambda train, catalog, **p: blend(train, catalog, profiles, **p))
     chosen, trail = tune(val, {n: s for n, s in specs.items() if n != "blend"})

@@ -22,7 +22,7 @@ Usage::
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
 
 from tqdm import tqdm
@@ -80,6 +80,15 @@ class Results:
             "coverage": metrics.coverage(m.recommended, len(self.split.catalog), k),
             "popularity_pct": metrics.mean_popularity_percentile(m.recommended, self.percentiles, k),
         }
+
+    def subset(self, keep: Callable[[Case], bool], label: str) -> "Results":
+        """The same answers on the cases ``keep`` accepts only (e.g. cold users with a movie), every
+        metric and interval recomputed over them; ``label`` names the subset in the split's name."""
+        idx = [i for i, case in enumerate(self.split.cases) if keep(case)]
+        split = replace(self.split, name=f"{self.split.name}, {label}", cases=tuple(self.split.cases[i] for i in idx))
+        models = {n: replace(m, ranks=[m.ranks[i] for i in idx], recommended=[m.recommended[i] for i in idx])
+                  for n, m in self.models.items()}  # fmt: skip
+        return replace(self, split=split, models=models)
 
     def paired(self, name: str, other: str, k: int) -> dict[str, float]:
         """``name`` minus ``other`` on the same cases: HR@k and NDCG@k differences with 95% bootstrap CIs

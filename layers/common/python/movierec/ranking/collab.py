@@ -8,6 +8,7 @@ from it, 0 = last) the score of candidate row ``c`` is::
     next   = sum_{i in last L} exp(-p_i / seq_tau) g_i T[h_i, c]  "watched next" (seq_idx / seq_w)
     collab = ease / max|ease| + beta * next / max next
     score  = collab + cold_weight * content(c) [c cold] + popularity_weight * pop(c)
+    score  = pop(c)                                    when n < popular_below (a short history)
 
 ``g(r) = low_weight`` when the user rated the movie ``<= low_rating``, else 1 (unrated = 1): a movie the
 user disliked hardly pulls its neighbours. ``content(c)`` is the recency-weighted mean cosine similarity
@@ -46,6 +47,9 @@ class FoldIn:
     low_weight: float = 0.2
     cold_weight: float = 1.0
     popularity_weight: float = 1e-3
+    #: A history with fewer index movies than this is ranked by popularity alone (the model's user counts):
+    #: on the course stream's validation splits v2 lost to popular for 1-2 known movies (docs/evaluation.md).
+    popular_below: int = 0
 
     @classmethod
     def from_dict(cls, values: Mapping[str, object]) -> "FoldIn":
@@ -131,6 +135,10 @@ class CollabRanker:
         """The score of every index row for this history (watched rows: -inf)."""
         p, m, n = self.params, self.model, len(self.index)
         rows, back, g = self._weights(history)
+        if len(rows) < p.popular_below:
+            scores = self._pop.copy()
+            scores[rows] = -np.inf
+            return scores
         scores = self._pop * p.popularity_weight
         if len(rows) == 0:
             return scores

@@ -45,6 +45,10 @@ FOLD_VARIANTS: tuple[dict[str, float], ...] = (
     {"tau": 50.0, "beta": 0.25},
     {"tau": 1e6, "beta": 0.25},
     {"tau": 1e6, "beta": 0.0},  # EASE-equivalent: every history movie alike, no "watched next"
+    # the EASE-like ones with histories of 1-2 known movies answered by popularity (they lost to it on
+    # the course stream's validation splits)
+    {"tau": 1e6, "beta": 0.25, "popular_below": 3},
+    {"tau": 1e6, "beta": 0.0, "popular_below": 3},
 )
 V2_GRID = tuple({"lam": lam, **fold} for lam in LAMBDAS for fold in FOLD_VARIANTS)
 V2_QUICK = tuple({"lam": lam, **fold} for lam in (300.0, 3000.0) for fold in FOLD_VARIANTS[::2])
