@@ -11,12 +11,14 @@ before / after ``T``, its users with a profile, and the HR@20 of a popular list 
 ``--served`` adds ranker v2 as serving uses it for a cold user (the main ranker when a history movie is
 in the index, else the popular list; its grid tuned on the cold validation cut, MovieLens as prior data
 on the stream as ``movierec eval offline`` offers it), over the source's catalog index (``--no-embed``:
-without content vectors, as that command's flag).
+without content vectors, as that command's flag); ``--served-params JSON`` fixes its parameters instead
+(e.g. what ``movierec train`` chose on its own validation split: what it would serve).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from datetime import datetime, timezone
@@ -104,16 +106,22 @@ def by_file(run: ColdRun, profiled: set[int]) -> str:
     return "\n".join(out)
 
 
-def served_spec(log: InteractionLog, source: str, embed: bool) -> dict[str, ModelSpec]:
-    """``collab-v2`` as served to a cold user, over the source's catalog index."""
+def served_spec(log: InteractionLog, source: str, embed: bool, params: dict | None) -> dict[str, ModelSpec]:
+    """``collab-v2`` as served to a cold user, over the source's catalog index (``params``: fixed)."""
+    from dataclasses import replace
+
     from movierec.ranking.collab import NAME
     from movierec.training.families import v2_spec
 
     catalog = "course" if source == "stream" else "movielens"
     index, to_index = catalog_index(catalog, extra_ids=log.catalog if catalog == "course" else (), embed=embed)
     if catalog == "course":
-        return {NAME: as_served(v2_spec(index, prior=load_prior()), frozenset(index.ids))}
-    return {NAME: as_served(v2_spec(index, to_index), frozenset(to_index))}
+        spec, known = v2_spec(index, prior=load_prior()), frozenset(index.ids)
+    else:
+        spec, known = v2_spec(index, to_index), frozenset(to_index)
+    if params is not None:
+        spec = replace(spec, grid=(params,), quick_grid=None)
+    return {NAME: as_served(spec, known)}
 
 
 def main() -> None:
@@ -123,6 +131,8 @@ def main() -> None:
     parser.add_argument("--by-file", action="store_true", help="stream: where the test cut's cold users come from")
     parser.add_argument("--served", action="store_true", help="also ranker v2 as served to a cold user")
     parser.add_argument("--no-embed", action="store_true", help="--served over an index without content vectors")
+    parser.add_argument("--served-params", type=json.loads, default=None,
+                        help='--served with these parameters, e.g. \'{"lam": 1000, "tau": 1e6, "beta": 0}\'')
     args = parser.parse_args()
     started = time.perf_counter()
     if args.source == "stream":
@@ -131,7 +141,7 @@ def main() -> None:
         log, profiles = load_movielens(tie_seed=TIE_SEED), None
     print(f"{log.source}: {len(log.users):,} users, {log.n_interactions:,} interactions, {len(log.catalog):,} movies; "
           f"cuts leave {args.after:g} of the interactions after them")  # fmt: skip
-    run = run_cold(log, profiles, args.after, served_spec(log, args.source, not args.no_embed) if args.served else None)
+    run = run_cold(log, profiles, args.after, served_spec(log, args.source, not args.no_embed, args.served_params) if args.served else None)
     print(report(run, set(profiles or ())))
     if args.by_file and args.source == "stream":
         print(by_file(run, set(profiles or ())))

@@ -88,3 +88,29 @@ def test_cli_says_what_is_missing_without_an_index(isolated: Settings, capsys, t
     save_histories(tables, {1: {"heat+1995": HistoryState(frozenset({1}), 1, first_seen=1, last_seen=1)}})
     assert main(["eval", "offline", "--source", "dynamodb", "--out", "unused"]) == 1
     assert "no index published yet" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_dynamodb_source_refits_ranker_v2_instead_of_scoring_a_version_trained_on_the_targets(
+    settings: Settings, ml_built: BuildResult, slice_log, tables: Tables, tmp_path: Path
+) -> None:
+    """A published collab-v2 version was fitted on every ingested interaction, the test targets too:
+    `eval offline --source dynamodb` must refit v2 (and EASE) on each protocol's training data over the
+    served version's rows, and not score that version as it is."""
+    from infra.cli import main
+    from movierec.index.publish import publish, set_pointer
+    from movierec.training.job import train
+    from tests.fixtures.training import write_histories
+
+    publish(ml_built.folder, ml_built.manifest.version, settings)
+    write_histories(tables, slice_log)
+    trained = train(settings, source="dynamodb", promote=False)
+    assert trained is not None
+    set_pointer(trained.version, settings)
+    out = tmp_path / "reports"
+    assert main(["eval", "offline", "--source", "dynamodb", "--quick", "--protocol", "leave-last-out",
+                 "--out", str(out)]) == 0  # fmt: skip
+    text = (out / "offline-dynamodb.md").read_text()
+    assert "| ease |" in text and "| **collab-v2** (served) |" in text
+    assert "(served now)" not in text  # the trained version itself is not in the comparison
+    assert "lam=" in text.split("- collab-v2:")[1].splitlines()[0]  # v2 tuned on validation, not fixed
