@@ -11,11 +11,18 @@ for the paired difference). Ideas (issue 14, item 4):
 - EASE + first-order Markov (successors of the last movie, blended in);
 - recency of the user's own history (exp decay over positions, ranker v2's tau).
 
-Run: ``PYTHONPATH=layers/common/python python bench/stream_features.py``; prints a table.
+``--prior`` instead measures MovieLens as prior data (:mod:`movierec.training.prior`) on the validation
+splits of leave-last-out AND last-5: EASE over the stream plus the prior at several weights and lambdas,
+the prior of liked movies only, and the prior with the ideas above stacked on it; then EASE + prior
+against the popular list by the length of the history (1-2, 3-5, 6+ movies), the measurement behind
+ranker v2's ``popular_below``.
+
+Run: ``PYTHONPATH=layers/common/python python bench/stream_features.py [--prior]``; prints a table.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -26,10 +33,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers" / "common"
 
 from movierec.evaluation import metrics  # noqa: E402
 from movierec.evaluation.baselines import MarkovRanker  # noqa: E402
-from movierec.evaluation.interactions import TIE_SEED, load_stream  # noqa: E402
+from movierec.evaluation.interactions import TIE_SEED, load_prior, load_stream  # noqa: E402
 from movierec.evaluation.scoring import evaluate  # noqa: E402
-from movierec.evaluation.split import leave_last_out, validation  # noqa: E402
+from movierec.evaluation.split import Split, last_n, leave_last_out, validation  # noqa: E402
+from movierec.training.ease import ease_weights  # noqa: E402
+from movierec.training.prior import gram_with_prior  # noqa: E402
 from movierec.models.ranking import Scored  # noqa: E402
+from movierec.ranking.popular import PopularRanker  # noqa: E402
 from movierec.ranking.scores import scored_top  # noqa: E402
 from movierec.training.ease import fit_ease  # noqa: E402
 
@@ -87,9 +97,59 @@ class Blend:
         return scored_top(self.vocab.items, scores, k)
 
 
+def _table(rankers: dict, val: Split, reference: str) -> None:
+    out = evaluate(rankers, val, (20,), progress=False)
+    print(f"| model | HR@20 | NDCG@20 | cov@20 | idea - {reference}: HR@20 [95% CI] | NDCG@20 [95% CI] |")
+    print("|---|---|---|---|---|---|")
+    for name in rankers:
+        m, d = out.metrics(name, 20), out.paired(name, reference, 20)
+        print(f"| {name} | {m['hit_rate']:.4f} | {m['ndcg']:.4f} | {m['coverage']:.4f} | {d['hit_rate']:+.4f} "
+              f"[{d['hit_rate_low']:+.4f}, {d['hit_rate_high']:+.4f}] | {d['ndcg']:+.4f} [{d['ndcg_low']:+.4f}, {d['ndcg_high']:+.4f}] |")
+
+
+def prior_ideas(log) -> None:
+    """MovieLens as prior data for EASE, on the validation splits of leave-last-out and last-5."""
+    prior = load_prior()
+    liked = {u: tuple(i for i in h if i.rating is not None and i.rating >= 3.5) for u, h in prior.items()}
+
+    def ease(val: Split, source, weight: float, lam: float, name: str, **extra) -> Blend:
+        vocab, gram, _ = gram_with_prior(val.train, source, weight, 3, 10_000)
+        return Blend(vocab, ease_weights(gram, lam), val.train, name=name, **extra)
+
+    for label, split in (("leave-last-out", leave_last_out(log)), ("last-5", last_n(log, 5))):
+        val = validation(split)
+        print(f"\nvalidation of {label}: {len(val.cases)} cases")
+        rankers = {"ease": ease(val, None, 0.0, 1000.0, "ease")}
+        for weight, lam in ((1.0, 1000.0), (0.5, 1000.0), (2.0, 1000.0), (1.0, 500.0), (1.0, 2000.0)):
+            name = f"+ prior x{weight:g} (lambda {lam:g})"
+            rankers[name] = ease(val, prior, weight, lam, name)
+        rankers["+ prior of liked movies (>= 3.5)"] = ease(val, liked, 1.0, 1000.0, "liked")
+        base = ease(val, prior, 1.0, 1000.0, "base")
+        for name, extra in {"+ prior + trending 7 days (0.4)": dict(trend=0.4, trend_days=7.0),
+                            "+ prior + trending 3 days (0.2)": dict(trend=0.2, trend_days=3.0),
+                            "+ prior + rating-aware (<=2 -> 0.5)": dict(rating_low=2.0, low_weight=0.5)}.items():  # fmt: skip
+            rankers[name] = Blend(base.vocab, base.b, val.train, name=name, **extra)
+        _table(rankers, val, "ease")
+        by_length = evaluate({"ease + prior": base, "popular": PopularRanker.from_training(val.train, val.catalog)},
+                             val, (20,), progress=False)  # fmt: skip
+        for low, high in ((1, 2), (3, 5), (6, 10**9)):
+            part = by_length.subset(lambda c, low=low, high=high: low <= len(c.history) <= high, f"{low}-{high} movies")
+            a, p, d = part.metrics("ease + prior", 20), part.metrics("popular", 20), part.paired("ease + prior", "popular", 20)
+            print(f"histories of {low}-{high if high < 10**9 else 'more'} movies: {len(part.split.cases)} cases, "
+                  f"HR@20 ease + prior {a['hit_rate']:.4f}, popular {p['hit_rate']:.4f}, "
+                  f"difference {d['hit_rate']:+.4f} [{d['hit_rate_low']:+.4f}, {d['hit_rate_high']:+.4f}]")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--prior", action="store_true", help="MovieLens as prior data (both validation splits)")
+    args = parser.parse_args()
     started = time.perf_counter()
     log = load_stream(tie_seed=TIE_SEED)
+    if args.prior:
+        prior_ideas(log)
+        print(f"took {time.perf_counter() - started:.0f} s")
+        return
     val = validation(leave_last_out(log))
     print(f"course stream: validation of leave-last-out, {len(val.cases)} cases")
     fits = {}

@@ -19,10 +19,10 @@ from movierec.models.ranking import Interaction
 from movierec.index.loaded import MovieIndex
 from movierec.ranking.collab import CollabRanker, FoldIn, Neighbours
 from movierec.training.ease import ease_weights
-from movierec.training.prior import usable_prior
+from movierec.training.prior import gram_with_prior
 from movierec.training.topn import top_n_dense, top_n_sparse
 from movierec.training.transitions import transition_matrix
-from movierec.ranking.vocabulary import Train, Vocabulary, sequences, user_item_matrix, vocabulary
+from movierec.ranking.vocabulary import Train, Vocabulary, sequences
 
 #: Column names of the model inside an index version.
 COLUMNS = ("cf_count", "cf_idx", "cf_w", "seq_idx", "seq_w")
@@ -72,15 +72,9 @@ def fit_collab(train: Train, params: FitParams = FitParams(), prior: Train | Non
     """EASE and transition neighbour lists of the movies with enough users in ``train`` (and, when
     ``params.prior_weight`` > 0, in the usable part of ``prior``: EASE only, transitions stay ``train``'s)."""
     started = time.perf_counter()
-    extra = usable_prior(prior, train) if prior and params.prior_weight > 0 else {}
-    vocab = vocabulary({**train, **extra}, params.min_count, params.max_items)
+    vocab, gram, extra = gram_with_prior(train, prior, params.prior_weight, params.min_count, params.max_items)
     if len(vocab) < 2:
         raise NotEnoughData(f"too little data to train: {len(vocab)} movies with >= {params.min_count} users")
-    x = user_item_matrix(train, vocab)
-    gram = (x.T @ x).toarray()
-    if extra:
-        xp = user_item_matrix(extra, vocab)
-        gram += np.float32(params.prior_weight) * (xp.T @ xp).toarray()
     b = ease_weights(gram, params.lam)
     del gram
     cf_idx, cf_w = top_n_dense(b, params.neighbours)

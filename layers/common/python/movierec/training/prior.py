@@ -19,8 +19,10 @@ yet (what ``movierec replay loop`` asks about). Course timestamps (2024-2025) ne
 
 from __future__ import annotations
 
+import numpy as np
+
 from movierec.models.ranking import Interaction
-from movierec.ranking.vocabulary import Train
+from movierec.ranking.vocabulary import Train, Vocabulary, user_item_matrix, vocabulary
 
 
 def usable_prior(prior: Train, train: Train) -> dict[int, tuple[Interaction, ...]]:
@@ -30,3 +32,18 @@ def usable_prior(prior: Train, train: Train) -> dict[int, tuple[Interaction, ...
     if any((i.movie_id, i.last_seen) in seen for h in prior.values() for i in h):
         return {}
     return {u: tuple(h) for u, h in prior.items() if u not in train}
+
+
+def gram_with_prior(train: Train, prior: Train | None, weight: float, min_count: int, max_items: int,
+                    ) -> tuple[Vocabulary, np.ndarray, dict[int, tuple[Interaction, ...]]]:  # fmt: skip
+    """The vocabulary (movies with ``min_count`` users among ``train``'s and the usable prior's), EASE's
+    dense Gram matrix ``X^T X + weight * P^T P`` over it, and the usable prior users (none when ``weight``
+    is 0 or there is no prior)."""
+    extra = usable_prior(prior, train) if prior and weight > 0 else {}
+    vocab = vocabulary({**train, **extra}, min_count, max_items)
+    x = user_item_matrix(train, vocab)
+    gram = (x.T @ x).toarray()
+    if extra:
+        xp = user_item_matrix(extra, vocab)
+        gram += np.float32(weight) * (xp.T @ xp).toarray()
+    return vocab, gram, extra
