@@ -38,7 +38,6 @@ from movierec.evaluation.scoring import evaluate  # noqa: E402
 from movierec.evaluation.split import Split, last_n, leave_last_out, validation  # noqa: E402
 from movierec.training.ease import ease_weights  # noqa: E402
 from movierec.training.prior import gram_with_prior  # noqa: E402
-from movierec.models.ranking import Scored  # noqa: E402
 from movierec.ranking.popular import PopularRanker  # noqa: E402
 from movierec.ranking.scores import scored_top  # noqa: E402
 from movierec.training.ease import fit_ease  # noqa: E402
