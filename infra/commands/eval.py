@@ -33,12 +33,14 @@ def _offline(args: argparse.Namespace) -> int:
         if not log.users:
             print(f"movierec eval offline: no interactions in {args.source}")
             return 1
+        # On course-id data MovieLens is prior data for ranker v2 (tried with and without on validation), as
+        # `movierec train` offers it; on MovieLens, or when the ingested data is MovieLens itself, none.
+        prior = None if args.no_prior else training_prior(args.source, settings, log)
         if args.source == "dynamodb":
             # The learned families refitted on each protocol's training data over the rows of the version
             # the API serves now (with the prior `movierec train` would offer): the served version itself
             # was fitted on these very targets, so scoring it as it is would measure memory, not skill.
             # A ranker that reads no interactions (popular, content-v1) is also scored as it is served.
-            prior = None if args.no_prior else training_prior(args.source, settings)
             specs = default_specs() | learned_specs(served_index, None, prior)
             if served_index.manifest.ranker != NAME:
                 specs |= {f"{name} (served now)": spec for name, spec in served_specs(args.source, settings).items()}
@@ -46,8 +48,6 @@ def _offline(args: argparse.Namespace) -> int:
             catalog = "movielens" if args.source == "movielens" else "course"
             index, to_index = catalog_index(catalog, settings, extra_ids=log.catalog if catalog == "course" else (),
                                             embed=not args.no_embed)  # fmt: skip
-            # On the course stream MovieLens is prior data for ranker v2 (tried with and without on validation).
-            prior = interactions.load_prior(settings) if args.source == "stream" and not args.no_prior else None
             specs = default_specs() | learned_specs(index, to_index if args.source == "movielens" else None, prior)
             if args.source == "movielens" and not args.no_embed:  # content-v1, the ranker an index build serves
                 specs |= served_specs(args.source, settings)

@@ -11,6 +11,7 @@ import pytest
 
 from movierec.config import Settings
 from movierec.evaluation.interactions import load_prior
+from movierec.models.ranking import InteractionLog
 from movierec.models.ranking import Interaction
 from movierec.training.families import V2_GRID, v2_spec
 from movierec.training.job import training_prior
@@ -90,9 +91,18 @@ def test_load_prior_speaks_stream_ids_under_negative_user_ids(data_dir: Path) ->
 
 
 def test_training_prior_follows_the_setting_and_survives_missing_files(data_dir: Path, tmp_path: Path) -> None:
-    assert training_prior("movielens", Settings(data_dir=data_dir)) is None  # MovieLens is the data itself
-    assert training_prior("dynamodb", Settings(data_dir=data_dir, train_prior="none")) is None
-    assert training_prior("dynamodb", Settings(data_dir=tmp_path)) is None  # logged, training goes on
-    assert len(training_prior("dynamodb", Settings(data_dir=data_dir)) or {}) == 610
+    course = InteractionLog(TRAIN, (), source="dynamodb")
+    assert training_prior("movielens", Settings(data_dir=data_dir), course) is None  # MovieLens is the data itself
+    assert training_prior("dynamodb", Settings(data_dir=data_dir, train_prior="none"), course) is None
+    assert training_prior("dynamodb", Settings(data_dir=tmp_path), course) is None  # logged, training goes on
+    assert len(training_prior("dynamodb", Settings(data_dir=data_dir), course) or {}) == 610
     with pytest.raises(ValueError, match="MOVIEREC_TRAIN_PRIOR"):
-        training_prior("dynamodb", Settings(data_dir=data_dir, train_prior="imdb"))
+        training_prior("dynamodb", Settings(data_dir=data_dir, train_prior="imdb"), course)
+
+
+def test_training_prior_is_none_for_ingested_movielens(data_dir: Path) -> None:
+    """Decided once for the whole log: ingested MovieLens (one replayed user is enough) gets no prior at
+    all, so the tuner's grid is not doubled by weight-1 points that every fit would refuse."""
+    prior = load_prior(Settings(data_dir=data_dir))
+    replayed = InteractionLog({**TRAIN, 42: prior[-1][:3]}, (), source="dynamodb")  # MovieLens user 1, as ingested
+    assert training_prior("dynamodb", Settings(data_dir=data_dir), replayed) is None

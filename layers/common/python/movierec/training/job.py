@@ -56,6 +56,7 @@ from movierec.ranking.collab import NAME, CollabRanker, FoldIn
 from movierec.ranking.registry import build_ranker
 from movierec.training.families import split_params
 from movierec.training.gate import GateResult, fresh_holdout, run_gate
+from movierec.training.prior import usable_prior
 from movierec.training.tuning import Tuning, train_specs, tune
 from movierec.training.model import (
     COLUMNS, CollabModel, FitParams, arrow_columns, describe, fit_collab, index_columns, ranker_for, translate,
@@ -87,20 +88,25 @@ def load_interactions(source: str, settings: Settings) -> InteractionLog:
     raise ValueError(f"unknown source {source!r}; known: {', '.join(SOURCES)}")
 
 
-def training_prior(source: str, settings: Settings) -> dict[int, tuple[Interaction, ...]] | None:
-    """The prior data ranker v2 may train with (``settings.train_prior``); None on MovieLens itself (it
-    is the data), when switched off, or when the files are missing (logged: training goes on without —
-    as on AWS, whose train function has no data folder). It is read from the data folder, not kept in
-    the training snapshot: a refit from a snapshot reads the same fixed files again."""
+def training_prior(source: str, settings: Settings, log: InteractionLog) -> dict[int, tuple[Interaction, ...]] | None:
+    """The prior data ranker v2 may train with on ``log`` (``settings.train_prior``); None on MovieLens
+    itself (it is the data), when switched off, when the files are missing (logged: training goes on
+    without — as on AWS, whose train function has no data folder), or when ``log`` is the prior's own
+    data set (:func:`~movierec.training.prior.usable_prior`, decided here once for the whole log, so the
+    tuner does not try every v2 grid point twice for a prior every fit would refuse). It is read from the
+    data folder, not kept in the training snapshot: a refit from a snapshot reads the same files again."""
     if source == "movielens" or settings.train_prior == "none":
         return None
     if settings.train_prior != "movielens":
         raise ValueError(f"unknown MOVIEREC_TRAIN_PRIOR {settings.train_prior!r}; known: movielens, none")
     try:
-        return load_prior(settings)
+        usable = usable_prior(load_prior(settings), log.users)
     except DataMissingError as exc:
         logger.warning("no prior data: training without it", extra={"reason": str(exc)})
         return None
+    if not usable:
+        logger.info("prior data not used: the training data is MovieLens itself (its users and times)")
+    return usable or None
 
 
 def _model_fingerprint(base: Manifest, model: CollabModel, fold: FoldIn) -> str:
@@ -151,7 +157,7 @@ def train(settings: Settings, source: str = "dynamodb", promote: bool = True, fi
         return None
     checkpoint(stop, "before fitting the candidate")
     holdout = fresh_holdout(log, since)
-    prior = training_prior(source, settings)
+    prior = training_prior(source, settings, log)
     specs = train_specs(base, prior)
     if fit is not None or fold is not None:  # v2's parameters are given: only they are "tried"
         given = {**asdict(fit or FitParams()), **(fold or FoldIn()).to_dict()}
@@ -167,8 +173,10 @@ def train(settings: Settings, source: str = "dynamodb", promote: bool = True, fi
     final = fit_collab(log.users, fit, prior)
     checkpoint(stop, "before writing the snapshot")
     training = {**describe(final), "fold_in": fold.to_dict(), "source": source, "code_version": code_version(),
-                # offered: what the setting gave; users_used: 0 when the tuner said no or the data is the prior's own
-                "prior": {"offered": "none" if prior is None else settings.train_prior, "users_used": final.info["prior_users"]},
+                # offered: what the setting gave this source; users_used: 0 when the tuner said no, the files are
+                # missing or the data is the prior's own
+                "prior": {"offered": "none" if source == "movielens" else settings.train_prior,
+                          "users_used": final.info["prior_users"]},
                 "tuning": tuning.to_dict(), "holdout": {"split": holdout.name, **asdict(gate)},
                 # provenance: the exact data (content-addressed on S3) and the code state that made the model
                 "snapshot": write_snapshot(log, settings), "git": git_state()}  # fmt: skip
