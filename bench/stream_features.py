@@ -17,7 +17,14 @@ the prior of liked movies only, and the prior with the ideas above stacked on it
 against the popular list by the length of the history (1-2, 3-5, 6+ movies), the measurement behind
 ranker v2's ``popular_below``.
 
-Run: ``PYTHONPATH=layers/common/python python bench/stream_features.py [--prior]``; prints a table.
+``--side`` measures, on the same two validation splits, what the course stream itself suggests: its
+frequent users look like MovieLens users whose ratings are replayed in random order (a user's movies all
+come from one release era), so (a) an era penalty — candidates released more than ``slack`` years after
+the newest movie of the history lose ``penalty`` (scores are unit-scaled) — and (b) side information as
+pseudo-users of EASE's Gram matrix (one per 3-year release bin and one per catalog genre, weight ``w``:
+``G += w * F^T F``, the closed-form side-information EASE of Jeunen et al. 2020), both on EASE + prior.
+
+Run: ``PYTHONPATH=layers/common/python python bench/stream_features.py [--prior | --side]``; prints a table.
 """
 
 from __future__ import annotations
@@ -28,9 +35,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers" / "common" / "python"))
 
+from movierec.catalog.course import load_course_catalog  # noqa: E402
+from movierec.catalog.derived import movie_from_id  # noqa: E402
 from movierec.evaluation import metrics  # noqa: E402
 from movierec.evaluation.baselines import MarkovRanker  # noqa: E402
 from movierec.evaluation.interactions import TIE_SEED, load_prior, load_stream  # noqa: E402
@@ -49,11 +59,13 @@ class Blend:
     """EASE scores of a weighted history, plus optional blended signals (all unit-scaled)."""
 
     def __init__(self, vocab, b, train, name="blend", rating_low=None, low_weight=1.0, minutes=None, tau=None,
-                 trend=0.0, trend_days=7.0, markov=0.0):
+                 trend=0.0, trend_days=7.0, markov=0.0, era_slack=None, era_penalty=0.0):
         self.name = name
         self.vocab, self.b = vocab, b
         self.rating_low, self.low_weight, self.minutes, self.tau = rating_low, low_weight, minutes, tau
         self.trend, self.trend_days, self.markov = trend, trend_days, markov
+        self.era_slack, self.era_penalty = era_slack, era_penalty
+        self._year = np.array([movie_from_id(m).year or 0 for m in vocab.items], dtype=np.float64)
         pos = vocab.position
         ev = [(i.last_seen, pos[i.movie_id]) for h in train.values() for i in h if i.movie_id in pos]
         ev.sort()
@@ -92,6 +104,9 @@ class Blend:
             for s in self._mk.rank(history, 200):
                 mk[pos[s.movie_id]] = s.score
             scores = scores + self.markov * self._unit(np.maximum(mk - 1.0, 0.0))  # transition counts only
+        years = [y for y in (movie_from_id(i.movie_id).year for i in history) if y]
+        if self.era_slack is not None and years:
+            scores = scores - self.era_penalty * (self._year > max(years) + self.era_slack)
         scores[rows] = -np.inf
         return scored_top(self.vocab.items, scores, k)
 
@@ -139,14 +154,50 @@ def prior_ideas(log) -> None:
                   f"difference {d['hit_rate']:+.4f} [{d['hit_rate_low']:+.4f}, {d['hit_rate_high']:+.4f}]")
 
 
+def side_ideas(log) -> None:
+    """Era penalty and side-information pseudo-users on EASE + prior (validation of both splits)."""
+    prior = load_prior()
+    genres = {m.id: m.genres for m in load_course_catalog().movies}
+
+    def pseudo_users(items, key) -> sp.csr_matrix:
+        groups: dict[object, list[int]] = {}
+        for j, m in enumerate(items):
+            for g in key(m):
+                groups.setdefault(g, []).append(j)
+        r = [k for k, js in enumerate(groups.values()) for _ in js]
+        c = [j for js in groups.values() for j in js]
+        return sp.csr_matrix((np.ones(len(r), np.float32), (r, c)), shape=(len(groups), len(items)))
+
+    for label, split in (("leave-last-out", leave_last_out(log)), ("last-5", last_n(log, 5))):
+        val = validation(split)
+        print(f"\nvalidation of {label}: {len(val.cases)} cases")
+        vocab, gram, _ = gram_with_prior(val.train, prior, 1.0, 3, 10_000)
+        year = pseudo_users(vocab.items, lambda m: [y // 3] if (y := movie_from_id(m).year) else [])
+        genre = pseudo_users(vocab.items, lambda m: genres.get(m, ()))
+        base = Blend(vocab, ease_weights(gram, 1000.0), val.train, name="ease + prior")
+        rankers = {"ease + prior": base}
+        for slack, penalty in ((0, 0.3), (1, 0.3), (1, 2.0), (2, 2.0), (4, 2.0)):
+            name = f"+ era penalty (slack {slack}, {penalty:g})"
+            rankers[name] = Blend(vocab, base.b, val.train, name=name, era_slack=slack, era_penalty=penalty)
+        for name, (wy, wg, lam) in {"+ year bins w5": (5.0, 0.0, 1000.0), "+ year bins w20": (20.0, 0.0, 1000.0),
+                                    "+ genres w5": (0.0, 5.0, 1000.0), "+ genres w20": (0.0, 20.0, 1000.0),
+                                    "+ year bins + genres w5": (5.0, 5.0, 1000.0),
+                                    "+ year bins + genres w20": (20.0, 20.0, 1000.0),
+                                    "+ year bins + genres w20, lambda 2000": (20.0, 20.0, 2000.0)}.items():  # fmt: skip
+            side = gram + wy * (year.T @ year).toarray() + wg * (genre.T @ genre).toarray()
+            rankers[name] = Blend(vocab, ease_weights(side, lam), val.train, name=name)
+        _table(rankers, val, "ease + prior")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prior", action="store_true", help="MovieLens as prior data (both validation splits)")
+    parser.add_argument("--side", action="store_true", help="era penalty and side-information pseudo-users on EASE + prior")
     args = parser.parse_args()
     started = time.perf_counter()
     log = load_stream(tie_seed=TIE_SEED)
-    if args.prior:
-        prior_ideas(log)
+    if args.prior or args.side:
+        (side_ideas if args.side else prior_ideas)(log)
         print(f"took {time.perf_counter() - started:.0f} s")
         return
     val = validation(leave_last_out(log))
