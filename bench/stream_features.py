@@ -65,7 +65,8 @@ class Blend:
         self.rating_low, self.low_weight, self.minutes, self.tau = rating_low, low_weight, minutes, tau
         self.trend, self.trend_days, self.markov = trend, trend_days, markov
         self.era_slack, self.era_penalty = era_slack, era_penalty
-        self._year = np.array([movie_from_id(m).year or 0 for m in vocab.items], dtype=np.float64)
+        self._year = (np.array([movie_from_id(m).year or 0 for m in vocab.items], dtype=np.float64)
+                      if era_slack is not None else None)  # fmt: skip
         pos = vocab.position
         ev = [(i.last_seen, pos[i.movie_id]) for h in train.values() for i in h if i.movie_id in pos]
         ev.sort()
@@ -104,9 +105,10 @@ class Blend:
             for s in self._mk.rank(history, 200):
                 mk[pos[s.movie_id]] = s.score
             scores = scores + self.markov * self._unit(np.maximum(mk - 1.0, 0.0))  # transition counts only
-        years = [y for y in (movie_from_id(i.movie_id).year for i in history) if y]
-        if self.era_slack is not None and years:
-            scores = scores - self.era_penalty * (self._year > max(years) + self.era_slack)
+        if self._year is not None:
+            newest = max((movie_from_id(i.movie_id).year or 0 for i in history), default=0)
+            if newest:
+                scores = scores - self.era_penalty * (self._year > newest + self.era_slack)
         scores[rows] = -np.inf
         return scored_top(self.vocab.items, scores, k)
 
@@ -191,8 +193,9 @@ def side_ideas(log) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--prior", action="store_true", help="MovieLens as prior data (both validation splits)")
-    parser.add_argument("--side", action="store_true", help="era penalty and side-information pseudo-users on EASE + prior")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--prior", action="store_true", help="MovieLens as prior data (both validation splits)")
+    mode.add_argument("--side", action="store_true", help="era penalty and side-information pseudo-users on EASE + prior")
     args = parser.parse_args()
     started = time.perf_counter()
     log = load_stream(tie_seed=TIE_SEED)
