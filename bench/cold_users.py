@@ -81,7 +81,7 @@ def report(run: ColdRun, profiled: set[int]) -> str:
     out += ["", f"validation NDCG@{K} of every grid point:"]
     for name, trail in run.tuning.items():
         if trail:
-            out.append(f"- {name}: " + ", ".join(f"{_params(p)}: {s:.4f}" for p, s in trail))
+            out.append(f"- {name}: " + ", ".join(f"{_params(t.params)}: {t.score:.4f}" for t in trail))
     return "\n".join(out)
 
 

@@ -27,6 +27,7 @@ from movierec.evaluation.served import catalog_index  # noqa: E402
 from movierec.training.families import split_params  # noqa: E402
 from movierec.training.gate import fresh_holdout  # noqa: E402
 from movierec.training.model import fit_collab  # noqa: E402
+from movierec.training.side import side_features  # noqa: E402
 from movierec.training.tuning import train_specs, tune  # noqa: E402
 
 
@@ -48,9 +49,10 @@ def main() -> None:
                       "validation_ndcg@20": {k: round(v, 4) for k, v in tuning.validation.items()},
                       "chosen_v2": tuning.params}, indent=1))  # fmt: skip
     fit, _ = split_params(tuning.params)
+    side = side_features(index)
     for label, train in (("candidate (holdout's training part)", holdout.train), ("final (all data)", log.users)):
         t0 = time.perf_counter()
-        model = fit_collab(train, fit, prior)
+        model = fit_collab(train, fit, prior, side)
         print(f"fit {label}: {time.perf_counter() - t0:.1f} s, {len(model.vocab):,} movies, "
               f"{model.info['prior_users']} prior users")
     print(f"tuning + both fits: {time.perf_counter() - started:.1f} s")

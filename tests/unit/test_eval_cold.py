@@ -101,7 +101,8 @@ def test_age_bands() -> None:
 
 def _mixed_log(swap_after: float | None = None, seed: int = 5):
     """60 users over 100 days, a third arriving late with few movies; with ``swap_after`` every movie at or
-    after that time is replaced by one nobody else has (the test targets change, nothing before them)."""
+    after that time is replaced by one nobody else has (the test targets change, nothing before them; the
+    catalog names every replacement either way, as a real catalog knows its movies before anyone watches)."""
     rng = random.Random(seed)
     rows = []
     for u in range(60):
@@ -112,7 +113,8 @@ def _mixed_log(swap_after: float | None = None, seed: int = 5):
             if swap_after is not None and t >= swap_after:
                 movie = f"other{u}-{n}"
             rows.append((u, Interaction(movie, t)))
-    return build_log(rows, [f"m{i}" for i in range(13)], source="test", tie_seed=0)
+    catalog = [f"m{i}" for i in range(13)] + [f"other{u}-{n}" for u in range(60) for n in range(6)]
+    return build_log(rows, catalog, source="test", tie_seed=0)
 
 
 def test_the_tuner_never_reads_a_test_target() -> None:

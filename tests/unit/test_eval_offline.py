@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from movierec.evaluation import baselines, interactions, report
 from movierec.evaluation.offline import ModelSpec, default_specs, evaluate, run_offline
-from movierec.evaluation.split import leave_last_out
+from movierec.evaluation.scoring import choose_params
+from movierec.evaluation.split import leave_last_out, validation
 from movierec.models.ranking import Interaction, Scored
 from movierec.ranking.popular import PopularRanker
 
@@ -117,3 +119,22 @@ def test_paired_difference_is_served_minus_model_per_case_with_a_user_bootstrap(
     assert d["hit_rate_low"] <= d["hit_rate"] <= d["hit_rate_high"]
     same = results.paired("popular", "popular", 2)
     assert (same["hit_rate"], same["hit_rate_low"], same["hit_rate_high"]) == (0.0, 0.0, 0.0)
+
+
+def test_a_coverage_floor_chooses_the_best_point_that_reaches_it() -> None:
+    """Selection is by validation NDCG@20 among the points whose validation coverage@20 reaches the spec's
+    ``min_coverage``; when none does, the floor is ignored rather than leaving the model without a choice."""
+    log = taste_log(24)
+    val = validation(leave_last_out(replace(log, catalog=log.catalog + tuple(f"x{i}" for i in range(300)))))
+
+    def build(train, catalog, kind: str):
+        return PopularRanker.from_training(train, catalog) if kind == "popular" else baselines.RandomRanker(catalog, seed=0)
+
+    grid = ({"kind": "popular"}, {"kind": "random"})
+    plain, trail = choose_params("m", ModelSpec(build=build, grid=grid), val, progress=False)
+    narrow, wide = trail
+    assert plain == {"kind": "popular"} and narrow.score > wide.score and narrow.coverage < wide.coverage
+    floor = (narrow.coverage + wide.coverage) / 2
+    assert choose_params("m", ModelSpec(build=build, grid=grid, min_coverage=floor), val, progress=False)[0] == {"kind": "random"}
+    unreachable = ModelSpec(build=build, grid=grid, min_coverage=wide.coverage + 0.01)
+    assert choose_params("m", unreachable, val, progress=False)[0] == {"kind": "popular"}

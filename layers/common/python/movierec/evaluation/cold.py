@@ -43,7 +43,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping, Sequence
 
 from movierec.evaluation.interactions import InteractionLog
-from movierec.evaluation.scoring import K_VALUES, ModelSpec, Results, choose_params, evaluate
+from movierec.evaluation.scoring import K_VALUES, ModelSpec, Results, Trial, choose_params, evaluate
 from movierec.evaluation.split import AFTER, Case, History, Split, cut_time
 from movierec.models.audit import UserProfile
 from movierec.models.ranking import Interaction, Scored
@@ -229,20 +229,20 @@ class ColdRun:
     validation_cut: float
     #: Per candidate: the chosen parameters (validation NDCG@20).
     params: dict[str, dict[str, Any]]
-    #: Per candidate: every grid point tried on validation and its NDCG@20.
-    tuning: dict[str, list[tuple[dict[str, Any], float]]]
+    #: Per candidate: every grid point tried on validation and its scores.
+    tuning: dict[str, list[Trial]]
 
 
-def tune(val: Split, specs: Mapping[str, ModelSpec]) -> tuple[dict[str, dict[str, Any]], dict[str, list[tuple[dict[str, Any], float]]]]:
+def tune(val: Split, specs: Mapping[str, ModelSpec]) -> tuple[dict[str, dict[str, Any]], dict[str, list[Trial]]]:
     """Every candidate's grid point by validation NDCG@20, and the blend's from the winners: trending's
     ``days`` and the best demographic grouping with its ``min_size`` (none without profiles)."""
     chosen: dict[str, dict[str, Any]] = {}
-    trail: dict[str, list[tuple[dict[str, Any], float]]] = {}
+    trail: dict[str, list[Trial]] = {}
     for name, spec in specs.items():
         chosen[name], trail[name] = choose_params(name, spec, val, progress=False)
     demos = [n for n in specs if n.startswith("demo-")]
     if demos:
-        best = max(demos, key=lambda n: max(s for _, s in trail[n]))
+        best = max(demos, key=lambda n: max(t.score for t in trail[n]))
         chosen["blend"] = {"grouping": best.removeprefix("demo-"), **chosen[best], **chosen["trending"]}
     return chosen, trail
 

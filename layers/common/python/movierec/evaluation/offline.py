@@ -21,12 +21,12 @@ or, directly::
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from movierec.evaluation import baselines
 from movierec.evaluation.interactions import InteractionLog
-from movierec.evaluation.scoring import K_VALUES, PLOT_DEPTH, SEED, ModelSpec, Results, choose_params, evaluate
+from movierec.evaluation.scoring import K_VALUES, PLOT_DEPTH, SEED, ModelSpec, Results, Trial, choose_params, evaluate
 from movierec.evaluation.split import DEFAULT_PROTOCOLS, PROTOCOLS, validation
 from movierec.ranking.popular import PopularRanker
 
@@ -74,6 +74,8 @@ class OfflineRun:
     #: The model the system serves: the report's paired differences are this model minus each other.
     served: str | None = None
     protocols: tuple[str, ...] = DEFAULT_PROTOCOLS
+    #: Model -> the validation coverage@20 its grid point had to reach (``ModelSpec.min_coverage``), if any.
+    coverage_floors: dict[str, float] = field(default_factory=dict)
 
 
 def run_offline(
@@ -97,12 +99,13 @@ def run_offline(
         split = PROTOCOLS[protocol](log)
         val = validation(split)
         chosen: dict[str, dict[str, Any]] = {}
-        tuning: dict[str, list[tuple[dict[str, Any], float]]] = {}
+        tuning: dict[str, list[Trial]] = {}
         for name, spec in specs.items():
             chosen[name], tuning[name] = choose_params(name, spec, val, quick, progress)
         rankers = {name: spec.build(split.train, split.catalog, **chosen[name]) for name, spec in specs.items()}
         result = evaluate(rankers, split, K_VALUES, depth=PLOT_DEPTH, progress=progress)
         result.params, result.tuning = chosen, tuning
         results.append(result)
-    return OfflineRun(log.source, results, time.perf_counter() - start, served, tuple(protocols))
+    floors = {name: spec.min_coverage for name, spec in specs.items() if spec.min_coverage}
+    return OfflineRun(log.source, results, time.perf_counter() - start, served, tuple(protocols), floors)
 

@@ -16,7 +16,7 @@ matplotlib runs on the Agg backend (no display needed).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
 if TYPE_CHECKING:
     from movierec.evaluation.offline import OfflineRun
@@ -84,13 +84,16 @@ def versus_best(results: "Results", served: str | None) -> list[str]:
     return [f"{served} vs the best other model on this protocol: " + "; ".join(out) + ".", ""]
 
 
-def tuning(results: "Results") -> list[str]:
-    """Per model: the chosen parameters and every grid point's validation score (NDCG@20)."""
+def tuning(results: "Results", floors: Mapping[str, float] | None = None) -> list[str]:
+    """Per model: the chosen parameters and every grid point's validation NDCG@20 — with its coverage@20
+    for a model chosen under a coverage floor (``floors``: model -> its ``ModelSpec.min_coverage``)."""
     out = []
     for name, params in results.params.items():
+        floor = (floors or {}).get(name, 0.0)
         trail = results.tuning.get(name) or []
-        tried = "; ".join(f"{_fmt_params(p)}: {score:.4f}" for p, score in trail)
-        out.append(f"- {name}: **{_fmt_params(params)}**" + (f" (validation NDCG@20 of every grid point: {tried})" if tried else ""))
+        tried = "; ".join(f"{_fmt_params(t.params)}: {t.score:.4f}" + (f" (cov {t.coverage:.3f})" if floor else "") for t in trail)
+        rule = f", among points with validation coverage@20 >= {floor:g} when any reaches it" if floor else ""
+        out.append(f"- {name}: **{_fmt_params(params)}**" + (f" (validation NDCG@20 of every grid point{rule}: {tried})" if tried else ""))
     return out
 
 
@@ -119,7 +122,7 @@ def markdown(run: "OfflineRun", command: str | None = None) -> str:
             f"Hyper-parameters, chosen on the validation split cut from this protocol's training data "
             f"({len(results.split.train):,} training histories), by NDCG@20:",
             "",
-            *tuning(results),
+            *tuning(results, run.coverage_floors),
             "",
         ]
     return "\n".join(out) + "\n"

@@ -60,8 +60,8 @@ class Results:
     percentiles: dict[str, float]
     seed: int = SEED
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
-    #: Per model: every grid point tried on this protocol's validation split and its score.
-    tuning: dict[str, list[tuple[dict[str, Any], float]]] = field(default_factory=dict)
+    #: Per model: every grid point tried on this protocol's validation split and its scores.
+    tuning: dict[str, list["Trial"]] = field(default_factory=dict)
 
     def metrics(self, name: str, k: int) -> dict[str, float]:
         """Every metric of one model at cut-off ``k``, with 95% bootstrap CIs (users) of hit rate and NDCG."""
@@ -152,13 +152,29 @@ class ModelSpec:
     grid: tuple[dict[str, Any], ...] = ({},)
     #: A smaller grid for ``--quick`` (default: the full grid).
     quick_grid: tuple[dict[str, Any], ...] | None = None
+    #: Validation coverage@20 a grid point needs to be chosen (when any point reaches it): a product floor
+    #: on how much of the catalog the answers show, set for the served family only — the baselines are
+    #: chosen by NDCG@20 alone, so a floor can only make the served ranker's comparison harder.
+    min_coverage: float = 0.0
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One grid point scored on a validation split."""
+
+    params: dict[str, Any]
+    #: NDCG@20 (:data:`SELECT_BY`): what selection maximises.
+    score: float
+    #: Catalog coverage@20 of the validation answers: what ``ModelSpec.min_coverage`` asks of a point.
+    coverage: float
 
 
 def choose_params(
     name: str, spec: ModelSpec, val: Split, quick: bool = False, progress: bool = True,
     deadline: float | None = None,
-) -> tuple[dict[str, Any], list[tuple[dict[str, Any], float]]]:
-    """The grid point with the best validation NDCG@20 (first wins ties), and every point's score.
+) -> tuple[dict[str, Any], list[Trial]]:
+    """The grid point with the best validation NDCG@20 (first wins ties) among those whose validation
+    coverage@20 reaches ``spec.min_coverage`` (all points when none does), and every point's scores.
 
     ``val`` is a validation split: its cases are cut from training data, never a test target. With
     ``deadline`` (a ``time.monotonic()`` value) the search stops once it has passed, after at least the
@@ -166,13 +182,18 @@ def choose_params(
     grid = (spec.quick_grid or spec.grid) if quick else spec.grid
     if len(grid) == 1:
         return dict(grid[0]), []
-    metric, k = SELECT_BY
-    scored: list[tuple[dict[str, Any], float]] = []
+    scored: list[Trial] = []
     for params in tqdm(grid, desc=f"tuning {name}", disable=not progress, leave=False):
         if scored and deadline is not None and time.monotonic() > deadline:
             break
-        ranker = spec.build(val.train, val.catalog, **params)
-        result = evaluate({name: ranker}, val, (k,), progress=False)
-        scored.append((dict(params), result.metrics(name, k)[metric]))
-    best = max(range(len(scored)), key=lambda i: (scored[i][1], -i))
-    return scored[best][0], scored
+        scored.append(trial(name, spec.build(val.train, val.catalog, **params), val, params))
+    eligible = [i for i, t in enumerate(scored) if t.coverage >= spec.min_coverage] or list(range(len(scored)))
+    best = max(eligible, key=lambda i: (scored[i].score, -i))
+    return dict(scored[best].params), scored
+
+
+def trial(name: str, ranker: Ranker | CaseRanker, val: Split, params: Mapping[str, Any]) -> Trial:
+    """One grid point's validation scores (what :func:`choose_params` selects by)."""
+    metric, k = SELECT_BY
+    m = evaluate({name: ranker}, val, (k,), progress=False).metrics(name, k)
+    return Trial(dict(params), m[metric], m["coverage"])

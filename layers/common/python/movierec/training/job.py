@@ -57,6 +57,7 @@ from movierec.ranking.registry import build_ranker
 from movierec.training.families import split_params
 from movierec.training.gate import GateResult, fresh_holdout, run_gate
 from movierec.training.prior import usable_prior
+from movierec.training.side import side_features
 from movierec.training.tuning import Tuning, train_specs, tune
 from movierec.training.model import (
     COLUMNS, CollabModel, FitParams, arrow_columns, describe, fit_collab, index_columns, ranker_for, translate,
@@ -162,15 +163,19 @@ def train(settings: Settings, source: str = "dynamodb", promote: bool = True, fi
     if fit is not None or fold is not None:  # v2's parameters are given: only they are "tried"
         given = {**asdict(fit or FitParams()), **(fold or FoldIn()).to_dict()}
         specs[NAME] = replace(specs[NAME], grid=(given,), quick_grid=None)
-    tuning = tune(holdout.train, log.catalog, specs, settings.train_tune_budget_s)
+    # What the served ranker can answer with: the index's movies (and any the log names that it lacks), so
+    # validation coverage@20 — which the tuner's floor asks of v2 — means what it means in `eval offline`.
+    catalog = tuple(dict.fromkeys([*base.ids, *log.catalog]))
+    tuning = tune(holdout.train, catalog, specs, settings.train_tune_budget_s)
     fit, fold = split_params(tuning.params)
-    candidate = fit_collab(holdout.train, fit, prior)
+    side = side_features(base)
+    candidate = fit_collab(holdout.train, fit, prior, side)
     checkpoint(stop, "before the gate")
-    baseline = specs[tuning.best_baseline].build(holdout.train, log.catalog, **tuning.baseline_params)
+    baseline = specs[tuning.best_baseline].build(holdout.train, catalog, **tuning.baseline_params)
     gate = run_gate(ranker_for(base, candidate, fold), build_ranker(base), holdout,
                     baseline=(tuning.best_baseline, baseline))  # fmt: skip
     checkpoint(stop, "before the final fit")
-    final = fit_collab(log.users, fit, prior)
+    final = fit_collab(log.users, fit, prior, side)
     checkpoint(stop, "before writing the snapshot")
     training = {**describe(final), "fold_in": fold.to_dict(), "source": source, "code_version": code_version(),
                 # offered: what the setting gave this source; users_used: 0 when the tuner said no, the files are

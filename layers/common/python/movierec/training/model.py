@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, replace
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -20,6 +20,7 @@ from movierec.index.loaded import MovieIndex
 from movierec.ranking.collab import CollabRanker, FoldIn, Neighbours
 from movierec.training.ease import ease_weights
 from movierec.training.prior import gram_with_prior
+from movierec.training.side import add_side_gram
 from movierec.training.topn import top_n_dense, top_n_sparse
 from movierec.training.transitions import transition_matrix
 from movierec.ranking.vocabulary import Train, Vocabulary, sequences
@@ -43,6 +44,8 @@ class FitParams:
     window: int = 3
     #: Weight of the prior users' rows in EASE's Gram matrix (:mod:`~movierec.training.prior`); 0 = off.
     prior_weight: float = 0.0
+    #: Weight of the release-era and genre pseudo-users in EASE's Gram matrix (:mod:`~movierec.training.side`); 0 = off.
+    side_weight: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -68,13 +71,21 @@ def data_window(train: Train) -> dict[str, object]:
     }
 
 
-def fit_collab(train: Train, params: FitParams = FitParams(), prior: Train | None = None) -> CollabModel:
+def fit_collab(train: Train, params: FitParams = FitParams(), prior: Train | None = None,
+               side: Mapping[str, Sequence[str]] | None = None) -> CollabModel:  # fmt: skip
     """EASE and transition neighbour lists of the movies with enough users in ``train`` (and, when
-    ``params.prior_weight`` > 0, in the usable part of ``prior``: EASE only, transitions stay ``train``'s)."""
+    ``params.prior_weight`` > 0, in the usable part of ``prior``: EASE only, transitions stay ``train``'s).
+    With ``params.side_weight`` > 0, ``side`` (movie id -> features, :func:`~movierec.training.side.side_features`)
+    joins EASE's Gram matrix as pseudo-users; a positive weight without features is an error, not a silent
+    fit without them."""
     started = time.perf_counter()
+    if params.side_weight > 0 and not side:
+        raise ValueError("side_weight > 0 needs the movies' side features")
     vocab, gram, extra = gram_with_prior(train, prior, params.prior_weight, params.min_count, params.max_items)
     if len(vocab) < 2:
         raise NotEnoughData(f"too little data to train: {len(vocab)} movies with >= {params.min_count} users")
+    if params.side_weight > 0 and side:
+        add_side_gram(gram, vocab.items, side, params.side_weight)
     b = ease_weights(gram, params.lam)
     del gram
     cf_idx, cf_w = top_n_dense(b, params.neighbours)

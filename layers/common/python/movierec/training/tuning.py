@@ -4,7 +4,8 @@ time-boxed grid search over every model family, and the choice it records in the
 :func:`tune` takes TRAINING HISTORIES only (a mapping of user -> interactions, never a split with test
 cases), cuts each user's last training movie off as the validation target
 (:func:`movierec.evaluation.split.validation`), and scores every grid point of every family on it with
-the evaluation's own scoring code (NDCG@20, :func:`movierec.evaluation.scoring.choose_params`). The
+the evaluation's own scoring code (NDCG@20, :func:`movierec.evaluation.scoring.choose_params`; ranker v2
+among the points whose validation coverage@20 reaches its floor, ``families.COVERAGE_FLOOR``). The
 search is time-boxed: the families share ``budget_s`` (each gets an equal part of what is left when its
 turn comes, and at least its first grid point — grids list the defaults first).
 
@@ -29,7 +30,7 @@ from typing import Any, Mapping, Sequence
 
 from movierec.evaluation import baselines
 from movierec.evaluation.offline import MARKOV_GRID
-from movierec.evaluation.scoring import ModelSpec, choose_params, evaluate
+from movierec.evaluation.scoring import ModelSpec, Trial, choose_params, trial
 from movierec.evaluation.split import Split, validation
 from movierec.index.loaded import MovieIndex
 from movierec.ranking.collab import NAME
@@ -65,8 +66,8 @@ class Tuning:
     #: The best baseline on validation and its parameters: what the gate makes the candidate beat.
     best_baseline: str
     baseline_params: dict[str, Any]
-    #: family -> every grid point tried and its validation NDCG@20.
-    grid: dict[str, list[tuple[dict[str, Any], float]]]
+    #: family -> every grid point tried and its validation NDCG@20 and coverage@20.
+    grid: dict[str, list[Trial]]
     #: family -> its best validation NDCG@20.
     validation: dict[str, float]
     validation_cases: int
@@ -74,16 +75,20 @@ class Tuning:
     seconds: float
     #: family -> grid points not tried because the budget ran out.
     skipped: dict[str, int]
+    #: family -> the validation coverage@20 its chosen point had to reach (``ModelSpec.min_coverage``), if any.
+    min_coverage: dict[str, float]
 
     def to_dict(self) -> dict[str, object]:
         return {
             "selected_by": "validation ndcg@20",
+            "min_coverage": self.min_coverage,
             "served_family": NAME,
             "params": self.params,
             "best_family": self.best_family,
             "best_baseline": {"name": self.best_baseline, "params": self.baseline_params},
             "validation": {"cases": self.validation_cases, "ndcg@20": self.validation},
-            "grid": {name: [{"params": p, "ndcg@20": round(s, 6)} for p, s in trail] for name, trail in self.grid.items()},
+            "grid": {name: [{"params": t.params, "ndcg@20": round(t.score, 6), "coverage@20": round(t.coverage, 6)} for t in trail]
+                     for name, trail in self.grid.items()},  # fmt: skip
             "budget_s": self.budget_s,
             "seconds": round(self.seconds, 2),
             "skipped": self.skipped,
@@ -95,7 +100,7 @@ def tune(train: Train, catalog: Sequence[str], specs: Mapping[str, ModelSpec], b
     """Tune every family of ``specs`` on a validation split of ``train`` within ``budget_s`` seconds."""
     started = time.monotonic()
     val = validation(Split(name="training data", train=train, cases=(), catalog=tuple(catalog)))
-    grid: dict[str, list[tuple[dict[str, Any], float]]] = {}
+    grid: dict[str, list[Trial]] = {}
     chosen: dict[str, dict[str, Any]] = {}
     skipped: dict[str, int] = {}
     names = list(specs)
@@ -105,15 +110,15 @@ def tune(train: Train, catalog: Sequence[str], specs: Mapping[str, ModelSpec], b
         deadline = time.monotonic() + max(0.0, left) / (len(names) - i)
         params, trail = choose_params(name, spec, val, progress=False, deadline=deadline)
         if not trail:  # a single grid point: score it too, the family comparison needs every score
-            result = evaluate({name: spec.build(val.train, val.catalog, **params)}, val, (20,), progress=False)
-            trail = [(params, result.metrics(name, 20)["ndcg"])]
+            trail = [trial(name, spec.build(val.train, val.catalog, **params), val, params)]
         chosen[name], grid[name] = params, trail
         skipped[name] = len(spec.grid) - len(trail)
-    best = {name: max(score for _, score in trail) for name, trail in grid.items()}
+    best = {name: max(t.score for t in trail) for name, trail in grid.items()}
     baselines_only = [n for n in names if n != served]
     best_baseline = max(baselines_only, key=lambda n: best[n]) if baselines_only else ""
     return Tuning(
         params=chosen.get(served, {}), best_family=max(best, key=best.__getitem__), best_baseline=best_baseline,
         baseline_params=chosen.get(best_baseline, {}), grid=grid, validation=best, validation_cases=len(val.cases),
         budget_s=budget_s, seconds=time.monotonic() - started, skipped={k: v for k, v in skipped.items() if v},
+        min_coverage={name: spec.min_coverage for name, spec in specs.items() if spec.min_coverage},
     )  # fmt: skip
