@@ -13,7 +13,7 @@ from movierec.config import Settings
 from movierec.evaluation.interactions import load_prior
 from movierec.models.ranking import InteractionLog
 from movierec.models.ranking import Interaction
-from movierec.training.families import SIDE_WEIGHT, V2_GRID, v2_spec
+from movierec.training.families import SIDE_WEIGHTS, V2_GRID, v2_spec
 from movierec.training.job import training_prior
 from movierec.training.model import FitParams, fit_collab
 from movierec.training.prior import usable_prior
@@ -80,9 +80,10 @@ def test_the_v2_grid_tries_every_point_without_and_with_the_prior() -> None:
     index = tiny_index(np.eye(6, dtype=np.float32), k=2)
     assert all("prior_weight" not in point for point in v2_spec(index).grid)
     grid = v2_spec(index, prior=PRIOR).grid
-    assert len(grid) == 3 * len(V2_GRID)
-    assert [(p["prior_weight"], p["side_weight"]) for p in grid[:3]] == [(0.0, 0.0), (1.0, 0.0), (1.0, SIDE_WEIGHT)]
-    assert all({k: v for k, v in p.items() if k not in ("prior_weight", "side_weight")} == V2_GRID[0] for p in grid[:3])
+    n = 2 + len(SIDE_WEIGHTS)
+    assert len(grid) == n * len(V2_GRID)
+    assert [(p["prior_weight"], p["side_weight"]) for p in grid[:n]] == [(0.0, 0.0), (1.0, 0.0), *((1.0, w) for w in SIDE_WEIGHTS)]
+    assert all({k: v for k, v in p.items() if k not in ("prior_weight", "side_weight")} == V2_GRID[0] for p in grid[:n])
 
 
 def test_load_prior_speaks_stream_ids_under_negative_user_ids(data_dir: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from movierec.models.movie import Movie
 from movierec.models.ranking import Interaction
-from movierec.training.families import SIDE_WEIGHT, V2_GRID, v2_spec
+from movierec.training.families import SIDE_WEIGHTS, V2_GRID, v2_spec
 from movierec.training.model import FitParams, fit_collab
 from movierec.training.side import ERA_YEARS, add_side_gram, side_features
 from tests.fixtures.training import tiny_index
@@ -74,5 +74,5 @@ def test_a_side_weight_without_features_is_refused() -> None:
 
 def test_the_v2_grid_tries_every_point_without_and_with_side_information() -> None:
     grid = v2_spec(_index()).grid
-    assert len(grid) == 2 * len(V2_GRID)
-    assert grid[0] == {**V2_GRID[0], "side_weight": 0.0} and grid[1] == {**V2_GRID[0], "side_weight": SIDE_WEIGHT}
+    assert len(grid) == (1 + len(SIDE_WEIGHTS)) * len(V2_GRID)
+    assert grid[: 1 + len(SIDE_WEIGHTS)] == tuple({**V2_GRID[0], "side_weight": w} for w in (0.0, *SIDE_WEIGHTS))
