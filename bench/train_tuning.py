@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers" / "common" / "python"))
 
+from movierec.config import get_settings  # noqa: E402
 from movierec.evaluation.interactions import TIE_SEED, load_prior, load_stream  # noqa: E402
 from movierec.evaluation.served import catalog_index  # noqa: E402
 from movierec.training.families import split_params  # noqa: E402
@@ -42,7 +43,7 @@ def main() -> None:
     index, _ = catalog_index("course", extra_ids=log.catalog, embed=not args.no_embed)
     holdout = fresh_holdout(log, None)
     started = time.perf_counter()
-    tuning = tune(holdout.train, log.catalog, train_specs(index, prior), args.budget)
+    tuning = tune(holdout.train, log.catalog, train_specs(index, prior, get_settings().min_coverage), args.budget)
     print(f"tuned in {time.perf_counter() - started:.1f} s (budget {args.budget:g} s) on "
           f"{tuning.validation_cases} validation cases; budget cut: {tuning.skipped or 'nothing'}")
     print(json.dumps({"best_family": tuning.best_family, "best_baseline": tuning.best_baseline,

@@ -41,14 +41,15 @@ def _offline(args: argparse.Namespace) -> int:
             # the API serves now (with the prior `movierec train` would offer): the served version itself
             # was fitted on these very targets, so scoring it as it is would measure memory, not skill.
             # A ranker that reads no interactions (popular, content-v1) is also scored as it is served.
-            specs = default_specs() | learned_specs(served_index, None, prior)
+            specs = default_specs() | learned_specs(served_index, None, prior, settings.min_coverage)
             if served_index.manifest.ranker != NAME:
                 specs |= {f"{name} (served now)": spec for name, spec in served_specs(args.source, settings).items()}
         else:  # the learned families over an index of the source's catalog, built by the API's index code
             catalog = "movielens" if args.source == "movielens" else "course"
             index, to_index = catalog_index(catalog, settings, extra_ids=log.catalog if catalog == "course" else (),
                                             embed=not args.no_embed)  # fmt: skip
-            specs = default_specs() | learned_specs(index, to_index if args.source == "movielens" else None, prior)
+            specs = default_specs() | learned_specs(index, to_index if args.source == "movielens" else None, prior,
+                                                     settings.min_coverage)
             if args.source == "movielens" and not args.no_embed:  # content-v1, the ranker an index build serves
                 specs |= served_specs(args.source, settings)
     except (DataMissingError, IndexMissingError) as exc:

@@ -12,7 +12,6 @@ from movierec.index.build import BuildResult
 from movierec.index.loaded import load_index
 from movierec.index.publish import publish
 from movierec.ranking.collab import FoldIn
-from movierec.training.families import COVERAGE_FLOOR
 from movierec.training.gate import decide, fresh_holdout, run_gate
 from movierec.training.job import ranker_for, train
 from movierec.training.model import FitParams, fit_collab
@@ -68,7 +67,7 @@ def test_train_publishes_v2_promotes_it_and_keeps_an_unjudgeable_retrain(
     assert set(tuning["grid"]) == {"popular", "markov", "ease", "als", "collab-v2"}
     assert tuning["params"]["lam"] == FIT.lam and tuning["validation"]["cases"] > 0
     assert all(point["ndcg@20"] >= 0 and 0 <= point["coverage@20"] <= 1 for trail in tuning["grid"].values() for point in trail)
-    assert tuning["min_coverage"] == {"collab-v2": COVERAGE_FLOOR}
+    assert tuning["min_coverage"] == {"collab-v2": settings.min_coverage} and settings.min_coverage > 0
     gate = training["holdout"]
     assert gate["baseline_name"] == tuning["best_baseline"]["name"] != "collab-v2"
     assert gate["candidate"]["ndcg"] >= gate["baseline"]["ndcg"]

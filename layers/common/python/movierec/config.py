@@ -106,6 +106,10 @@ class Settings:
     #: Prior training data ``movierec train`` offers ranker v2 on course-id data (movierec/training/prior.py):
     #: ``movielens`` (ml-latest-small from the data folder; skipped, and logged, when it is not there) or ``none``.
     train_prior: str = "movielens"
+    #: Validation coverage@20 ranker v2's chosen grid point must reach (when any point does), in `movierec
+    #: train` and `movierec eval offline` alike; 0 = choose by NDCG@20 alone (docs/evaluation.md: on the
+    #: course stream the floor costs leave-last-out hit rate).
+    min_coverage: float = 0.10
     #: What ``make up`` replays into Kafka once at start: movielens (converted), samples (course files), none.
     replay_on_up: str = "movielens"
     #: Where the local alarm evaluator posts every alarm state change (Slack-compatible JSON); empty = nowhere.
@@ -154,6 +158,7 @@ class Settings:
             retrain_every_min=_float(env, "MOVIEREC_RETRAIN_EVERY_MIN", d.retrain_every_min),
             train_tune_budget_s=_float(env, "MOVIEREC_TRAIN_TUNE_BUDGET_S", d.train_tune_budget_s),
             train_prior=env.get("MOVIEREC_TRAIN_PRIOR", d.train_prior),
+            min_coverage=_float(env, "MOVIEREC_MIN_COVERAGE", d.min_coverage),
             replay_on_up=env.get("MOVIEREC_REPLAY_ON_UP", d.replay_on_up),
             alert_webhook_url=env.get("MOVIEREC_ALERT_WEBHOOK_URL", d.alert_webhook_url).strip(),
             alert_webhook_timeout_s=_float(env, "MOVIEREC_ALERT_WEBHOOK_TIMEOUT_S", d.alert_webhook_timeout_s),

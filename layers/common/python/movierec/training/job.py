@@ -159,7 +159,7 @@ def train(settings: Settings, source: str = "dynamodb", promote: bool = True, fi
     checkpoint(stop, "before fitting the candidate")
     holdout = fresh_holdout(log, since)
     prior = training_prior(source, settings, log)
-    specs = train_specs(base, prior)
+    specs = train_specs(base, prior, settings.min_coverage)
     if fit is not None or fold is not None:  # v2's parameters are given: only they are "tried"
         given = {**asdict(fit or FitParams()), **(fold or FoldIn()).to_dict()}
         specs[NAME] = replace(specs[NAME], grid=(given,), quick_grid=None)

@@ -5,7 +5,7 @@ time-boxed grid search over every model family, and the choice it records in the
 cases), cuts each user's last training movie off as the validation target
 (:func:`movierec.evaluation.split.validation`), and scores every grid point of every family on it with
 the evaluation's own scoring code (NDCG@20, :func:`movierec.evaluation.scoring.choose_params`; ranker v2
-among the points whose validation coverage@20 reaches its floor, ``families.COVERAGE_FLOOR``). The
+among the points whose validation coverage@20 reaches its floor, ``Settings.min_coverage``). The
 search is time-boxed: the families share ``budget_s`` (each gets an equal part of what is left when its
 turn comes, and at least its first grid point — grids list the defaults first).
 
@@ -43,15 +43,15 @@ ALS_GRID = ({"factors": 64, "regularization": 0.01, "alpha": 1.0, "seed": SEED},
             {"factors": 128, "regularization": 0.1, "alpha": 5.0, "seed": SEED})  # fmt: skip
 
 
-def train_specs(index: MovieIndex, prior: Train | None = None) -> dict[str, ModelSpec]:
+def train_specs(index: MovieIndex, prior: Train | None = None, min_coverage: float = 0.0) -> dict[str, ModelSpec]:
     """The families training tunes: the baselines first (cheap), then ranker v2 over ``index`` (each of
-    its grid points without and with ``prior``, when there is one)."""
+    its grid points without and with ``prior``, when there is one; chosen under ``min_coverage``)."""
     return {
         "popular": ModelSpec(build=lambda train, catalog, **p: PopularRanker.from_training(train, catalog)),
         "markov": ModelSpec(build=lambda train, catalog, **p: baselines.MarkovRanker.fit(train, catalog, **p), grid=MARKOV_GRID),
         "ease": ease_spec(),
         "als": ModelSpec(build=lambda train, catalog, **p: baselines.als(train, catalog, **p), grid=ALS_GRID),
-        NAME: v2_spec(index, prior=prior),
+        NAME: v2_spec(index, prior=prior, min_coverage=min_coverage),
     }
 
 
