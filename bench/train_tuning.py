@@ -27,6 +27,7 @@ from movierec.evaluation.interactions import TIE_SEED, load_prior, load_stream  
 from movierec.evaluation.served import catalog_index  # noqa: E402
 from movierec.training.families import split_params  # noqa: E402
 from movierec.training.gate import fresh_holdout  # noqa: E402
+from movierec.training.job import training_catalog  # noqa: E402
 from movierec.training.model import fit_collab  # noqa: E402
 from movierec.training.side import side_features  # noqa: E402
 from movierec.training.tuning import train_specs, tune  # noqa: E402
@@ -43,14 +44,15 @@ def main() -> None:
     index, _ = catalog_index("course", extra_ids=log.catalog, embed=not args.no_embed)
     holdout = fresh_holdout(log, None)
     started = time.perf_counter()
-    tuning = tune(holdout.train, log.catalog, train_specs(index, prior, get_settings().min_coverage), args.budget)
+    side = side_features(index)
+    specs = train_specs(index, prior, get_settings().min_coverage, side)
+    tuning = tune(holdout.train, training_catalog(index, log), specs, args.budget)
     print(f"tuned in {time.perf_counter() - started:.1f} s (budget {args.budget:g} s) on "
           f"{tuning.validation_cases} validation cases; budget cut: {tuning.skipped or 'nothing'}")
     print(json.dumps({"best_family": tuning.best_family, "best_baseline": tuning.best_baseline,
                       "validation_ndcg@20": {k: round(v, 4) for k, v in tuning.validation.items()},
                       "chosen_v2": tuning.params}, indent=1))  # fmt: skip
     fit, _ = split_params(tuning.params)
-    side = side_features(index)
     for label, train in (("candidate (holdout's training part)", holdout.train), ("final (all data)", log.users)):
         t0 = time.perf_counter()
         model = fit_collab(train, fit, prior, side)

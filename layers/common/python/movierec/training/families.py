@@ -8,7 +8,9 @@ histories, and its grid), so the report, the tuner and the gate all score it the
 - ``collab-v2``: ranker v2 as served — trained by :func:`~movierec.training.model.fit_collab`, laid onto
   an index version, scored by :class:`~movierec.ranking.collab.CollabRanker`. Its grid holds the
   *variants* of v2: the shipped fold-in (recency tau 10, transitions beta 1), softer ones, and an
-  EASE-equivalent (no recency, no transitions: EASE over pruned neighbour lists), each at several lambdas.
+  EASE-equivalent (no recency, no transitions: EASE over pruned neighbour lists), each at several lambdas,
+  each with side information (:mod:`~movierec.training.side`) at weight 0, 20 and 50, and on course-id
+  data without and with the prior.
 - the baselines of :func:`movierec.evaluation.offline.default_specs` (popular, Markov with its query depth
   tuned, item-kNN, ALS) join them in the report and, the cheap ones, in the tuner.
 
@@ -99,16 +101,17 @@ def split_params(params: Mapping[str, Any]) -> tuple[FitParams, FoldIn]:
 
 
 def v2_spec(index: MovieIndex, to_index: Mapping[str, str] | None = None, cache: FitCache | None = None,
-            grid: tuple[dict[str, Any], ...] = V2_GRID, prior: Train | None = None,
-            min_coverage: float = 0.0) -> ModelSpec:  # fmt: skip
+            grid: tuple[dict[str, Any], ...] = V2_GRID, prior: Train | None = None, min_coverage: float = 0.0,
+            side: Mapping[str, Sequence[str]] | None = None) -> ModelSpec:  # fmt: skip
     """Ranker v2 over ``index``; ``to_index`` maps the log's movie ids to the index's (MovieLens), None
-    when the log already speaks them (the course stream, the ingested histories). With a ``prior`` (in
-    the index's ids) every grid point is tried without and with it; every point is tried without and with
-    the index's side features (:mod:`~movierec.training.side`). ``min_coverage``: the validation
-    coverage@20 the chosen point must reach (``Settings.min_coverage``, issue 14's product target: answers
-    that show a tenth of the catalog, not the same popular few); the baselines are chosen by NDCG@20 alone."""
+    when the log already speaks them (the course stream, the ingested histories). Every grid point is
+    tried at each side-information weight (``side``: the index's side features, read from it when not
+    given) and, with a ``prior`` (in the index's ids), without and with it (:func:`with_data`).
+    ``min_coverage``: the validation coverage@20 the chosen point must reach (``Settings.min_coverage``,
+    issue 14's product target: answers that show a tenth of the catalog, not the same popular few); the
+    baselines are chosen by NDCG@20 alone."""
     fits = cache or FitCache()
-    side = side_features(index)
+    side = side if side is not None else side_features(index)
 
     def build(train: Train, catalog: Sequence[str], **params: Any) -> Ranker:
         fit, fold = split_params(params)

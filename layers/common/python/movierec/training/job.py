@@ -129,6 +129,12 @@ def write_version(base: MovieIndex, model: CollabModel, fold: FoldIn, training: 
                                base.manifest.neighbours_k, base.version, build)  # fmt: skip
 
 
+def training_catalog(index: MovieIndex, log: InteractionLog) -> tuple[str, ...]:
+    """What the served ranker can answer with: the index's movies (and any the log names that it lacks),
+    so validation coverage@20 — which the tuner's floor asks of v2 — means what it means offline."""
+    return tuple(dict.fromkeys([*index.ids, *log.catalog]))
+
+
 def train(settings: Settings, source: str = "dynamodb", promote: bool = True, fit: FitParams | None = None,
           fold: FoldIn | None = None, from_snapshot: str | None = None,
           interaction_filter: Callable[[InteractionLog], InteractionLog] | None = None,
@@ -159,16 +165,14 @@ def train(settings: Settings, source: str = "dynamodb", promote: bool = True, fi
     checkpoint(stop, "before fitting the candidate")
     holdout = fresh_holdout(log, since)
     prior = training_prior(source, settings, log)
-    specs = train_specs(base, prior, settings.min_coverage)
+    side = side_features(base)
+    specs = train_specs(base, prior, settings.min_coverage, side)
     if fit is not None or fold is not None:  # v2's parameters are given: only they are "tried"
         given = {**asdict(fit or FitParams()), **(fold or FoldIn()).to_dict()}
         specs[NAME] = replace(specs[NAME], grid=(given,), quick_grid=None)
-    # What the served ranker can answer with: the index's movies (and any the log names that it lacks), so
-    # validation coverage@20 — which the tuner's floor asks of v2 — means what it means in `eval offline`.
-    catalog = tuple(dict.fromkeys([*base.ids, *log.catalog]))
+    catalog = training_catalog(base, log)
     tuning = tune(holdout.train, catalog, specs, settings.train_tune_budget_s)
     fit, fold = split_params(tuning.params)
-    side = side_features(base)
     candidate = fit_collab(holdout.train, fit, prior, side)
     checkpoint(stop, "before the gate")
     baseline = specs[tuning.best_baseline].build(holdout.train, catalog, **tuning.baseline_params)

@@ -43,15 +43,17 @@ ALS_GRID = ({"factors": 64, "regularization": 0.01, "alpha": 1.0, "seed": SEED},
             {"factors": 128, "regularization": 0.1, "alpha": 5.0, "seed": SEED})  # fmt: skip
 
 
-def train_specs(index: MovieIndex, prior: Train | None = None, min_coverage: float = 0.0) -> dict[str, ModelSpec]:
+def train_specs(index: MovieIndex, prior: Train | None = None, min_coverage: float = 0.0,
+                side: Mapping[str, Sequence[str]] | None = None) -> dict[str, ModelSpec]:  # fmt: skip
     """The families training tunes: the baselines first (cheap), then ranker v2 over ``index`` (each of
-    its grid points without and with ``prior``, when there is one; chosen under ``min_coverage``)."""
+    its grid points without and with ``prior``, when there is one, at each weight of the index's side
+    features ``side``; chosen under ``min_coverage``)."""
     return {
         "popular": ModelSpec(build=lambda train, catalog, **p: PopularRanker.from_training(train, catalog)),
         "markov": ModelSpec(build=lambda train, catalog, **p: baselines.MarkovRanker.fit(train, catalog, **p), grid=MARKOV_GRID),
         "ease": ease_spec(),
         "als": ModelSpec(build=lambda train, catalog, **p: baselines.als(train, catalog, **p), grid=ALS_GRID),
-        NAME: v2_spec(index, prior=prior, min_coverage=min_coverage),
+        NAME: v2_spec(index, prior=prior, min_coverage=min_coverage, side=side),
     }
 
 
