@@ -18,6 +18,6 @@ from movierec.training.job import train
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     outcome = train(get_settings(), source="dynamodb")
     if outcome is None:
-        return {"trained": False, "reason": "no interaction newer than the current model's data"}
+        return {"trained": False, "reason": "the current model learned every interaction already"}
     return {"trained": True, "version": outcome.version, "promoted": outcome.promoted,
             "reason": outcome.gate.reason, "seconds": round(outcome.seconds, 1)}  # fmt: skip

@@ -22,7 +22,7 @@ def _train(args: argparse.Namespace) -> int:
         print(f"movierec train: {exc}")
         return 1
     if outcome is None:
-        print("movierec train: no interaction newer than the current version's training data; nothing to do")
+        print("movierec train: the current version's model learned every interaction already; nothing to do")
         return 0
     gate, data = outcome.gate, outcome.manifest.build["training"]["data"]  # type: ignore[index]
     print(f"trained on {data['interactions']:,} interactions of {data['users']:,} users "

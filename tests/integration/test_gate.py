@@ -83,8 +83,19 @@ def test_train_publishes_v2_promotes_it_and_keeps_an_unjudgeable_retrain(
     assert not second.promoted and second.gate.reason == "only 3 fresh holdout cases (< 20): too few to judge"
     assert read_pointer(settings) == first.version
     assert read_manifest(second.version, settings).parent == first.version
+    # Replayed history: three NEW users whose events are older than anything the current (first) model
+    # saw. A cut by event time would call that nothing new; by pairs, they are three more targets it never
+    # learned, beside the three above (the second version was not promoted: the first is still current).
+    older = int(min(i.last_seen for h in slice_log.users.values() for i in h)) - 3600
+    movies = list(slice_log.catalog)[:3]
+    save_histories(tables, {
+        user_id: {movie_id: HistoryState(max_minute=5, first_seen=older + n, last_seen=older + n) for n, movie_id in enumerate(movies)}
+        for user_id in (9_000_001, 9_000_002, 9_000_003)
+    })
+    third = train(settings, "dynamodb", fit=FIT)
+    assert third is not None and third.gate.reason == "only 6 fresh holdout cases (< 20): too few to judge"
     counted = [name for doc in emf for name in ("GatePromoted", "GateRefused") if name in doc]
-    assert counted == ["GatePromoted", "GateRefused"]
+    assert counted == ["GatePromoted", "GateRefused", "GateRefused"]
 
 
 def test_cli_no_promote_publishes_but_keeps_the_pointer(

@@ -65,7 +65,7 @@ def test_the_scheduled_train_function_publishes_and_promotes(settings: Settings,
     first = module.handler({"source": "aws.events"}, None)
     assert first["trained"] and first["promoted"] and read_pointer(settings) == first["version"]
     assert module.handler({"source": "aws.events"}, None) == {
-        "trained": False, "reason": "no interaction newer than the current model's data"}  # fmt: skip
+        "trained": False, "reason": "the current model learned every interaction already"}  # fmt: skip
 
 
 def test_a_training_round_stopped_at_a_safe_point_publishes_nothing(

@@ -4,8 +4,11 @@ the best baseline.
 The candidate, the current version's ranker (whatever the current manifest names: content v1, or an
 earlier v2) and the best baseline of the tuner's validation split (:mod:`~.tuning`: popular, Markov,
 EASE or ALS, refitted on the holdout's training part) answer the same FRESH temporal holdout through the
-ranking interface: each user's last interaction, kept only when it happened after the current version's
-training data ended, so no model has seen the answers (a current v2 that had would win unfairly). The
+ranking interface: each user's last interaction, kept only when the current version's model did not
+learn from it (:func:`fresh_holdout`), so no model has seen the answers (a current v2 that had would win
+unfairly). "Did not learn from" is decided by the (user, movie) pairs of its training data, not by event
+time: replayed or late-delivered events arrive with old times, and new users among them are exactly the
+fresh cases a time cut would drop. The
 candidate is promoted when it reaches at least the current version's hit rate AND NDCG at K = 20 on
 those cases, and at least the baseline's; otherwise it is kept (published, not pointed to) and the
 reason says which comparison fell short. A candidate that only equals a baseline we could serve more
@@ -41,16 +44,22 @@ class GateResult:
     baseline_name: str = ""
 
 
-def fresh_holdout(log: InteractionLog, since: float | None) -> Split:
-    """Leave-last-out over ``log``; with ``since``, only cases whose target came after it.
+def learned_pairs(log: InteractionLog) -> frozenset[tuple[int, str]]:
+    """Every (user, movie) pair of ``log``: what a model fitted on it has seen."""
+    return frozenset((user, i.movie_id) for user, history in log.users.items() for i in history)
+
+
+def fresh_holdout(log: InteractionLog, learned: frozenset[tuple[int, str]] | None) -> Split:
+    """Leave-last-out over ``log``; with ``learned`` (what the current model saw), only the cases whose
+    target pair is not in it.
 
     The training part stays whole: it holds no case's target either way.
     """
     split = leave_last_out(log)
-    if since is None:
+    if learned is None:
         return split
-    fresh = tuple(c for c in split.cases if log.users[c.user_id][len(c.history)].last_seen > since)
-    return replace(split, name=f"{split.name} after {since:.0f}", cases=fresh)
+    fresh = tuple(c for c in split.cases if (c.user_id, c.target) not in learned)
+    return replace(split, name=f"{split.name}, targets the current model did not learn", cases=fresh)
 
 
 def decide(candidate: Mapping[str, float], current: Mapping[str, float] | None, cases: int,

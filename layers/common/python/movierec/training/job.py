@@ -55,7 +55,7 @@ from movierec.provenance import git_state
 from movierec.ranking.collab import NAME, CollabRanker, FoldIn
 from movierec.ranking.registry import build_ranker
 from movierec.training.families import split_params
-from movierec.training.gate import GateResult, fresh_holdout, run_gate
+from movierec.training.gate import GateResult, fresh_holdout, learned_pairs, run_gate
 from movierec.training.prior import usable_prior
 from movierec.training.side import side_features
 from movierec.training.tuning import Tuning, train_specs, tune
@@ -129,6 +129,26 @@ def write_version(base: MovieIndex, model: CollabModel, fold: FoldIn, training: 
                                base.manifest.neighbours_k, base.version, build)  # fmt: skip
 
 
+def learned_by(previous: dict, source: str, log: InteractionLog, settings: Settings) -> frozenset[tuple[int, str]] | None:
+    """The (user, movie) pairs the current version's model learned from (``previous``: its manifest's
+    training record), read from its training snapshot; None when it learned nothing of ``source`` (content
+    v1, or another source's data: all of ``log`` is new to it). Pairs, not a time cut: replayed course
+    files and late deliveries carry old event times, and "newer than the model's last event" would call
+    them nothing new. A version without a readable snapshot falls back to that time cut (logged)."""
+    if previous.get("source") != source:
+        return None
+    key = previous.get("snapshot")
+    if key:
+        try:
+            return learned_pairs(read_snapshot(key, settings))
+        except ValueError as exc:
+            logger.warning("current model's snapshot unreadable: judging new data by event time", extra={"reason": str(exc)})
+    since = previous.get("data", {}).get("last_at")
+    if since is None:
+        return None
+    return frozenset((user, i.movie_id) for user, history in log.users.items() for i in history if i.last_seen <= since)
+
+
 def training_catalog(index: MovieIndex, log: InteractionLog) -> tuple[str, ...]:
     """What the served ranker can answer with: the index's movies (and any the log names that it lacks),
     so validation coverage@20 — which the tuner's floor asks of v2 — means what it means offline."""
@@ -156,14 +176,12 @@ def train(settings: Settings, source: str = "dynamodb", promote: bool = True, fi
     source = log.source if from_snapshot else source
     if interaction_filter is not None:
         log = interaction_filter(log)
-    previous = base.manifest.build.get("training", {})
-    # The current model saw its source's data up to last_at; another source's data is all new to it.
-    since = previous.get("data", {}).get("last_at") if previous.get("source") == source and not from_snapshot else None
-    if since is not None and not any(i.last_seen > since for h in log.users.values() for i in h):
-        logger.info("no interaction newer than the current model's data: nothing to train", extra={"base": base_version})
+    learned = None if from_snapshot else learned_by(base.manifest.build.get("training", {}), source, log, settings)
+    if learned is not None and learned_pairs(log) <= learned:
+        logger.info("no interaction the current model did not learn from: nothing to train", extra={"base": base_version})
         return None
     checkpoint(stop, "before fitting the candidate")
-    holdout = fresh_holdout(log, since)
+    holdout = fresh_holdout(log, learned)
     prior = training_prior(source, settings, log)
     side = side_features(base)
     specs = train_specs(base, prior, settings.min_coverage, side)
