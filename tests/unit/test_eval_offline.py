@@ -138,3 +138,22 @@ def test_a_coverage_floor_chooses_the_best_point_that_reaches_it() -> None:
     assert choose_params("m", ModelSpec(build=build, grid=grid, min_coverage=floor), val, progress=False)[0] == {"kind": "random"}
     unreachable = ModelSpec(build=build, grid=grid, min_coverage=wide.coverage + 0.01)
     assert choose_params("m", unreachable, val, progress=False)[0] == {"kind": "popular"}
+
+
+def test_the_refinement_stage_tries_variants_of_the_best_grid_points_only() -> None:
+    """``ModelSpec.refine``'s variants of the ``refine_top`` best grid points are scored after the grid and
+    join the choice (a variant wins when it alone reaches the coverage floor); the worse points get none."""
+    log = taste_log(24)
+    val = validation(leave_last_out(replace(log, catalog=log.catalog + tuple(f"x{i}" for i in range(300)))))
+
+    def build(train, catalog, depth: int, wide: bool = False):
+        return baselines.RandomRanker(catalog, seed=depth) if wide else PopularRanker.from_training(train, catalog)
+
+    grid = ({"depth": 1}, {"depth": 2}, {"depth": 3})  # equal scores: the first two are "the best two"
+    spec = ModelSpec(build=build, grid=grid, refine=lambda p: ({**p, "wide": True},), refine_top=2)
+    chosen, trail = choose_params("m", spec, val, progress=False)
+    assert [t.params for t in trail] == [*grid, {**grid[0], "wide": True}, {**grid[1], "wide": True}]
+    assert chosen == grid[0]  # by NDCG: the popular list; the random variants are worse
+    floor = max(t.coverage for t in trail[:3]) + 1e-9  # only the refined (random) answers reach it
+    chosen, _ = choose_params("m", replace(spec, min_coverage=floor), val, progress=False)
+    assert chosen.get("wide") is True

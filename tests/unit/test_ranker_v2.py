@@ -74,6 +74,18 @@ def test_cold_movies_are_recommended_by_content_similarity() -> None:
     assert [s.movie_id for s in only_cold] == ["m1", "m4"]
 
 
+def test_the_long_tail_places_go_to_the_best_of_the_less_watched_movies() -> None:
+    plain = _ranker().rank(_history(), 3)
+    assert [s.movie_id for s in plain] == ["m3", "m2", "m4"]
+    # m0..m3 are the 4 most watched (equal counts: row order); the last place goes to the best of m4, m5
+    tailed = _ranker(long_tail=1, long_tail_from=4).rank(_history(), 2)
+    assert [s.movie_id for s in tailed] == ["m3", "m4"] and tailed[1] == plain[2]  # it keeps its score
+    assert [s.movie_id for s in _ranker(long_tail=2, long_tail_from=4).rank(_history(), 3)] == ["m3", "m4", "m5"]
+    assert [s.movie_id for s in _ranker(long_tail=9, long_tail_from=4).rank(_history(), 2)] == ["m4", "m5"]
+    # no movie outside the most watched: the places go to the next best, as without a long tail
+    assert _ranker(long_tail=1, long_tail_from=6).rank(_history(), 3) == plain
+
+
 def test_the_registry_builds_v2_from_index_columns_and_manifest() -> None:
     index = tiny_index(VECTORS, 5, arrow_columns(_model()))
     fold = FoldIn(tau=1.0, seq_tau=1.0, beta=0.5, cold_weight=0.0, popularity_weight=0.0)

@@ -156,6 +156,11 @@ class ModelSpec:
     #: on how much of the catalog the answers show, set for the served family only — the baselines are
     #: chosen by NDCG@20 alone, so a floor can only make the served ranker's comparison harder.
     min_coverage: float = 0.0
+    #: A second stage: variants of the ``refine_top`` best grid points (by validation NDCG@20), scored after
+    #: the grid — for knobs worth trying only where the rest is already good (ranker v2's long-tail places),
+    #: which would multiply the grid if crossed with all of it.
+    refine: Callable[[dict[str, Any]], tuple[dict[str, Any], ...]] | None = None
+    refine_top: int = 3
 
 
 @dataclass(frozen=True)
@@ -175,19 +180,30 @@ def choose_params(
     deadline: float | None = None,
 ) -> tuple[dict[str, Any], list[Trial]]:
     """The grid point with the best validation NDCG@20 (first wins ties) among those whose validation
-    coverage@20 reaches ``spec.min_coverage`` (all points when none does), and every point's scores.
+    coverage@20 reaches ``spec.min_coverage`` (all points when none does), and every point's scores —
+    the grid's, then ``spec.refine``'s variants of its ``refine_top`` best points.
 
     ``val`` is a validation split: its cases are cut from training data, never a test target. With
     ``deadline`` (a ``time.monotonic()`` value) the search stops once it has passed, after at least the
-    first point (grids list the defaults first), and the trail shows which points were tried."""
+    first point (grids list the defaults first), and the trail shows which points were tried; the grid
+    leaves the refinement the time its points take at the grid's pace."""
     grid = (spec.quick_grid or spec.grid) if quick else spec.grid
-    if len(grid) == 1:
+    if len(grid) == 1 and spec.refine is None:
         return dict(grid[0]), []
+    refined = spec.refine_top * len(spec.refine(dict(grid[0]))) if spec.refine is not None else 0
     scored: list[Trial] = []
+    started = time.monotonic()
     for params in tqdm(grid, desc=f"tuning {name}", disable=not progress, leave=False):
-        if scored and deadline is not None and time.monotonic() > deadline:
+        reserve = refined * (time.monotonic() - started) / max(len(scored), 1)
+        if scored and deadline is not None and time.monotonic() > deadline - reserve:
             break
         scored.append(trial(name, spec.build(val.train, val.catalog, **params), val, params))
+    if spec.refine is not None:
+        best_first = sorted(range(len(scored)), key=lambda i: (-scored[i].score, i))[: spec.refine_top]
+        for params in [variant for i in best_first for variant in spec.refine(scored[i].params)]:
+            if deadline is not None and time.monotonic() > deadline:
+                break
+            scored.append(trial(name, spec.build(val.train, val.catalog, **params), val, params))
     eligible = [i for i, t in enumerate(scored) if t.coverage >= spec.min_coverage] or list(range(len(scored)))
     best = max(eligible, key=lambda i: (scored[i].score, -i))
     return dict(scored[best].params), scored

@@ -22,6 +22,8 @@ def popularity_scores(popularity: np.ndarray) -> np.ndarray:
 
 def top_rows(scores: np.ndarray, k: int) -> np.ndarray:
     """Rows of the ``k`` highest finite scores, best first, ties by row number (deterministic)."""
+    if k <= 0:
+        return np.empty(0, dtype=np.int64)
     finite = np.flatnonzero(np.isfinite(scores))
     if len(finite) > k:
         # Keep every row tied with the k-th score so the tie-break below, not argpartition, decides.

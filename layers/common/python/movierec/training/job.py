@@ -187,7 +187,7 @@ def train(settings: Settings, source: str = "dynamodb", promote: bool = True, fi
     specs = train_specs(base, prior, settings.min_coverage, side)
     if fit is not None or fold is not None:  # v2's parameters are given: only they are "tried"
         given = {**asdict(fit or FitParams()), **(fold or FoldIn()).to_dict()}
-        specs[NAME] = replace(specs[NAME], grid=(given,), quick_grid=None)
+        specs[NAME] = replace(specs[NAME], grid=(given,), quick_grid=None, refine=None)
     catalog = training_catalog(base, log)
     tuning = tune(holdout.train, catalog, specs, settings.train_tune_budget_s)
     fit, fold = split_params(tuning.params)

@@ -114,7 +114,7 @@ def tune(train: Train, catalog: Sequence[str], specs: Mapping[str, ModelSpec], b
         if not trail:  # a single grid point: score it too, the family comparison needs every score
             trail = [trial(name, spec.build(val.train, val.catalog, **params), val, params)]
         chosen[name], grid[name] = params, trail
-        skipped[name] = len(spec.grid) - len(trail)
+        skipped[name] = len(spec.grid) - sum(1 for t in trail if t.params in spec.grid)
     best = {name: max(t.score for t in trail) for name, trail in grid.items()}
     baselines_only = [n for n in names if n != served]
     best_baseline = max(baselines_only, key=lambda n: best[n]) if baselines_only else ""
