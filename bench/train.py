@@ -3,7 +3,8 @@
     .venv/bin/python bench/train.py [--http 1000]
 
 1. Training on ml-latest-small (all interactions, default parameters): seconds.
-2. ``CollabRanker.rank`` latency (in-process, k = 20) for histories of 10 / 100 / 1000 movies.
+2. ``CollabRanker.rank`` latency (in-process, k = 20) for histories of 10 / 100 / 1000 movies, plain and
+   with 2 long-tail places (the extra top-k pass they cost).
 3. With ``--http N``: on a private local stack (bench/_recommend_setup.py), the course catalog's index,
    ``movierec train --source movielens`` (v2 over the course catalog, gated against content v1), then
    warm latency of ``GET /recommend`` over HTTP with v2 serving (bench/recommend.py's measurement).
@@ -72,9 +73,9 @@ def main() -> None:
     model = fit_collab(train)
     print(f"training on ml-latest-small ({log.n_interactions:,} interactions, {model.info['movies']:,} movies "
           f"with learned neighbours): {time.perf_counter() - start:.1f} s")
-    ranker = ranker_for(index, model, FoldIn())
-    for length, (p50, p99) in latency(ranker, index.ids).items():
-        print(f"rank(history of {length:>4}, k=20): p50 {p50:.2f} ms, p99 {p99:.2f} ms")
+    for label, fold in (("", FoldIn()), (", 2 long-tail places", FoldIn(long_tail=2))):
+        for length, (p50, p99) in latency(ranker_for(index, model, fold), index.ids).items():
+            print(f"rank(history of {length:>4}, k=20{label}): p50 {p50:.2f} ms, p99 {p99:.2f} ms")
     if args.http:
         http_latency(args.http)
 
