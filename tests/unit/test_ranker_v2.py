@@ -84,6 +84,11 @@ def test_the_long_tail_places_go_to_the_best_of_the_less_watched_movies() -> Non
     assert [s.movie_id for s in _ranker(long_tail=9, long_tail_from=4).rank(_history(), 2)] == ["m4", "m5"]
     # no movie outside the most watched: the places go to the next best, as without a long tail
     assert _ranker(long_tail=1, long_tail_from=6).rank(_history(), 3) == plain
+    # the places end at the answer size: a longer list (an evaluation's depth) goes on by score after it,
+    # so its first places are the answer
+    answer = _ranker(long_tail=1, long_tail_from=4, long_tail_end=2)
+    assert answer.rank(_history(), 4)[:2] == answer.rank(_history(), 2) == tailed
+    assert [s.movie_id for s in answer.rank(_history(), 4)] == ["m3", "m4", "m2", "m5"]
 
 
 def test_the_registry_builds_v2_from_index_columns_and_manifest() -> None:
