@@ -20,13 +20,12 @@ excluded; ties are broken by row number, so the same inputs give the same answer
 ``long_tail`` (default 0) gives the last places of the answer (the first ``long_tail_end`` = 20 places,
 the course's answer size, or all ``k`` when fewer are asked) to the best-scored movies outside the
 ``long_tail_from`` most watched (by the model's user counts) that the places before do not hold; each
-keeps its score, and places after ``long_tail_end`` (an evaluation asks for 50) continue by score, so
-the first 20 of a longer list are the 20-place answer. Why: the collaborative list is drawn from the same few hundred popular
-movies for everyone — on the course stream its catalog coverage@20 stays near 0.05 — while the last
-places of a 20-place list add few hits. Spent on the user's best less-watched candidates they widen
-what the service shows (coverage 0.11 at 2 places) at a small cost in NDCG@20 (3% on validation), less
-than the content neighbours of the history (5% for the same coverage) or side information alone cost
-(docs/evaluation.md).
+keeps its score. Places after ``long_tail_end`` (an evaluation asks for 50) continue by score, so the
+first 20 of a longer list are the 20-place answer. Why: the collaborative list is drawn from the same
+few hundred popular movies for everyone (on the course stream its catalog coverage@20 stays near 0.05),
+while the last places of a 20-place list add few hits. Spent on the user's best less-watched candidates
+they widen what the service shows (validation coverage@20 0.11 at 2 places) for 3% of validation NDCG@20,
+less than the history's content neighbours cost for the same coverage (docs/evaluation.md).
 
 Cost per request: gathers of ``len(history) x N`` neighbour entries and three ``bincount`` over the
 index rows — a few milliseconds for histories of hundreds of movies (see docs/benchmarks.md).

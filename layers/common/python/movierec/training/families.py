@@ -75,7 +75,6 @@ def long_tail_variants(point: dict[str, Any]) -> tuple[dict[str, Any], ...]:
     return tuple({**point, "long_tail": n} for n in LONG_TAILS)
 
 
-
 def with_data(grid: tuple[dict[str, Any], ...], prior: bool) -> tuple[dict[str, Any], ...]:
     """``grid`` with every point tried without and with each side-information weight — and, when there
     is a prior, without the prior, with it, and with it and each side weight (side information on top of
