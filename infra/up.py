@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from typing import Protocol
 
 from movierec.config import Settings
@@ -23,6 +24,10 @@ from infra.ingest_workers import ingest_component
 from infra.replay import Replay
 from infra.retrain import Retrainer
 from infra.stack import Stack
+
+
+#: A component whose ``stop`` takes this many seconds or more says so (the 15 s Ctrl-C budget is shared).
+SLOW_STOP_S = 1.0
 
 
 class Component(Protocol):
@@ -90,7 +95,10 @@ def run_up(settings: Settings, stop_event: threading.Event | None = None) -> int
     finally:
         for component in reversed(running):
             print(f"stopping {component.name}", flush=True)
+            began = time.monotonic()
             component.stop()
+            if (took := time.monotonic() - began) >= SLOW_STOP_S:  # where a slow Ctrl-C went
+                print(f"{component.name} took {took:.1f}s to stop", flush=True)
         if started:
             print(f"stopping {', '.join(reversed(started))}", flush=True)
         stopped = stack.down(only=started)

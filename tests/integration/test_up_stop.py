@@ -72,6 +72,8 @@ class Up:
         self.proc.send_signal(signal.SIGTERM)
         try:
             self.proc.wait(timeout=TEST_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"still running {TEST_TIMEOUT_S:.0f}s after SIGTERM:\n{self.text[-8000:]}") from None
         finally:
             self.kill()
         self._reader.join(timeout=TEST_TIMEOUT_S / 60)

@@ -4,6 +4,7 @@ beat the current version AND the best baseline."""
 from __future__ import annotations
 
 import random
+import threading
 from dataclasses import replace
 
 import numpy as np
@@ -13,6 +14,7 @@ from movierec.evaluation import baselines
 from movierec.evaluation.interactions import InteractionLog, build_log
 from movierec.evaluation.scoring import ModelSpec
 from movierec.evaluation.split import leave_last_out
+from movierec.models.cancel import Cancelled
 from movierec.models.ranking import Interaction
 from movierec.ranking.popular import PopularRanker
 from movierec.training.ease import EaseRanker
@@ -75,6 +77,24 @@ def test_the_time_box_stops_the_search_after_each_familys_first_point() -> None:
     tuning = tune(leave_last_out(log).train, log.catalog, _specs(), budget_s=0.0)
     assert all(len(trail) == 1 for trail in tuning.grid.values())
     assert tuning.skipped == {"markov": 1, "ease": 1, "collab-v2": 7}  # v2: 4 points x side weight 0, 5; no refinement
+
+
+def test_a_stop_cancels_the_search_before_its_next_point() -> None:
+    """The search is minutes; a scheduled retrain's stop must not wait for its end (``make up``'s
+    Ctrl-C budget is 15 s): set during a point, the search stops before the next one."""
+    log = _log()
+    stop, built = threading.Event(), []
+    specs = _specs()
+
+    def build(train, catalog, **params):  # type: ignore[no-untyped-def]
+        built.append(params)
+        stop.set()  # "Ctrl-C" while the first Markov point is being scored
+        return baselines.MarkovRanker.fit(train, catalog, **params)
+
+    specs["markov"] = replace(specs["markov"], build=build)
+    with pytest.raises(Cancelled, match="while tuning markov"):
+        tune(leave_last_out(log).train, log.catalog, specs, budget_s=600, stop=stop)
+    assert built == [{"last": 1}]
 
 
 def test_the_fit_cache_belongs_to_its_owner() -> None:

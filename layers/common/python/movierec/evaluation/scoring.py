@@ -21,6 +21,7 @@ Usage::
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
@@ -29,6 +30,7 @@ from tqdm import tqdm
 
 from movierec.evaluation import metrics
 from movierec.evaluation.split import MIN_MOVIES, Case, Split
+from movierec.models.cancel import checkpoint
 from movierec.ranking.base import Ranker
 
 #: Cut-offs of the tables; plots go to PLOT_DEPTH.
@@ -177,7 +179,7 @@ class Trial:
 
 def choose_params(
     name: str, spec: ModelSpec, val: Split, quick: bool = False, progress: bool = True,
-    deadline: float | None = None,
+    deadline: float | None = None, stop: threading.Event | None = None,
 ) -> tuple[dict[str, Any], list[Trial]]:
     """The grid point with the best validation NDCG@20 (first wins ties) among those whose validation
     coverage@20 reaches ``spec.min_coverage`` (all points when none does), and every point's scores —
@@ -186,24 +188,31 @@ def choose_params(
     ``val`` is a validation split: its cases are cut from training data, never a test target. With
     ``deadline`` (a ``time.monotonic()`` value) the search stops once it has passed, after at least the
     first point (grids list the defaults first), and the trail shows which points were tried; the grid
-    leaves the refinement the time its points take at the grid's pace."""
+    leaves the refinement the time its points take at the grid's pace. ``stop`` cancels before any point
+    (:class:`~movierec.models.cancel.Cancelled`): a search is minutes, a scheduled retrain's stop must not
+    wait for it."""
     grid = (spec.quick_grid or spec.grid) if quick else spec.grid
     if len(grid) == 1 and spec.refine is None:
         return dict(grid[0]), []
     refined = spec.refine_top * len(spec.refine(dict(grid[0]))) if spec.refine is not None else 0
     scored: list[Trial] = []
+
+    def score(params: Mapping[str, Any]) -> None:
+        checkpoint(stop, f"while tuning {name}")
+        scored.append(trial(name, spec.build(val.train, val.catalog, **params), val, params))
+
     started = time.monotonic()
     for params in tqdm(grid, desc=f"tuning {name}", disable=not progress, leave=False):
         reserve = refined * (time.monotonic() - started) / max(len(scored), 1)
         if scored and deadline is not None and time.monotonic() > deadline - reserve:
             break
-        scored.append(trial(name, spec.build(val.train, val.catalog, **params), val, params))
+        score(params)
     if spec.refine is not None:
         best_first = sorted(range(len(scored)), key=lambda i: (-scored[i].score, i))[: spec.refine_top]
         for params in [variant for i in best_first for variant in spec.refine(scored[i].params)]:
             if deadline is not None and time.monotonic() > deadline:
                 break
-            scored.append(trial(name, spec.build(val.train, val.catalog, **params), val, params))
+            score(params)
     eligible = [i for i, t in enumerate(scored) if t.coverage >= spec.min_coverage] or list(range(len(scored)))
     best = max(eligible, key=lambda i: (scored[i].score, -i))
     return dict(scored[best].params), scored

@@ -16,8 +16,8 @@
 5. Upload it; move the pointer only if the gate passed (and ``promote``). A refused version stays on S3
    under its own prefix; the reason is logged and counted (metric ``GateRefused``).
 
-A ``stop`` event cancels the job at a safe point between these steps
-(:class:`~movierec.models.cancel.Cancelled`): before the upload nothing is visible to anyone; the
+A ``stop`` event cancels the job at a safe point between these steps, and between the tuner's grid
+points (the search is minutes; one point is seconds) (:class:`~movierec.models.cancel.Cancelled`): before the upload nothing is visible to anyone; the
 upload and the pointer move, the last step, run to their end (seconds), so a stopped round never leaves
 a half-written version or a pointer to one.
 
@@ -189,7 +189,7 @@ def train(settings: Settings, source: str = "dynamodb", promote: bool = True, fi
         given = {**asdict(fit or FitParams()), **(fold or FoldIn()).to_dict()}
         specs[NAME] = replace(specs[NAME], grid=(given,), quick_grid=None, refine=None)
     catalog = training_catalog(base, log)
-    tuning = tune(holdout.train, catalog, specs, settings.train_tune_budget_s)
+    tuning = tune(holdout.train, catalog, specs, settings.train_tune_budget_s, stop=stop)
     fit, fold = split_params(tuning.params)
     candidate = fit_collab(holdout.train, fit, prior, side)
     checkpoint(stop, "before the gate")

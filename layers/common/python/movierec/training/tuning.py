@@ -24,6 +24,7 @@ Usage::
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
@@ -33,6 +34,7 @@ from movierec.evaluation.offline import MARKOV_GRID
 from movierec.evaluation.scoring import ModelSpec, Trial, choose_params, trial
 from movierec.evaluation.split import Split, validation
 from movierec.index.loaded import MovieIndex
+from movierec.models.cancel import checkpoint
 from movierec.ranking.collab import NAME
 from movierec.ranking.popular import PopularRanker
 from movierec.ranking.vocabulary import Train
@@ -98,8 +100,9 @@ class Tuning:
 
 
 def tune(train: Train, catalog: Sequence[str], specs: Mapping[str, ModelSpec], budget_s: float,
-         served: str = NAME) -> Tuning:  # fmt: skip
-    """Tune every family of ``specs`` on a validation split of ``train`` within ``budget_s`` seconds."""
+         served: str = NAME, stop: threading.Event | None = None) -> Tuning:  # fmt: skip
+    """Tune every family of ``specs`` on a validation split of ``train`` within ``budget_s`` seconds;
+    ``stop`` cancels before any grid point (:class:`~movierec.models.cancel.Cancelled`)."""
     started = time.monotonic()
     val = validation(Split(name="training data", train=train, cases=(), catalog=tuple(catalog)))
     grid: dict[str, list[Trial]] = {}
@@ -110,8 +113,9 @@ def tune(train: Train, catalog: Sequence[str], specs: Mapping[str, ModelSpec], b
         spec = specs[name]
         left = budget_s - (time.monotonic() - started)
         deadline = time.monotonic() + max(0.0, left) / (len(names) - i)
-        params, trail = choose_params(name, spec, val, progress=False, deadline=deadline)
+        params, trail = choose_params(name, spec, val, progress=False, deadline=deadline, stop=stop)
         if not trail:  # a single grid point: score it too, the family comparison needs every score
+            checkpoint(stop, f"while tuning {name}")
             trail = [trial(name, spec.build(val.train, val.catalog, **params), val, params)]
         chosen[name], grid[name] = params, trail
         skipped[name] = len(spec.grid) - sum(1 for t in trail if t.params in spec.grid)
