@@ -58,6 +58,7 @@ def http_latency(requests: int) -> None:
         assert outcome is not None
         print(f"\ntrained {outcome.version} on MovieLens mapped to course ids in {outcome.seconds:.1f} s: "
               f"{'promoted' if outcome.promoted else 'NOT promoted'} ({outcome.gate.reason})")
+        print(f"the tuner chose {outcome.tuning.params if outcome.tuning else 'nothing (parameters given)'} (served below)")
         with api_server(system.settings):
             warm_latency(system, requests)
 
