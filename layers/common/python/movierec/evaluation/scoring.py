@@ -196,26 +196,29 @@ def choose_params(
         return dict(grid[0]), []
     refined = spec.refine_top * len(spec.refine(dict(grid[0]))) if spec.refine is not None else 0
     scored: list[Trial] = []
-
-    def score(params: Mapping[str, Any]) -> None:
-        checkpoint(stop, f"while tuning {name}")
-        scored.append(trial(name, spec.build(val.train, val.catalog, **params), val, params))
-
     started = time.monotonic()
     for params in tqdm(grid, desc=f"tuning {name}", disable=not progress, leave=False):
         reserve = refined * (time.monotonic() - started) / max(len(scored), 1)
         if scored and deadline is not None and time.monotonic() > deadline - reserve:
             break
-        score(params)
+        scored.append(score_point(name, spec, val, params, stop))
     if spec.refine is not None:
         best_first = sorted(range(len(scored)), key=lambda i: (-scored[i].score, i))[: spec.refine_top]
         for params in [variant for i in best_first for variant in spec.refine(scored[i].params)]:
             if deadline is not None and time.monotonic() > deadline:
                 break
-            score(params)
+            scored.append(score_point(name, spec, val, params, stop))
     eligible = [i for i, t in enumerate(scored) if t.coverage >= spec.min_coverage] or list(range(len(scored)))
     best = max(eligible, key=lambda i: (scored[i].score, -i))
     return dict(scored[best].params), scored
+
+
+def score_point(name: str, spec: ModelSpec, val: Split, params: Mapping[str, Any],
+                stop: threading.Event | None = None) -> Trial:  # fmt: skip
+    """Build ``spec`` at ``params`` on ``val``'s training part and score it (:func:`trial`), unless
+    ``stop`` is set first (:class:`~movierec.models.cancel.Cancelled`)."""
+    checkpoint(stop, f"while tuning {name}")
+    return trial(name, spec.build(val.train, val.catalog, **params), val, params)
 
 
 def trial(name: str, ranker: Ranker | CaseRanker, val: Split, params: Mapping[str, Any]) -> Trial:

@@ -16,10 +16,10 @@
 5. Upload it; move the pointer only if the gate passed (and ``promote``). A refused version stays on S3
    under its own prefix; the reason is logged and counted (metric ``GateRefused``).
 
-A ``stop`` event cancels the job at a safe point between these steps, and between the tuner's grid
-points (the search is minutes; one point is seconds) (:class:`~movierec.models.cancel.Cancelled`): before the upload nothing is visible to anyone; the
-upload and the pointer move, the last step, run to their end (seconds), so a stopped round never leaves
-a half-written version or a pointer to one.
+A ``stop`` event cancels the job at a safe point (:class:`~movierec.models.cancel.Cancelled`) between
+these steps, and between the tuner's grid points (the search is minutes; one point is seconds): before
+the upload nothing is visible to anyone; the upload and the pointer move, the last step, run to their end
+(seconds), so a stopped round never leaves a half-written version or a pointer to one.
 
 The recommend function notices the pointer within ``index_refresh_s`` and swaps the version in the
 background (:class:`~movierec.dal.index_store.IndexStore`), without a restart or a failed request.

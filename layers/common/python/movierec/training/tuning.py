@@ -31,10 +31,9 @@ from typing import Any, Mapping, Sequence
 
 from movierec.evaluation import baselines
 from movierec.evaluation.offline import MARKOV_GRID
-from movierec.evaluation.scoring import ModelSpec, Trial, choose_params, trial
+from movierec.evaluation.scoring import ModelSpec, Trial, choose_params, score_point
 from movierec.evaluation.split import Split, validation
 from movierec.index.loaded import MovieIndex
-from movierec.models.cancel import checkpoint
 from movierec.ranking.collab import NAME
 from movierec.ranking.popular import PopularRanker
 from movierec.ranking.vocabulary import Train
@@ -115,8 +114,7 @@ def tune(train: Train, catalog: Sequence[str], specs: Mapping[str, ModelSpec], b
         deadline = time.monotonic() + max(0.0, left) / (len(names) - i)
         params, trail = choose_params(name, spec, val, progress=False, deadline=deadline, stop=stop)
         if not trail:  # a single grid point: score it too, the family comparison needs every score
-            checkpoint(stop, f"while tuning {name}")
-            trail = [trial(name, spec.build(val.train, val.catalog, **params), val, params)]
+            trail = [score_point(name, spec, val, params, stop)]
         chosen[name], grid[name] = params, trail
         skipped[name] = len(spec.grid) - sum(1 for t in trail if t.params in spec.grid)
     best = {name: max(t.score for t in trail) for name, trail in grid.items()}
