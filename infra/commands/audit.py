@@ -7,6 +7,7 @@ from pathlib import Path
 
 from movierec.audit.security import ScrapingParams, ShillingParams
 from movierec.config import Settings, get_settings
+from movierec.models.ranking import ANSWER_SIZE
 
 
 def _reject_rates(settings: Settings, hours: int) -> dict[str, list[tuple[float, float, float]]] | None:
@@ -49,7 +50,6 @@ def _security(args: argparse.Namespace) -> int:
     return _write(text, args.out / "audit-security.md")
 
 
-K = 20
 NO_PROFILE = ("MovieLens users have no profile (ml-latest-small has no demographics, and its user ids 1..610 "
               "are not course user ids): per-group figures need course users; exposure is reported.")
 
@@ -93,14 +93,14 @@ def _fairness(args: argparse.Namespace) -> int:
 
         rankers |= {name: spec.build(split.train, split.catalog) for name, spec in served_specs("dynamodb", settings).items()}
     print(f"{log.source}: {len(log.users):,} users, {len(split.cases):,} test cases, {len(split.catalog):,} movies")
-    results = evaluate(rankers, split, (K,), progress=False)
+    results = evaluate(rankers, split, (ANSWER_SIZE,), progress=False)
     users = [c.user_id for c in split.cases]
-    models = {name: fairness.offline_by_group(m.ranks, users, profiles, K) for name, m in results.models.items()}
+    models = {name: fairness.offline_by_group(m.ranks, users, profiles, ANSWER_SIZE) for name, m in results.models.items()}
     popularity = popularity_counts(split.train)
-    exposures = {name: fairness.exposure(m.recommended, popularity, split.catalog, K) for name, m in results.models.items()}
+    exposures = {name: fairness.exposure(m.recommended, popularity, split.catalog, ANSWER_SIZE) for name, m in results.models.items()}
     args.out.mkdir(parents=True, exist_ok=True)
-    fairness_png(models, exposures, args.out / "audit-fairness.png", K)
-    text = fairness_markdown(f"{log.source} ({len(log.users):,} users)", note, models, exposures, online, K)
+    fairness_png(models, exposures, args.out / "audit-fairness.png", ANSWER_SIZE)
+    text = fairness_markdown(f"{log.source} ({len(log.users):,} users)", note, models, exposures, online, ANSWER_SIZE)
     print(f"wrote {args.out / 'audit-fairness.png'}")
     return _write(text, args.out / "audit-fairness.md")
 
@@ -127,7 +127,7 @@ def _feedback(args: argparse.Namespace) -> int:
                          (f"popularity penalty {args.penalty:g}", dataclasses.replace(base, penalty=args.penalty))):
             run = simulate(log, index, p)
             seconds += run.seconds
-            versions = exposure_by_version(run.requests, run.catalog_size, K)
+            versions = exposure_by_version(run.requests, run.catalog_size, ANSWER_SIZE)
             arms[label] = versions
             shares[label] = share_by_version(run.requests, run.watches, window_h=1.0)
             print(f"{label}: {run.seconds:.0f} s, {len(run.requests):,} answers, {len(run.watches):,} watches")
@@ -141,14 +141,14 @@ def _feedback(args: argparse.Namespace) -> int:
         if args.source:
             requests = [r for r in requests if r.source.startswith(args.source)]
         catalog = len({w.movie_id for w in watches} | {m for r in requests for m in r.movie_ids})
-        arms = {"recorded answers": exposure_by_version(requests, catalog, K)}
+        arms = {"recorded answers": exposure_by_version(requests, catalog, ANSWER_SIZE)}
         shares = {"recorded answers": share_by_day(requests, watches, args.window_hours)}
         title = (f"From the recommendations and history tables: {len(requests):,} answers, {len(watches):,} watches, "
                  f"{catalog:,} movies watched or shown; versions in order of their first answer.")
     args.out.mkdir(parents=True, exist_ok=True)
     feedback_png(arms, args.out / "audit-feedback.png")
     print(f"wrote {args.out / 'audit-feedback.png'}")
-    return _write(feedback_markdown(title, arms, shares, K, args.tolerance), args.out / "audit-feedback.md")
+    return _write(feedback_markdown(title, arms, shares, ANSWER_SIZE, args.tolerance), args.out / "audit-feedback.md")
 
 
 def _write(text: str, path: Path) -> int:

@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
+#: The course contract: an answer is up to 20 movie ids. Serving answers this many, the gate scores at
+#: it, and ranker v2's long-tail places end at it.
+ANSWER_SIZE = 20
+
 
 @dataclass(frozen=True)
 class Interaction:

@@ -39,7 +39,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from movierec.index.loaded import MovieIndex
-from movierec.models.ranking import Interaction, Scored
+from movierec.models.ranking import ANSWER_SIZE, Interaction, Scored
 from movierec.ranking.scores import scored_top, top_rows
 
 NAME = "collab-v2"
@@ -63,8 +63,8 @@ class FoldIn:
     #: The last places of a top-k list given to movies outside the ``long_tail_from`` most watched (above).
     long_tail: int = 0
     long_tail_from: int = 1000
-    #: Where the long-tail places end: the answer size (``movierec.serving.service.K``, the course's 20).
-    long_tail_end: int = 20
+    #: Where the long-tail places end: the answer size.
+    long_tail_end: int = ANSWER_SIZE
 
     @classmethod
     def from_dict(cls, values: Mapping[str, object]) -> "FoldIn":

@@ -23,12 +23,10 @@ from movierec.index.manifest import CATALOG_RANKER
 from movierec.index.loaded import MovieIndex
 from movierec.observability import make_logger
 from movierec.ranking.base import Ranker
-from movierec.models.ranking import Interaction, Scored
+from movierec.models.ranking import ANSWER_SIZE, Interaction, Scored
 from movierec.ranking.popular import PopularRanker, rank_aggregates
 from movierec.ranking.registry import BUILT_IN, RankerRegistry
 
-#: The course contract: up to 20 movie ids.
-K = 20
 logger = make_logger("recommend")
 
 
@@ -81,7 +79,7 @@ class Recommender:
         store: IndexStore,
         history: Callable[[int], Sequence[Interaction]],
         popularity: ReloadedValue[list[Scored]],
-        k: int = K,
+        k: int = ANSWER_SIZE,
         registry: RankerRegistry = BUILT_IN,
     ) -> None:
         self.store = store

@@ -8,10 +8,10 @@ ranking interface: each user's last interaction, kept only when the current vers
 learn from it (:func:`fresh_holdout`), so no model has seen the answers (a current v2 that had would win
 unfairly). "Did not learn from" is decided by the (user, movie) pairs of its training data, not by event
 time: replayed or late-delivered events arrive with old times, and new users among them are exactly the
-fresh cases a time cut would drop. The
-candidate is promoted when it reaches at least the current version's hit rate AND NDCG at K = 20 on
-those cases, and at least the baseline's; otherwise it is kept (published, not pointed to) and the
-reason says which comparison fell short. A candidate that only equals a baseline we could serve more
+fresh cases a time cut would drop. The candidate is promoted when it reaches at least the current
+version's hit rate AND NDCG at the answer size (20) on those cases, and at least the baseline's;
+otherwise it is kept (published, not pointed to) and the reason says which comparison fell short. A
+candidate that only equals a baseline we could serve more
 simply is not worth a new version either, but ties do not happen on real data; ``>=`` keeps the rule
 one rule. Too few fresh cases to judge (``min_cases``) also refuses: promoting on noise is worse than
 waiting.
@@ -25,9 +25,9 @@ from typing import Mapping
 from movierec.evaluation.interactions import InteractionLog
 from movierec.evaluation.scoring import evaluate
 from movierec.evaluation.split import Split, leave_last_out
+from movierec.models.ranking import ANSWER_SIZE
 from movierec.ranking.base import Ranker
 
-K = 20
 METRICS = ("hit_rate", "ndcg")
 MIN_CASES = 20
 
@@ -74,15 +74,15 @@ def decide(candidate: Mapping[str, float], current: Mapping[str, float] | None, 
                           candidate, current or {}, base, name)  # fmt: skip
     worse = []
     if current is not None:
-        worse += [f"{m}@{K} {candidate[m]:.4f} < current {current[m]:.4f}" for m in METRICS if candidate[m] < current[m]]
+        worse += [f"{m}@{ANSWER_SIZE} {candidate[m]:.4f} < current {current[m]:.4f}" for m in METRICS if candidate[m] < current[m]]
     if baseline is not None:
-        worse += [f"{m}@{K} {candidate[m]:.4f} < baseline {name} {base[m]:.4f}" for m in METRICS if candidate[m] < base[m]]
+        worse += [f"{m}@{ANSWER_SIZE} {candidate[m]:.4f} < baseline {name} {base[m]:.4f}" for m in METRICS if candidate[m] < base[m]]
     if worse:
         return GateResult(False, "; ".join(worse), cases, candidate, current or {}, base, name)
     if current is None and baseline is None:
         return GateResult(True, "no current version to compare with", cases, candidate, {})
-    summary = [f"{m}@{K} {candidate[m]:.4f} >= current {current[m]:.4f}" for m in METRICS] if current is not None else ["no current version"]
-    summary += [f"{m}@{K} {candidate[m]:.4f} >= baseline {name} {base[m]:.4f}" for m in METRICS] if baseline is not None else []
+    summary = [f"{m}@{ANSWER_SIZE} {candidate[m]:.4f} >= current {current[m]:.4f}" for m in METRICS] if current is not None else ["no current version"]
+    summary += [f"{m}@{ANSWER_SIZE} {candidate[m]:.4f} >= baseline {name} {base[m]:.4f}" for m in METRICS] if baseline is not None else []
     return GateResult(True, ", ".join(summary), cases, candidate, current or {}, base, name)
 
 
@@ -93,10 +93,10 @@ def run_gate(candidate: Ranker, current: Ranker | None, holdout: Split, min_case
     rankers = {"candidate": candidate} | ({"current": current} if current is not None else {})
     if baseline is not None:
         rankers["baseline"] = baseline[1]
-    results = evaluate(rankers, holdout, (K,), progress=False)
+    results = evaluate(rankers, holdout, (ANSWER_SIZE,), progress=False)
 
     def scores(name: str) -> dict[str, float]:
-        m = results.metrics(name, K)
+        m = results.metrics(name, ANSWER_SIZE)
         return {key: round(m[key], 6) for key in METRICS}
 
     return decide(scores("candidate"), scores("current") if current is not None else None, len(holdout.cases),
