@@ -90,6 +90,15 @@ def test_validation_is_cut_from_training_only() -> None:
     _assert_no_leak(val)
 
 
+def test_validation_asks_only_histories_as_long_as_the_tests() -> None:
+    """Validation cases come from training histories of ``MIN_MOVIES`` (3) movies or more, as the
+    leave-last-out test's users; a shorter one stays whole in the validation's training data."""
+    train = {1: tuple(Interaction(m, float(t)) for t, m in enumerate("abc")), 2: (Interaction("a", 1.0), Interaction("d", 2.0))}
+    val = validation(Split("s", train, (), ("a", "b", "c", "d")))
+    assert [(c.user_id, c.target, len(c.history)) for c in val.cases] == [(1, "c", 2)]
+    assert val.train[2] == train[2] and [i.movie_id for i in val.train[1]] == ["a", "b"]
+
+
 def test_global_time_trains_before_the_cut_and_predicts_after_it() -> None:
     log = log_from({1: [("a", 1.0), ("b", 2.0), ("c", 5.0), ("d", 6.0)], 2: [("a", 1.0), ("e", 3.0)],
                     3: [("c", 5.0), ("b", 7.0)]})  # fmt: skip

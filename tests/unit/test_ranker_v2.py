@@ -122,3 +122,22 @@ def test_a_history_shorter_than_popular_below_is_ranked_by_popularity() -> None:
     longer = _history() + [Interaction("m2", last_seen=0.5)]
     plain = CollabRanker(tiny_index(VECTORS, 5), model, params)
     assert short.rank(longer, 3) == plain.rank(longer, 3)
+
+
+def test_a_popularity_discount_demotes_popular_candidates_but_an_empty_history_still_gets_the_popular_list() -> None:
+    """A negative ``popularity_weight`` lowers each candidate by its scaled popularity: m3, a neighbour of
+    the history but by far the most watched, falls below movies the history does not point to at all. With
+    no history there is nothing to discount against: the answer is the popular list, not its reverse."""
+    counts = np.array([1, 2, 3, 40, 5, 0], np.int32)
+    model = replace(_model(), cf_count=counts)
+    params = FoldIn(tau=1.0, seq_tau=1.0, beta=0.0, cold_weight=0.0, popularity_weight=0.0)
+    history = [Interaction("m0", last_seen=1.0)]  # CF: m0 -> m2 (0.5), m3 (0.25); unit-scaled 1.0, 0.5
+    plain = CollabRanker(tiny_index(VECTORS, 5), model, params)
+    assert [s.movie_id for s in plain.rank(history, 2)] == ["m2", "m3"]
+    discounted = CollabRanker(tiny_index(VECTORS, 5), model, replace(params, popularity_weight=-1.0))
+    pop = np.log1p(counts.astype(np.float64)) / np.log1p(40)
+    got = {s.movie_id: s.score for s in discounted.rank(history, 5)}
+    for movie, ease in {"m1": 0.0, "m2": 1.0, "m3": 0.5, "m4": 0.0, "m5": 0.0}.items():
+        assert math.isclose(got[movie], ease - pop[int(movie[1])])
+    assert list(got) == ["m2", "m5", "m1", "m4", "m3"]
+    assert [s.movie_id for s in discounted.rank([], 3)] == ["m3", "m4", "m2"]

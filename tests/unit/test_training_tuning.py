@@ -18,7 +18,7 @@ from movierec.models.cancel import Cancelled
 from movierec.models.ranking import Interaction
 from movierec.ranking.popular import PopularRanker
 from movierec.training.ease import EaseRanker
-from movierec.training.families import FitCache, split_params, v2_spec
+from movierec.training.families import SIDE_WEIGHTS, FitCache, refinements, split_params, v2_spec
 from movierec.training.gate import decide, fresh_holdout, run_gate
 from movierec.training.model import FitParams
 from movierec.training.tuning import tune
@@ -68,7 +68,8 @@ def test_the_tuner_never_reads_a_test_target() -> None:
     assert other.train == holdout.train
     again = tune(other.train, poisoned.catalog, _specs(), budget_s=600)
     assert again.to_dict() | {"seconds": 0} == first.to_dict() | {"seconds": 0}
-    assert set(first.grid) == {"popular", "markov", "ease", "collab-v2"} and len(first.grid["collab-v2"]) == 8 + 9  # 4 x side weights 0, 5; 3 long tails x best 3
+    assert set(first.grid) == {"popular", "markov", "ease", "collab-v2"} and len(first.grid["collab-v2"]) == (
+        4 * (1 + len(SIDE_WEIGHTS)) + 3 * len(refinements({})))  # 4 points x side weights; refinements x best 3
     assert first.best_baseline in {"popular", "markov", "ease"} and first.params in [t.params for t in first.grid["collab-v2"]]
 
 
@@ -76,7 +77,8 @@ def test_the_time_box_stops_the_search_after_each_familys_first_point() -> None:
     log = _log()
     tuning = tune(leave_last_out(log).train, log.catalog, _specs(), budget_s=0.0)
     assert all(len(trail) == 1 for trail in tuning.grid.values())
-    assert tuning.skipped == {"markov": 1, "ease": 1, "collab-v2": 7}  # v2: 4 points x side weight 0, 5; no refinement
+    # v2: 4 points x side weights, one tried; no refinement
+    assert tuning.skipped == {"markov": 1, "ease": 1, "collab-v2": 4 * (1 + len(SIDE_WEIGHTS)) - 1}
 
 
 def test_a_stop_cancels_the_search_before_its_next_point() -> None:

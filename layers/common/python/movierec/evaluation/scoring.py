@@ -29,7 +29,7 @@ from typing import Any, Callable, Mapping, Sequence
 from tqdm import tqdm
 
 from movierec.evaluation import metrics
-from movierec.evaluation.split import MIN_MOVIES, Case, Split
+from movierec.evaluation.split import Case, Split
 from movierec.models.cancel import checkpoint
 from movierec.ranking.base import Ranker
 
@@ -172,8 +172,9 @@ class Trial:
     params: dict[str, Any]
     #: NDCG@20 (:data:`SELECT_BY`): what selection maximises.
     score: float
-    #: Catalog coverage@20 of the validation answers to histories of ``MIN_MOVIES - 1`` movies or more
-    #: (:func:`trial`): what ``ModelSpec.min_coverage`` asks of a point.
+    #: Catalog coverage@20 of the validation answers (histories of ``MIN_MOVIES - 1`` movies or more, as the
+    #: leave-last-out test's: :func:`~movierec.evaluation.split.validation`): what ``ModelSpec.min_coverage``
+    #: asks of a point.
     coverage: float
 
 
@@ -222,12 +223,7 @@ def score_point(name: str, spec: ModelSpec, val: Split, params: Mapping[str, Any
 
 
 def trial(name: str, ranker: Ranker | CaseRanker, val: Split, params: Mapping[str, Any]) -> Trial:
-    """One grid point's validation scores (what :func:`choose_params` selects by). Coverage counts the
-    answers to the cases with at least ``MIN_MOVIES - 1`` movies of history — the leave-last-out test's
-    users (``MIN_MOVIES`` movies or more) — since the 1-movie histories a validation split also holds are
-    often answered from content alone, whose lists are wide, and would flatter it (on the course stream
-    0.20 against 0.06 on the test; a floor must hold where it is reported)."""
+    """One grid point's validation scores (what :func:`choose_params` selects by)."""
     metric, k = SELECT_BY
-    results = evaluate({name: ranker}, val, (k,), progress=False)
-    longer = results.subset(lambda case: len(case.history) >= MIN_MOVIES - 1, f"{MIN_MOVIES - 1}+ movies")
-    return Trial(dict(params), results.metrics(name, k)[metric], longer.metrics(name, k)["coverage"])
+    m = evaluate({name: ranker}, val, (k,), progress=False).metrics(name, k)
+    return Trial(dict(params), m[metric], m["coverage"])

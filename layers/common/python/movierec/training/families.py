@@ -9,9 +9,9 @@ histories, and its grid), so the report, the tuner and the gate all score it the
   an index version, scored by :class:`~movierec.ranking.collab.CollabRanker`. Its grid holds the
   *variants* of v2: the shipped fold-in (recency tau 10, transitions beta 1), softer ones, and an
   EASE-equivalent (no recency, no transitions: EASE over pruned neighbour lists), each at several lambdas,
-  each with side information (:mod:`~movierec.training.side`) at weight 0 and 5, and on course-id
-  data without and with the prior; then the best three points with 1-3 long-tail places (a refinement
-  stage, :data:`LONG_TAILS`).
+  each with side information (:mod:`~movierec.training.side`) at weights 0, 5 and 10, and on course-id
+  data without and with the prior; then the best three points with 1-3 long-tail places and a popularity
+  discount (a refinement stage, :func:`refinements`).
 - the baselines of :func:`movierec.evaluation.offline.default_specs` (popular, Markov with its query depth
   tuned, item-kNN, ALS) join them in the report and, the cheap ones, in the tuner.
 
@@ -59,20 +59,25 @@ FOLD_VARIANTS: tuple[dict[str, float], ...] = (
 V2_GRID = tuple({"lam": lam, **fold} for lam in LAMBDAS for fold in FOLD_VARIANTS)
 V2_QUICK = tuple({"lam": lam, **fold} for lam in (100.0, 3000.0) for fold in FOLD_VARIANTS[::2])
 #: Weights of the release-era and genre pseudo-users (:mod:`~movierec.training.side`) tried beside 0. On the
-#: course stream's validation splits (users with 3+ movies) weight 5 gave the best NDCG@20 but coverage@20
-#: 0.06-0.08, 20 about the same NDCG at 0.09-0.10, 50 5% less NDCG at 0.11; with the long-tail places
-#: below, 5 reaches the coverage floor at a better NDCG than 20 or 50 do without them (2026-12-03), and
-#: each weight more is a fit per lambda and a copy of the grid the scheduled retrain's time box must hold.
-SIDE_WEIGHTS = (5.0,)
-#: Long-tail places (:class:`~movierec.ranking.collab.FoldIn` ``long_tail``) tried on the best grid points
-#: (:attr:`ModelSpec.refine`): on the course stream's validation split (side weight 5) 1, 2 and 3 of 20
-#: places gave coverage@20 0.09, 0.11 and 0.14 for NDCG@20 -1%, -3% and -4%.
+#: course stream's validation splits (users with 3+ movies, 2026-12-03) weight 10 gave NDCG@20 0.0549 and
+#: coverage@20 0.076 against 5's 0.0542 and 0.060 (lambda 3000, prior, no recency); 20 about the same NDCG
+#: and 50 5% less in an earlier run; each weight more is a fit per lambda and a copy of the grid the
+#: scheduled retrain's time box must hold.
+SIDE_WEIGHTS = (5.0, 10.0)
+#: The refinement stage (:attr:`ModelSpec.refine`) of the best grid points: long-tail places
+#: (:class:`~movierec.ranking.collab.FoldIn` ``long_tail``) and a popularity discount (``popularity_weight``),
+#: each alone and crossed. On the course stream's validation split (users with 3+ movies, lambda 3000, side
+#: weight 5, 2026-12-03) 1 and 2 of 20 long-tail places took coverage@20 from 0.060 to 0.093 and 0.119 for
+#: NDCG@20 -1% and -3%; a discount of 0.2 to 0.091 for nothing, 0.3 to 0.132 for -3.5% (docs/evaluation.md).
 LONG_TAILS = (1, 2, 3)
+POPULARITY_DISCOUNTS = (-0.2,)
 
 
-def long_tail_variants(point: dict[str, Any]) -> tuple[dict[str, Any], ...]:
-    """``point`` with each number of long-tail places (the refinement stage of v2's search)."""
-    return tuple({**point, "long_tail": n} for n in LONG_TAILS)
+def refinements(point: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """``point`` with each number of long-tail places, each popularity discount, and both crossed."""
+    tails = ({}, *({"long_tail": n} for n in LONG_TAILS))
+    discounts = ({}, *({"popularity_weight": w} for w in POPULARITY_DISCOUNTS))
+    return tuple({**point, **t, **d} for d in discounts for t in tails if t or d)
 
 
 def with_data(grid: tuple[dict[str, Any], ...], prior: bool) -> tuple[dict[str, Any], ...]:
@@ -133,7 +138,7 @@ def v2_spec(index: MovieIndex, to_index: Mapping[str, str] | None = None, cache:
         return IdTranslatingRanker(ranker, to_index) if to_index is not None else ranker
 
     return ModelSpec(build=build, grid=with_data(grid, bool(prior)), quick_grid=with_data(V2_QUICK, bool(prior)),
-                     min_coverage=min_coverage, refine=long_tail_variants)  # fmt: skip
+                     min_coverage=min_coverage, refine=refinements)  # fmt: skip
 
 
 def ease_spec(grid: tuple[dict[str, Any], ...] = EASE_GRID) -> ModelSpec:
