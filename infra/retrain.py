@@ -25,16 +25,26 @@ version to upload before the first model would only delay it; the next regular r
 a round with too little ingested data to fit a model says so and does nothing. So the collaborative
 ranker replaces the first start's popular list within a minute or two of ingest.
 
-Stopping: ``stop`` sets the event the training job checks between its steps, so a training step in
-progress ends at the next safe point with nothing published (:class:`~movierec.models.cancel.Cancelled`).
-Step 1 (embedding a few new movies) is not cancellable; ``stop`` waits :data:`STOP_JOIN_S` for it and
-then leaves it to end with the process (its pointer moves only after a complete upload).
+Step 2 runs in a child process (spawned, with this process's settings): a training job holds the GIL
+for minutes of numpy and Python, and a stop must not depend on it reaching its next check.
+
+Stopping: ``stop`` sets the event the training job checks between its steps (and before every tuning
+point), so a round in progress ends at the next safe point with nothing published
+(:class:`~movierec.models.cancel.Cancelled`); a child still running :data:`CHILD_GRACE_S` later (inside
+a fit or the gate, which cannot be interrupted) is terminated — safe, since a version's pointer moves
+only after its upload is complete, so at worst an unreferenced version folder is left. Step 1 (embedding
+a few new movies) is not cancellable; ``stop`` waits :data:`STOP_JOIN_S` for it and then leaves it to end
+with the process (the same pointer rule holds).
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
 import threading
-
+import time
+from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING
 
 from movierec.config import Settings
@@ -42,6 +52,8 @@ from movierec.models.cancel import Cancelled
 from movierec.observability import make_logger
 
 if TYPE_CHECKING:
+    from multiprocessing.synchronize import Event as ProcessEvent
+
     from movierec.index.manifest import Manifest
 
 logger = make_logger("retrain")
@@ -49,6 +61,44 @@ logger = make_logger("retrain")
 WARMUP_S = 15.0
 #: Longest ``stop`` waits for a round to reach its next safe point.
 STOP_JOIN_S = 10.0
+#: Seconds a training child gets after the stop to end at a safe point before it is terminated.
+CHILD_GRACE_S = 5.0
+
+
+def _orphan_watch(stop: "ProcessEvent", parent: int) -> None:
+    """In the child: when the parent is gone (killed), stop the job, and end the child if the job does not
+    stop within the grace — an orphan must not publish or promote for a system that is no longer there."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    stop.set()
+    time.sleep(CHILD_GRACE_S)
+    os._exit(1)
+
+
+def _train_child(settings: Settings, stop: "ProcessEvent", answer: Connection, parent: int) -> None:
+    """The training step, in the child: run the job, send back ``(kind, text)`` — ``trained`` (version,
+    promoted or not, the gate's reason), ``unchanged``, ``cancelled`` (where), ``too-little`` or ``failed``
+    (the traceback goes to the log here)."""
+    from movierec.training.job import train
+    from movierec.training.model import NotEnoughData
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
+    threading.Thread(target=_orphan_watch, args=(stop, parent), name="orphan-watch", daemon=True).start()
+    try:
+        outcome = train(settings, source="dynamodb", stop=stop)  # type: ignore[arg-type]  # an Event across processes
+    except Cancelled as exc:
+        answer.send(("cancelled", exc.where))
+    except NotEnoughData as exc:
+        answer.send(("too-little", str(exc)))
+    except Exception:
+        logger.exception("retrain round failed; the next round tries again")
+        answer.send(("failed", ""))
+    else:
+        if outcome is None:
+            answer.send(("unchanged", ""))
+        else:
+            state = "promoted" if outcome.promoted else "kept, not promoted"
+            answer.send(("trained", f"{outcome.version} {state} ({outcome.gate.reason})"))
 
 
 class Retrainer:
@@ -112,30 +162,55 @@ class Retrainer:
             self._round()
 
     def _round(self) -> None:
-        from movierec.training.job import train
-        from movierec.training.model import NotEnoughData
-
         self.rounds += 1
         self._restore()
         if not self._first_start():
             self._update_index()
         print(f"retrain: round {self.rounds}: training on the ingested interactions", flush=True)
-        try:
-            outcome = train(self.settings, source="dynamodb", stop=self._stop)
-        except Cancelled as exc:
-            print(f"retrain: round stopped ({exc.where}); nothing published", flush=True)
-            return
-        except NotEnoughData as exc:
-            print(f"retrain: not enough ingested yet ({exc}); the next round tries again", flush=True)
-            return
-        except Exception:
-            logger.exception("retrain round failed; the next round tries again")
-            return
-        if outcome is None:
+        kind, text = self._train_in_child()
+        if kind == "trained":
+            print(f"retrain: {text}", flush=True)
+        elif kind == "unchanged":
             print("retrain: nothing new since the current model", flush=True)
-        else:
-            state = "promoted" if outcome.promoted else "kept, not promoted"
-            print(f"retrain: {outcome.version} {state} ({outcome.gate.reason})", flush=True)
+        elif kind == "cancelled":
+            print(f"retrain: round stopped ({text}); nothing published", flush=True)
+        elif kind == "too-little":
+            print(f"retrain: not enough ingested yet ({text}); the next round tries again", flush=True)
+        elif kind == "terminated":
+            print(f"retrain: round stopped (terminated {CHILD_GRACE_S:g} s after the stop, inside a step "
+                  "that cannot be cancelled); nothing promoted", flush=True)  # fmt: skip
+        elif kind == "lost":
+            logger.error("retrain child ended without an answer; the next round tries again")
+
+    def _train_in_child(self) -> tuple[str, str]:
+        """Run the training step in a spawned child until it answers, or stop it: the child's answer, or
+        ``terminated`` (the stop's grace ran out) or ``lost`` (it died without answering)."""
+        context = multiprocessing.get_context("spawn")
+        stop = context.Event()
+        receive, send = context.Pipe(duplex=False)
+        child = context.Process(target=_train_child, args=(self.settings, stop, send, os.getpid()), name="retrain-train",
+                                daemon=True)  # fmt: skip
+        child.start()
+        send.close()
+        try:
+            while not receive.poll(0.2):
+                if not child.is_alive():
+                    if receive.poll():
+                        return receive.recv()
+                    return ("terminated", "") if self._stop.is_set() else ("lost", "")
+                if self._stop.is_set() and not stop.is_set():
+                    stop.set()
+                    child.join(CHILD_GRACE_S)
+                    if child.is_alive():
+                        child.terminate()
+                        child.join()
+                        return "terminated", ""
+            return receive.recv()
+        except EOFError:
+            return "lost", ""
+        finally:
+            receive.close()
+            child.join(STOP_JOIN_S)
 
     def _restore(self) -> None:
         """Re-create what a storage restart without its journal lost: resources, then the index.

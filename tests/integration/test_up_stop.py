@@ -121,6 +121,7 @@ def test_sigterm_mid_training_round_stops_everything(tmp_path: Path, data_dir: P
     finally:
         up.kill()
     print(f"movierec up stopped {took:.1f}s after SIGTERM mid-training")
+    print(*(line for line in up.text.splitlines() if "retrain: round stopped" in line), sep="\n")
     up.assert_clean()
     assert "retrain: round stopped (" in up.text and "nothing published" in up.text, up.text
     assert " promoted (" not in up.text, up.text
