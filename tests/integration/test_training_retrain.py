@@ -96,3 +96,47 @@ def test_a_training_round_stopped_at_a_safe_point_publishes_nothing(
     listed = aws.client("s3", settings).list_objects_v2(Bucket=settings.bucket, Prefix="index/", Delimiter="/")
     versions = {p["Prefix"] for p in listed.get("CommonPrefixes", [])}
     assert versions == {f"index/{ml_built.manifest.version}/"}
+
+
+def test_a_training_child_stuck_in_a_step_that_cannot_be_cancelled_is_terminated(settings: Settings) -> None:
+    """The training child's storage answers nothing (a listener that accepts and never replies), so the
+    job sits inside a read, where no stop check can run: after the stop the round waits the grace and
+    then terminates the child, and says so — it does not wait for the read's own timeouts."""
+    import socket
+    import threading
+
+    from infra.retrain import CHILD_GRACE_S
+
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(16)
+    arrived = threading.Event()
+    held: list[socket.socket] = []
+
+    def swallow() -> None:
+        while True:
+            try:
+                conn, _ = hole.accept()
+            except OSError:
+                return
+            held.append(conn)
+            arrived.set()
+
+    threading.Thread(target=swallow, daemon=True).start()
+    retrainer = Retrainer(replace(settings, aws_endpoint_url=f"http://127.0.0.1:{hole.getsockname()[1]}"))
+    answer: list[tuple[str, str]] = []
+    round_ = threading.Thread(target=lambda: answer.append(retrainer._train_in_child()), daemon=True)
+    try:
+        round_.start()
+        assert arrived.wait(TEST_TIMEOUT_S), "the training child never reached its storage"
+        stopped = time.monotonic()
+        retrainer._stop.set()
+        round_.join(TEST_TIMEOUT_S)
+        took = time.monotonic() - stopped
+    finally:
+        hole.close()
+        for conn in held:
+            conn.close()
+    assert answer == [("terminated", "")]
+    assert took >= CHILD_GRACE_S * 0.9, took  # the child had its grace first
+    print(f"stuck training child terminated {took:.1f}s after the stop")
