@@ -178,7 +178,7 @@ class Retrainer:
             print(f"retrain: not enough ingested yet ({text}); the next round tries again", flush=True)
         elif kind == "terminated":
             print(f"retrain: round stopped (terminated {CHILD_GRACE_S:g} s after the stop, inside a step "
-                  "that cannot be cancelled); nothing promoted", flush=True)  # fmt: skip
+                  "that cannot be cancelled)", flush=True)  # fmt: skip
         elif kind == "lost":
             logger.error("retrain child ended without an answer; the next round tries again")
 

@@ -60,8 +60,8 @@ V2_GRID = tuple({"lam": lam, **fold} for lam in LAMBDAS for fold in FOLD_VARIANT
 V2_QUICK = tuple({"lam": lam, **fold} for lam in (100.0, 3000.0) for fold in FOLD_VARIANTS[::2])
 #: Weights of the release-era and genre pseudo-users (:mod:`~movierec.training.side`) tried beside 0. On the
 #: course stream's validation splits (users with 3+ movies, 2026-12-03) weight 10 gave NDCG@20 0.0549 and
-#: coverage@20 0.076 against 5's 0.0542 and 0.060 (lambda 3000, prior, no recency); 20 about the same NDCG
-#: and 50 5% less in an earlier run; each weight more is a fit per lambda and a copy of the grid the
+#: coverage@20 0.076 against 5's 0.0542 and 0.060 (lambda 3000, prior, no recency), 20 gave 0.0537; 50
+#: scored 5% less in an earlier run; each weight more is a fit per lambda and a copy of the grid the
 #: scheduled retrain's time box must hold.
 SIDE_WEIGHTS = (5.0, 10.0)
 #: The refinement stage (:attr:`ModelSpec.refine`) of the best grid points: long-tail places
