@@ -143,8 +143,8 @@ def validation(split: Split) -> Split:
     the same floor as the test: 1-movie histories are a different question (answered from popularity or
     content, and measured on their own as cold users, :mod:`~.cold`), and on the course stream they were
     a sixth of the cases and moved the choice — their wide content-only lists put validation coverage@20
-    at 0.20 where the test's was 0.06, and popularity blends that won on them lost on the test
-    (2026-12-03). The test targets are not in ``split.train`` at all, so nothing here can reach them."""
+    at 0.20 where the test's was 0.06, and popularity blends that won on a validation split holding them
+    lost on the test (2026-12-03). The test targets are not in ``split.train`` at all, so nothing here can reach them."""
     inner = _train_and_cases(split.train, split.catalog, "", 1, MIN_MOVIES)
     return Split(name=f"validation of {split.name}", train=inner.train, cases=inner.cases, catalog=split.catalog)
 
