@@ -24,7 +24,16 @@ the newest movie of the history lose ``penalty`` (scores are unit-scaled) — an
 pseudo-users of EASE's Gram matrix (one per 3-year release bin and one per catalog genre, weight ``w``:
 ``G += w * F^T F``, the closed-form side-information EASE of Jeunen et al. 2020), both on EASE + prior.
 
-Run: ``PYTHONPATH=layers/common/python python bench/stream_features.py [--prior | --side]``; prints a table.
+``--v2`` measures ideas on ranker v2 itself, as served (over the course catalog's embedded index, read from
+``MOVIEREC_INDEX_CACHE``: built, about 12 minutes, when missing), on the same two validation splits, each
+against the point the tuner chose on the stream's leave-last-out (2026-12-03): knobs beyond the tuner's
+grid (larger lambdas, low ratings not discounted or up-weighted, side weight 20), MovieLens' genres as
+side features of the movies the course catalog has no genres for (43% of the leave-last-out targets are
+such movies), and the prior cut into 50-movie time slices (so its long histories co-occur like the
+stream's short ones).
+
+Run: ``PYTHONPATH=layers/common/python python bench/stream_features.py [--prior | --side | --v2]``; prints a
+table.
 """
 
 from __future__ import annotations
@@ -40,17 +49,21 @@ import scipy.sparse as sp
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers" / "common" / "python"))
 
 from movierec.catalog.course import load_course_catalog  # noqa: E402
+from movierec.catalog.movielens import load_movielens_catalog  # noqa: E402
 from movierec.catalog.derived import movie_from_id  # noqa: E402
 from movierec.evaluation import metrics  # noqa: E402
 from movierec.evaluation.baselines import MarkovRanker  # noqa: E402
 from movierec.evaluation.interactions import TIE_SEED, load_prior, load_stream  # noqa: E402
 from movierec.evaluation.scoring import evaluate  # noqa: E402
+from movierec.evaluation.served import catalog_index  # noqa: E402
 from movierec.evaluation.split import Split, last_n, leave_last_out, validation  # noqa: E402
 from movierec.training.ease import ease_weights  # noqa: E402
 from movierec.training.prior import gram_with_prior  # noqa: E402
 from movierec.ranking.popular import PopularRanker  # noqa: E402
 from movierec.ranking.scores import scored_top  # noqa: E402
 from movierec.training.ease import fit_ease  # noqa: E402
+from movierec.training.families import FitCache, v2_spec  # noqa: E402
+from movierec.training.side import side_features  # noqa: E402
 
 DAY = 86400.0
 
@@ -191,16 +204,51 @@ def side_ideas(log) -> None:
         _table(rankers, val, "ease + prior")
 
 
+#: Ranker v2 as the tuner chose it on the stream's leave-last-out (reports/offline-stream.md, 2026-12-03).
+V2_CHOSEN = dict(lam=3000.0, tau=1e6, beta=0.0, prior_weight=1.0, side_weight=10.0, long_tail=1)
+
+
+def v2_ideas(log) -> None:
+    """Ideas on ranker v2 as served (validation of both splits), each against the chosen point."""
+    index, _ = catalog_index("course", extra_ids=log.catalog, progress=False)
+    prior = load_prior()
+    side = side_features(index)
+    ml_genres = {m.id: m.genres for m in load_movielens_catalog(load_course_catalog().movies)}
+    no_genre = {m for m, f in side.items() if not any(x.startswith("genre:") for x in f)}
+    side_ml = {m: f + tuple(f"ml-genre:{g}" for g in ml_genres.get(m, ())) if m in no_genre else f for m, f in side.items()}
+    sliced = {-(10**7) - k: chunk for k, chunk in enumerate(
+        h[i:i + 50] for h in prior.values() for i in range(0, len(h), 50))}  # fmt: skip
+    cache = FitCache()
+    plain, with_ml_genres = v2_spec(index, None, cache=cache, prior=prior), v2_spec(index, None, prior=prior, side=side_ml)
+    ideas = {
+        "v2 as chosen (lambda 3000, prior, side 10, 1 long-tail place)": (plain, {}),
+        "no long-tail place": (plain, dict(long_tail=0)),
+        "lambda 5000": (plain, dict(lam=5000.0)),
+        "lambda 10000": (plain, dict(lam=10000.0)),
+        "lambda 5000, side 20": (plain, dict(lam=5000.0, side_weight=20.0)),
+        "low ratings not discounted (low_weight 1)": (plain, dict(low_weight=1.0)),
+        "low ratings up-weighted (low_weight 1.5)": (plain, dict(low_weight=1.5)),
+        "MovieLens genres for movies without catalog genres": (with_ml_genres, {}),
+        "prior in 50-movie time slices": (v2_spec(index, None, prior=sliced), {}),
+    }
+    for label, split in (("leave-last-out", leave_last_out(log)), ("last-5", last_n(log, 5))):
+        val = validation(split)
+        print(f"\nvalidation of {label}: {len(val.cases)} cases")
+        rankers = {name: spec.build(val.train, val.catalog, **{**V2_CHOSEN, **knobs}) for name, (spec, knobs) in ideas.items()}
+        _table(rankers, val, next(iter(ideas)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--prior", action="store_true", help="MovieLens as prior data (both validation splits)")
     mode.add_argument("--side", action="store_true", help="era penalty and side-information pseudo-users on EASE + prior")
+    mode.add_argument("--v2", action="store_true", help="ideas on ranker v2 as served (embedded index), both validation splits")
     args = parser.parse_args()
     started = time.perf_counter()
     log = load_stream(tie_seed=TIE_SEED)
-    if args.prior or args.side:
-        (side_ideas if args.side else prior_ideas)(log)
+    if args.prior or args.side or args.v2:
+        (side_ideas if args.side else v2_ideas if args.v2 else prior_ideas)(log)
         print(f"took {time.perf_counter() - started:.0f} s")
         return
     val = validation(leave_last_out(log))
