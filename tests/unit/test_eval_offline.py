@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -9,8 +10,8 @@ import pytest
 
 from movierec.evaluation import baselines, interactions, report
 from movierec.evaluation.offline import ModelSpec, default_specs, evaluate, run_offline
-from movierec.evaluation.scoring import choose_params
-from movierec.evaluation.split import leave_last_out, validation
+from movierec.evaluation.scoring import SHORT, VALIDATION, choose_params
+from movierec.evaluation.split import leave_last_out, short_validation, validation
 from movierec.models.ranking import Interaction, Scored
 from movierec.ranking.popular import PopularRanker
 
@@ -157,3 +158,28 @@ def test_the_refinement_stage_tries_variants_of_the_best_grid_points_only() -> N
     floor = max(t.coverage for t in trail[:3]) + 1e-9  # only the refined (random) answers reach it
     chosen, _ = choose_params("m", replace(spec, min_coverage=floor), val, progress=False)
     assert chosen.get("wide") is True
+
+
+def test_the_short_history_stage_chooses_what_newcomers_get_on_their_histories_alone() -> None:
+    """``ModelSpec.short``'s variants of the chosen point are scored beside it on the 1-2-movie split
+    (marked as such in the trail) and the best there is taken; without that split there is no such stage,
+    and a variant no better there leaves the main choice as it was."""
+    log = taste_log(24)
+    top = [m for m, _ in Counter(i.movie_id for h in log.users.values() for i in h).most_common(3)]
+    newcomers = {100 + u: tuple(Interaction(top[(u + j) % 3], float(j)) for j in range(2 + u % 2)) for u in range(12)}
+    split = leave_last_out(replace(log, users={**log.users, **newcomers}, catalog=log.catalog + tuple(f"x{i}" for i in range(300))))
+    val, short = validation(split), short_validation(split)
+    assert len(short.cases) == 12
+
+    def build(train, catalog, depth: int, popular_short: bool = False):
+        return PopularRanker.from_training(train, catalog) if popular_short else baselines.RandomRanker(catalog, seed=depth)
+
+    grid = ({"depth": 1}, {"depth": 2})
+    spec = ModelSpec(build=build, grid=grid, short=lambda p: ({**p, "popular_short": True},))
+    main, trail = choose_params("m", spec, val, progress=False)
+    assert [t.on for t in trail] == [VALIDATION, VALIDATION]
+    chosen, trail = choose_params("m", spec, val, progress=False, short=short)
+    assert chosen == {**main, "popular_short": True}
+    assert [(t.params, t.on) for t in trail[2:]] == [(main, SHORT), (chosen, SHORT)] and trail[3].score > trail[2].score
+    same = replace(spec, short=lambda p: ({**p, "depth": p["depth"]},))  # a variant that answers alike
+    assert choose_params("m", same, val, progress=False, short=short)[0] == main

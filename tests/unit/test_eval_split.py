@@ -6,7 +6,7 @@ import pytest
 
 from movierec.evaluation.interactions import build_log
 from movierec.evaluation.split import (
-    PROTOCOLS, Split, cut_time, global_time, last_n, leave_last_out, random_held_out, validation,
+    PROTOCOLS, Split, cut_time, global_time, last_n, leave_last_out, random_held_out, short_validation, validation,
 )  # fmt: skip
 from movierec.models.ranking import Interaction
 
@@ -97,6 +97,22 @@ def test_validation_asks_only_histories_as_long_as_the_tests() -> None:
     val = validation(Split("s", train, (), ("a", "b", "c", "d")))
     assert [(c.user_id, c.target, len(c.history)) for c in val.cases] == [(1, "c", 2)]
     assert val.train[2] == train[2] and [i.movie_id for i in val.train[1]] == ["a", "b"]
+
+
+def test_short_validation_asks_the_histories_validation_leaves_out() -> None:
+    """The short-history split: each training history of 2-3 movies gives its last movie as a case
+    (histories of 1-2 movies), a longer or a 1-movie history stays whole; cut from training only."""
+    train = {1: tuple(Interaction(m, float(t)) for t, m in enumerate("abcd")), 2: tuple(Interaction(m, float(t)) for t, m in enumerate("abc")),
+             3: (Interaction("a", 1.0), Interaction("d", 2.0)), 4: (Interaction("b", 1.0),)}  # fmt: skip
+    short = short_validation(Split("s", train, (), ("a", "b", "c", "d")))
+    assert [(c.user_id, c.target, len(c.history)) for c in short.cases] == [(2, "c", 2), (3, "d", 1)]
+    assert short.train[1] == train[1] and short.train[4] == train[4]
+    assert [i.movie_id for i in short.train[2]] == ["a", "b"] and [i.movie_id for i in short.train[3]] == ["a"]
+    split = leave_last_out(_busy_log())
+    cut = short_validation(split)
+    assert cut.cases and all(1 <= len(c.history) <= 2 for c in cut.cases)
+    assert not {(c.user_id, c.target) for c in split.cases} & {(c.user_id, c.target) for c in cut.cases}
+    _assert_no_leak(cut)
 
 
 def test_global_time_trains_before_the_cut_and_predicts_after_it() -> None:

@@ -12,13 +12,13 @@ import pytest
 
 from movierec.evaluation import baselines
 from movierec.evaluation.interactions import InteractionLog, build_log
-from movierec.evaluation.scoring import ModelSpec
+from movierec.evaluation.scoring import SHORT, ModelSpec
 from movierec.evaluation.split import leave_last_out
 from movierec.models.cancel import Cancelled
 from movierec.models.ranking import Interaction
 from movierec.ranking.popular import PopularRanker
 from movierec.training.ease import EaseRanker
-from movierec.training.families import SIDE_WEIGHTS, FitCache, refinements, split_params, v2_spec
+from movierec.training.families import POPULAR_BELOW, SIDE_WEIGHTS, FitCache, refinements, split_params, v2_spec
 from movierec.training.gate import decide, fresh_holdout, run_gate
 from movierec.training.model import FitParams
 from movierec.training.tuning import tune
@@ -69,15 +69,18 @@ def test_the_tuner_never_reads_a_test_target() -> None:
     again = tune(other.train, poisoned.catalog, _specs(), budget_s=600)
     assert again.to_dict() | {"seconds": 0} == first.to_dict() | {"seconds": 0}
     assert set(first.grid) == {"popular", "markov", "ease", "collab-v2"} and len(first.grid["collab-v2"]) == (
-        4 * (1 + len(SIDE_WEIGHTS)) + 3 * len(refinements({})))  # 4 points x side weights; refinements x best 3
+        4 * (1 + len(SIDE_WEIGHTS)) + 3 * len(refinements({})) + 1 + len(POPULAR_BELOW))
+    # 4 points x side weights; refinements x best 3; the chosen point and its short-history answers
     assert first.best_baseline in {"popular", "markov", "ease"} and first.params in [t.params for t in first.grid["collab-v2"]]
 
 
 def test_the_time_box_stops_the_search_after_each_familys_first_point() -> None:
     log = _log()
     tuning = tune(leave_last_out(log).train, log.catalog, _specs(), budget_s=0.0)
-    assert all(len(trail) == 1 for trail in tuning.grid.values())
-    # v2: 4 points x side weights, one tried; no refinement
+    short = {name: [t for t in trail if t.on == SHORT] for name, trail in tuning.grid.items()}
+    assert all(len(trail) - len(short[name]) == 1 for name, trail in tuning.grid.items())
+    # v2: 4 points x side weights, one tried; no refinement; its short-history stage runs all the same
+    assert len(short["collab-v2"]) == 1 + len(POPULAR_BELOW) and not any(short[n] for n in ("popular", "markov", "ease"))
     assert tuning.skipped == {"markov": 1, "ease": 1, "collab-v2": 4 * (1 + len(SIDE_WEIGHTS)) - 1}
 
 

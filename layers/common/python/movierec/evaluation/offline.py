@@ -27,7 +27,7 @@ from typing import Any, Mapping, Sequence
 from movierec.evaluation import baselines
 from movierec.evaluation.interactions import InteractionLog
 from movierec.evaluation.scoring import K_VALUES, PLOT_DEPTH, SEED, ModelSpec, Results, Trial, choose_params, evaluate
-from movierec.evaluation.split import DEFAULT_PROTOCOLS, PROTOCOLS, validation
+from movierec.evaluation.split import DEFAULT_PROTOCOLS, PROTOCOLS, short_validation, validation
 from movierec.ranking.popular import PopularRanker
 
 __all__ = ["ModelSpec", "OfflineRun", "Results", "default_specs", "evaluate", "run_offline"]
@@ -97,11 +97,11 @@ def run_offline(
     results = []
     for protocol in protocols:
         split = PROTOCOLS[protocol](log)
-        val = validation(split)
+        val, short = validation(split), short_validation(split)
         chosen: dict[str, dict[str, Any]] = {}
         tuning: dict[str, list[Trial]] = {}
         for name, spec in specs.items():
-            chosen[name], tuning[name] = choose_params(name, spec, val, quick, progress)
+            chosen[name], tuning[name] = choose_params(name, spec, val, quick, progress, short=short)
         rankers = {name: spec.build(split.train, split.catalog, **chosen[name]) for name, spec in specs.items()}
         result = evaluate(rankers, split, K_VALUES, depth=PLOT_DEPTH, progress=progress)
         result.params, result.tuning = chosen, tuning

@@ -18,6 +18,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
+from movierec.evaluation.scoring import VALIDATION
+
 if TYPE_CHECKING:
     from movierec.evaluation.offline import OfflineRun
     from movierec.evaluation.scoring import Results
@@ -86,12 +88,14 @@ def versus_best(results: "Results", served: str | None) -> list[str]:
 
 def tuning(results: "Results", floors: Mapping[str, float] | None = None) -> list[str]:
     """Per model: the chosen parameters and every grid point's validation NDCG@20 — with its coverage@20
-    for a model chosen under a coverage floor (``floors``: model -> its ``ModelSpec.min_coverage``)."""
+    for a model chosen under a coverage floor (``floors``: model -> its ``ModelSpec.min_coverage``), and
+    the short-history stage's points marked "[on short histories]" (their NDCG@20 is on those cases)."""
     out = []
     for name, params in results.params.items():
         floor = (floors or {}).get(name, 0.0)
         trail = results.tuning.get(name) or []
-        tried = "; ".join(f"{_fmt_params(t.params)}: {t.score:.4f}" + (f" (cov {t.coverage:.3f})" if floor else "") for t in trail)
+        tried = "; ".join(f"{_fmt_params(t.params)}: {t.score:.4f}" + (f" (cov {t.coverage:.3f})" if floor else "")
+                          + (f" [on {t.on}]" if t.on != VALIDATION else "") for t in trail)  # fmt: skip
         rule = f", among points with validation coverage@20 >= {floor:g} when any reaches it" if floor else ""
         out.append(f"- {name}: **{_fmt_params(params)}**" + (f" (validation NDCG@20 of every grid point{rule}: {tried})" if tried else ""))
     return out

@@ -163,6 +163,16 @@ class ModelSpec:
     #: which would multiply the grid if crossed with all of it.
     refine: Callable[[dict[str, Any]], tuple[dict[str, Any], ...]] | None = None
     refine_top: int = 3
+    #: A last stage: variants of the chosen point for short histories (ranker v2's ``popular_below``), each
+    #: scored with the chosen point on a split of 1-2-movie histories
+    #: (:func:`~movierec.evaluation.split.short_validation`), the best there taken. Meant for knobs that act
+    #: on short histories only, so the main choice, made without those histories, stays what it was.
+    short: Callable[[dict[str, Any]], tuple[dict[str, Any], ...]] | None = None
+
+
+#: What a :class:`Trial` was scored on: the validation split, or the short-history stage's split.
+VALIDATION = "validation"
+SHORT = "short histories"
 
 
 @dataclass(frozen=True)
@@ -176,15 +186,22 @@ class Trial:
     #: leave-last-out test's: :func:`~movierec.evaluation.split.validation`): what ``ModelSpec.min_coverage``
     #: asks of a point.
     coverage: float
+    #: The cases scored: :data:`VALIDATION`, or :data:`SHORT` for the short-history stage (its scores are on
+    #: other cases, so they are never compared with the validation's).
+    on: str = VALIDATION
 
 
 def choose_params(
     name: str, spec: ModelSpec, val: Split, quick: bool = False, progress: bool = True,
-    deadline: float | None = None, stop: threading.Event | None = None,
+    deadline: float | None = None, stop: threading.Event | None = None, short: Split | None = None,
 ) -> tuple[dict[str, Any], list[Trial]]:
     """The grid point with the best validation NDCG@20 (first wins ties) among those whose validation
     coverage@20 reaches ``spec.min_coverage`` (all points when none does), and every point's scores —
-    the grid's, then ``spec.refine``'s variants of its ``refine_top`` best points.
+    the grid's, then ``spec.refine``'s variants of its ``refine_top`` best points. With a ``short``
+    split of 1-2-movie histories (:func:`~movierec.evaluation.split.short_validation`) that has cases,
+    ``spec.short``'s variants of that point are scored beside it there, and the best of them on ``short``
+    is the choice; this stage runs even past ``deadline`` (a fit and a few hundred cases), as what a
+    newcomer sees must always be chosen.
 
     ``val`` is a validation split: its cases are cut from training data, never a test target. With
     ``deadline`` (a ``time.monotonic()`` value) the search stops once it has passed, after at least the
@@ -193,7 +210,8 @@ def choose_params(
     (:class:`~movierec.models.cancel.Cancelled`): a search is minutes, a scheduled retrain's stop must not
     wait for it."""
     grid = (spec.quick_grid or spec.grid) if quick else spec.grid
-    if len(grid) == 1 and spec.refine is None:
+    asks_short = spec.short is not None and short is not None and bool(short.cases)
+    if len(grid) == 1 and spec.refine is None and not asks_short:
         return dict(grid[0]), []
     refined = spec.refine_top * len(spec.refine(dict(grid[0]))) if spec.refine is not None else 0
     scored: list[Trial] = []
@@ -211,7 +229,12 @@ def choose_params(
             scored.append(score_point(name, spec, val, params, stop))
     eligible = [i for i, t in enumerate(scored) if t.coverage >= spec.min_coverage] or list(range(len(scored)))
     best = max(eligible, key=lambda i: (scored[i].score, -i))
-    return dict(scored[best].params), scored
+    chosen = dict(scored[best].params)
+    if asks_short and spec.short is not None and short is not None:
+        answers = [replace(score_point(name, spec, short, p, stop), on=SHORT) for p in (chosen, *spec.short(chosen))]
+        scored.extend(answers)
+        chosen = dict(max(answers, key=lambda t: t.score).params)  # max keeps the first of equals: the main choice
+    return chosen, scored
 
 
 def score_point(name: str, spec: ModelSpec, val: Split, params: Mapping[str, Any],

@@ -31,8 +31,8 @@ from typing import Any, Mapping, Sequence
 
 from movierec.evaluation import baselines
 from movierec.evaluation.offline import MARKOV_GRID
-from movierec.evaluation.scoring import ModelSpec, Trial, choose_params, score_point
-from movierec.evaluation.split import Split, validation
+from movierec.evaluation.scoring import VALIDATION, ModelSpec, Trial, choose_params, score_point
+from movierec.evaluation.split import Split, short_validation, validation
 from movierec.index.loaded import MovieIndex
 from movierec.ranking.collab import NAME
 from movierec.ranking.popular import PopularRanker
@@ -90,7 +90,8 @@ class Tuning:
             "best_family": self.best_family,
             "best_baseline": {"name": self.best_baseline, "params": self.baseline_params},
             "validation": {"cases": self.validation_cases, "ndcg@20": self.validation},
-            "grid": {name: [{"params": t.params, "ndcg@20": round(t.score, 6), "coverage@20": round(t.coverage, 6)} for t in trail]
+            "grid": {name: [{"params": t.params, "ndcg@20": round(t.score, 6), "coverage@20": round(t.coverage, 6)}
+                            | ({"on": t.on} if t.on != VALIDATION else {}) for t in trail]
                      for name, trail in self.grid.items()},  # fmt: skip
             "budget_s": self.budget_s,
             "seconds": round(self.seconds, 2),
@@ -103,7 +104,8 @@ def tune(train: Train, catalog: Sequence[str], specs: Mapping[str, ModelSpec], b
     """Tune every family of ``specs`` on a validation split of ``train`` within ``budget_s`` seconds;
     ``stop`` cancels before any grid point (:class:`~movierec.models.cancel.Cancelled`)."""
     started = time.monotonic()
-    val = validation(Split(name="training data", train=train, cases=(), catalog=tuple(catalog)))
+    data = Split(name="training data", train=train, cases=(), catalog=tuple(catalog))
+    val, short = validation(data), short_validation(data)
     grid: dict[str, list[Trial]] = {}
     chosen: dict[str, dict[str, Any]] = {}
     skipped: dict[str, int] = {}
@@ -112,12 +114,12 @@ def tune(train: Train, catalog: Sequence[str], specs: Mapping[str, ModelSpec], b
         spec = specs[name]
         left = budget_s - (time.monotonic() - started)
         deadline = time.monotonic() + max(0.0, left) / (len(names) - i)
-        params, trail = choose_params(name, spec, val, progress=False, deadline=deadline, stop=stop)
+        params, trail = choose_params(name, spec, val, progress=False, deadline=deadline, stop=stop, short=short)
         if not trail:  # a single grid point: score it too, the family comparison needs every score
             trail = [score_point(name, spec, val, params, stop)]
         chosen[name], grid[name] = params, trail
-        skipped[name] = len(spec.grid) - sum(1 for t in trail if t.params in spec.grid)
-    best = {name: max(t.score for t in trail) for name, trail in grid.items()}
+        skipped[name] = len(spec.grid) - sum(1 for t in trail if t.on == VALIDATION and t.params in spec.grid)
+    best = {name: max(t.score for t in trail if t.on == VALIDATION) for name, trail in grid.items()}
     baselines_only = [n for n in names if n != served]
     best_baseline = max(baselines_only, key=lambda n: best[n]) if baselines_only else ""
     return Tuning(
