@@ -156,7 +156,8 @@ def short_validation(split: Split) -> Split:
     (:attr:`~movierec.evaluation.scoring.ModelSpec.short`), apart from the main choice: mixed into one
     split these cases moved the main choice the wrong way (above), and left out entirely nothing chose
     their answer — on the course stream the ranker then lost to the popular list for them (HR@20 0.0105 vs
-    0.0842 on the 95 cases of 1-2 movies of ``bench/cold_users.py``, 2026-12-03). Cut from ``split.train`` only, like :func:`validation`."""
+    0.0842 on the 95 cases of 1-2 movies of ``bench/cold_users.py``, 2026-12-03). Cut from ``split.train``
+    only, like :func:`validation`."""
     short = {u: h for u, h in split.train.items() if 2 <= len(h) <= MIN_MOVIES}
     inner = _train_and_cases(short, split.catalog, "", 1, 2)
     return Split(name=f"short histories of {split.name}", train={**split.train, **inner.train}, cases=inner.cases,
