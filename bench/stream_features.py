@@ -204,7 +204,8 @@ def side_ideas(log) -> None:
         _table(rankers, val, "ease + prior")
 
 
-#: Ranker v2 as the tuner chose it on the stream's leave-last-out (reports/offline-stream.md, 2026-12-03).
+#: Ranker v2 as the tuner chose it on the stream's leave-last-out (reports/offline-stream.md, 2026-12-03; its
+#: short-history choice, popular_below 2, never acts on these splits' 3+-movie histories).
 V2_CHOSEN = dict(lam=3000.0, tau=1e6, beta=0.0, prior_weight=1.0, side_weight=10.0, long_tail=1)
 
 
