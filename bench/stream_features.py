@@ -29,8 +29,9 @@ pseudo-users of EASE's Gram matrix (one per 3-year release bin and one per catal
 against the point the tuner chose on the stream's leave-last-out (2026-12-03): knobs beyond the tuner's
 grid (larger lambdas, low ratings not discounted or up-weighted, side weight 20), MovieLens' genres as
 side features of the movies the course catalog has no genres for (43% of the leave-last-out targets are
-such movies), and the prior cut into 50-movie time slices (so its long histories co-occur like the
-stream's short ones).
+such movies), the prior cut into 50-movie time slices (so its long histories co-occur like the
+stream's short ones), and recent popularity blended in (what helped plain EASE, above: does it still help
+once the prior is in?).
 
 Run: ``PYTHONPATH=layers/common/python python bench/stream_features.py [--prior | --side | --v2]``; prints a
 table.
@@ -68,6 +69,42 @@ from movierec.training.side import side_features  # noqa: E402
 DAY = 86400.0
 
 
+class Recent:
+    """What the whole stream watched in the days before a moment: training interactions only, by time."""
+
+    def __init__(self, train, position, n: int) -> None:
+        ev = sorted((i.last_seen, position[i.movie_id]) for h in train.values() for i in h if i.movie_id in position)
+        self._t = np.array([t for t, _ in ev])
+        self._j = np.array([j for _, j in ev], dtype=np.int64)
+        self._n = n
+
+    def log_counts(self, now: float, days: float) -> np.ndarray:
+        """log(1 + watchers) of every row over ``(now - days, now]``."""
+        lo, hi = np.searchsorted(self._t, [now - days * DAY, now], side="right")
+        return np.log1p(np.bincount(self._j[lo:hi], minlength=self._n).astype(np.float64))
+
+
+class Trending:
+    """Ranker v2 as served plus ``weight`` x unit-scaled recent popularity (the 7 or 14 days before the
+    newest movie of the history), the blend that helped plain EASE."""
+
+    def __init__(self, ranker, train, weight: float, days: float, name: str) -> None:
+        self.name, self._ranker, self._weight, self._days = name, ranker, weight, days
+        self._recent = Recent(train, ranker.index.row_of, len(ranker.index))
+        self._scores = ranker.scores
+        ranker.scores = self._blended  # rank() (its long-tail places) then reads the blended scores
+
+    def _blended(self, history):
+        scores = self._scores(history)
+        if not history:
+            return scores
+        recent = self._recent.log_counts(max(i.last_seen for i in history), self._days)
+        return scores + self._weight * recent / max(recent.max(), 1e-12)
+
+    def rank(self, history, k):
+        return self._ranker.rank(history, k)
+
+
 class Blend:
     """EASE scores of a weighted history, plus optional blended signals (all unit-scaled)."""
 
@@ -80,11 +117,7 @@ class Blend:
         self.era_slack, self.era_penalty = era_slack, era_penalty
         self._year = (np.array([movie_from_id(m).year or 0 for m in vocab.items], dtype=np.float64)
                       if era_slack is not None else None)  # fmt: skip
-        pos = vocab.position
-        ev = [(i.last_seen, pos[i.movie_id]) for h in train.values() for i in h if i.movie_id in pos]
-        ev.sort()
-        self._t = np.array([t for t, _ in ev])
-        self._j = np.array([j for _, j in ev], dtype=np.int64)
+        self._recent = Recent(train, vocab.position, len(vocab))
         self._mk = MarkovRanker.fit(train, vocab.items) if markov else None
 
     def _unit(self, v):
@@ -110,9 +143,7 @@ class Blend:
         scores = self._unit((self.b[rows] * w[:, None]).sum(axis=0, dtype=np.float64))
         now = max(i.last_seen for i in history)
         if self.trend:
-            lo, hi = np.searchsorted(self._t, [now - self.trend_days * DAY, now], side="right")
-            trend = np.bincount(self._j[lo:hi], minlength=len(self.vocab)).astype(np.float64)
-            scores = scores + self.trend * self._unit(np.log1p(trend))
+            scores = scores + self.trend * self._unit(self._recent.log_counts(now, self.trend_days))
         if self._mk is not None:
             mk = np.zeros(len(self.vocab))
             for s in self._mk.rank(history, 200):
@@ -236,6 +267,9 @@ def v2_ideas(log) -> None:
         val = validation(split)
         print(f"\nvalidation of {label}: {len(val.cases)} cases")
         rankers = {name: spec.build(val.train, val.catalog, **{**V2_CHOSEN, **knobs}) for name, (spec, knobs) in ideas.items()}
+        for weight, days in ((0.1, 7.0), (0.3, 7.0), (0.3, 14.0)):
+            name = f"+ trending {days:g} days (x{weight:g})"
+            rankers[name] = Trending(plain.build(val.train, val.catalog, **V2_CHOSEN), val.train, weight, days, name)
         _table(rankers, val, next(iter(ideas)))
 
 
