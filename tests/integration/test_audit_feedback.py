@@ -5,7 +5,6 @@ training and ranking code shows concentration growing, and the popularity penalt
 from __future__ import annotations
 
 import csv
-import dataclasses
 from pathlib import Path
 
 import pytest
@@ -52,24 +51,34 @@ def test_share_of_recommended_watches_per_day_and_version() -> None:
     assert not trend([0.3, 0.3, 0.3, 0.3]).rising and not trend([0.5]).rising
 
 
+#: Seeds of the closed-loop test. One run is chaotic — a retrain on slightly different watches moves many
+#: answers, and so do the last bits of the fit's floating point on another machine — so the penalised
+#: arm's Gini rise over the cycles ranges from -0.011 to +0.004 by seed, near the detector's tolerance
+#: (0.005), while the unmitigated arm's stays at +0.009..+0.015 (docs/audits.md): the claim is tested on
+#: the Gini averaged over seeds, per cycle, with the same detector.
+SEEDS = (0, 1, 2, 3)
+
+
 @pytest.mark.slow
 def test_closed_loop_simulation_concentrates_and_the_penalty_bounds_it(data_dir: Path) -> None:
-    """Bounded (150 users, 4 cycles of 6 visits; the docs show 200 x 5): real MovieLens users, the real
-    training (fit_collab) and ranking (CollabRanker) code."""
+    """Bounded (150 users, 4 cycles of 6 visits, 4 seeds; the docs show 200 x 5, one seed): real MovieLens
+    users, the real training (fit_collab) and ranking (CollabRanker) code, the genre index built as
+    `movierec audit feedback --simulate` builds it."""
     settings = Settings(data_dir=data_dir)
     with open(data_dir / "movielens" / "ml-latest-small" / "movies.csv", newline="") as f:
-        genres = {r["movieId"]: r["genres"].split("|") for r in csv.DictReader(f)}
+        genres = {r["movieId"]: [g for g in r["genres"].split("|") if g != "(no genres listed)"] for r in csv.DictReader(f)}
     log, index = load_movielens(settings), genre_index(genres)
-    params = SimParams(users=150, cycles=4, steps=6)
-    plain = simulate(log, index, params)
-    assert {r.version for r in plain.requests} == {f"cycle-{c}" for c in range(4)}
-    assert len(plain.requests) == 150 * 4 * 6 and len(plain.watches) > 0.9 * len(plain.requests)
-    gini = [v.gini for v in exposure_by_version(plain.requests, plain.catalog_size)]
-    penalised = simulate(log, index, dataclasses.replace(params, penalty=0.5))
-    bounded = [v.gini for v in exposure_by_version(penalised.requests, penalised.catalog_size)]
-    print("gini without mitigation", gini, "with the popularity penalty", bounded)
-    assert trend(gini, 0.005).rising
-    assert not trend(bounded, 0.005).rising and max(bounded) < min(gini)
+    arms: dict[float, list[list[float]]] = {0.0: [], 0.5: []}
+    for seed in SEEDS:
+        for penalty, runs in arms.items():
+            run = simulate(log, index, SimParams(users=150, cycles=4, steps=6, seed=seed, penalty=penalty))
+            assert {r.version for r in run.requests} == {f"cycle-{c}" for c in range(4)}
+            assert len(run.requests) == 150 * 4 * 6 and len(run.watches) > 0.9 * len(run.requests)
+            runs.append([v.gini for v in exposure_by_version(run.requests, run.catalog_size)])
+    gini, bounded = ([sum(cycle) / len(SEEDS) for cycle in zip(*arms[p])] for p in (0.0, 0.5))
+    print("mean gini without mitigation", gini, "with the popularity penalty", bounded)
+    assert trend(gini, 0.005).rising and not trend(bounded, 0.005).rising
+    assert max(max(run) for run in arms[0.5]) < min(min(run) for run in arms[0.0])
 
 
 def test_feedback_command_reads_the_answer_log_and_history_tables(isolated: Settings, tmp_path: Path) -> None:
