@@ -111,16 +111,13 @@ def _feedback(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     if args.simulate:
-        import csv
         import dataclasses
 
         from movierec.audit.simulate import SimParams, genre_index, simulate
-        from movierec.datasets import data_path
-        from movierec.evaluation.interactions import MOVIELENS, load_movielens
+        from movierec.catalog.movielens import load_movielens_genres
+        from movierec.evaluation.interactions import load_movielens
 
-        with data_path(*MOVIELENS, "movies.csv", settings=settings).open(newline="") as f:
-            genres = {r["movieId"]: [g for g in r["genres"].split("|") if g != "(no genres listed)"] for r in csv.DictReader(f)}
-        log, index = load_movielens(settings), genre_index(genres)
+        log, index = load_movielens(settings), genre_index(load_movielens_genres(settings))
         base = SimParams(users=args.users, cycles=args.cycles, steps=args.steps, p_follow=args.p_follow, seed=args.seed)
         arms, shares, seconds = {}, {}, 0.0
         for label, p in ((f"no mitigation (p_follow {base.p_follow:g})", base),

@@ -44,6 +44,19 @@ def read_links(path: Path) -> dict[int, str]:
         return {int(row["movieId"]): row["course_movie_id"] for row in csv.DictReader(f) if row["course_movie_id"]}
 
 
+def genres_of(raw: str) -> tuple[str, ...]:
+    """MovieLens' "Adventure|Comedy" -> ("Adventure", "Comedy"); its "(no genres listed)" is no genre."""
+    return tuple(g for g in raw.split("|") if g and g != "(no genres listed)")
+
+
+def load_movielens_genres(settings: Settings | None = None) -> dict[str, tuple[str, ...]]:
+    """ml-latest-small's genres by MovieLens movieId (the ids :func:`~movierec.evaluation.interactions.load_movielens`
+    gives its histories), for the feedback simulation's genre index: the CLI and its test read them here,
+    so both build the same index."""
+    with data_path("movielens", "ml-latest-small", "movies.csv", settings=settings).open(encoding="utf-8", newline="") as f:
+        return {row["movieId"]: genres_of(row["genres"]) for row in csv.DictReader(f)}
+
+
 def read_movielens_movies(
     movies_csv: Path, links: dict[int, str], course: dict[str, Movie]
 ) -> list[Movie]:
@@ -58,7 +71,7 @@ def read_movielens_movies(
                 out.append(replace(linked, movielens_id=ml_id))
                 continue
             title, year = split_title(row["title"])
-            genres = tuple(g for g in row["genres"].split("|") if g and g != "(no genres listed)")
+            genres = genres_of(row["genres"])
             out.append(
                 Movie(id=movie_id, title=title, year=year, genres=genres, movielens_id=ml_id, source="movielens")
             )
