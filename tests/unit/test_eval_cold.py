@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from movierec.evaluation.cold import (
-    DAY, age_band, as_served, before, blend, cold_split, demographic, run_cold, trending,
+    DAY, age_band, as_served, before, blend, cold_split, demographic, run_cold, trending, watched,
 )  # fmt: skip
 from movierec.evaluation.interactions import build_log
 from movierec.evaluation.scoring import ModelSpec, evaluate
@@ -84,6 +84,22 @@ def test_a_small_group_and_a_user_without_a_profile_get_the_global_list() -> Non
     assert evaluate({"backed off": small}, split, (3,), progress=False).models["backed off"].ranks == [3]
 
 
+def test_watched_counts_watches_only_and_breaks_ties_by_all_time() -> None:
+    train = {
+        1: (Interaction("rated", 1.0, rating=5.0), Interaction("seen", 2.0, watch_count=3)),
+        2: (Interaction("rated", 1.0, rating=4.0), Interaction("both", 2.0, rating=3.0, watch_count=1)),
+        3: (Interaction("rated", 1.0, rating=2.0), Interaction("seen", 2.0, max_minute=9, watch_count=1)),
+        4: (Interaction("both", 1.0, rating=4.0),),
+    }
+    catalog = ("rated", "both", "seen", "never")
+    # Watches: seen 2 users, both 1 (user 2; user 4 only rated it), rated 0; "rated" (3 users in all)
+    # still beats "never" by all-time count.
+    assert _ids(watched(train, catalog), k=4) == ["seen", "both", "rated", "never"]
+    # Without a single watch (MovieLens ratings) it is the popular list.
+    ratings_only = {u: tuple(Interaction(i.movie_id, i.last_seen, rating=3.0) for i in h) for u, h in train.items()}
+    assert _ids(watched(ratings_only, catalog), k=4) == _ids(PopularRanker.from_training(ratings_only, catalog), k=4)
+
+
 def test_blend_adds_trending_to_the_group_list() -> None:
     train = {1: (Interaction("f", 1.0),), 2: (Interaction("f", 1.0),), 3: (Interaction("hot", 10 * DAY),)}
     profiles = _profiles(u1="F", u2="F", u3="M", u9="F")
@@ -129,7 +145,7 @@ def test_the_tuner_never_reads_a_test_target() -> None:
     assert a.params == b.params and a.tuning == b.tuning
     assert {n: m.ranks for n, m in a.validation.models.items()} == {n: m.ranks for n, m in b.validation.models.items()}
     assert [c.target for c in a.test.split.cases] != [c.target for c in b.test.split.cases]  # the test did change
-    assert set(a.test.models) == {"popular", "trending", "demo-age", "demo-occupation", "demo-gender", "blend"}
+    assert set(a.test.models) == {"popular", "trending", "watched", "demo-age", "demo-occupation", "demo-gender", "blend"}
 
 
 def test_as_served_answers_a_user_with_a_known_movie_by_the_main_ranker_else_popular() -> None:

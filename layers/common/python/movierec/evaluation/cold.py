@@ -10,6 +10,8 @@ asked), whether a list the data supports beats that global list for cold users:
   per movie);
 - ``trending`` — the same count over the last ``days`` days only (:func:`trending`): the stream's taste
   moves (new releases), and a cold user's first movie is more likely what everybody watches now;
+- ``watched`` — the same count over watches only, a rating alone not counted (:func:`watched`): in a live
+  stream a newcomer's first events are watches, and what people watch need not be what they rate;
 - ``demo-<grouping>`` — the popular list of the user's demographic group (age band, occupation, gender
   from the course ``/user/`` records, :func:`demographic`); a user without a profile, or in a group of
   fewer than ``min_size`` training users, gets the global list (a small group's counts are noise);
@@ -123,6 +125,13 @@ def trending(train: Train, catalog: Sequence[str], days: float) -> PopularRanker
     return ranked_by(catalog, [trending_counts(train, days), popularity_counts(train)], "trending")
 
 
+def watched(train: Train, catalog: Sequence[str]) -> PopularRanker:
+    """Training users per movie counting watched movies only (``watch_count`` > 0), ties by all-time
+    popularity (so on data without watches, such as MovieLens ratings, it is the popular list)."""
+    watches = popularity_counts({u: [i for i in h if i.watch_count > 0] for u, h in train.items()})
+    return ranked_by(catalog, [watches, popularity_counts(train)], "watched")
+
+
 @dataclass(frozen=True)
 class GroupLists:
     """Per case (a :data:`~.scoring.CaseRanker`): the list of the user's group, else ``fallback``."""
@@ -209,6 +218,7 @@ def cold_specs(profiles: Mapping[int, UserProfile] | None) -> dict[str, ModelSpe
         "popular": ModelSpec(build=lambda train, catalog: PopularRanker.from_training(train, catalog)),
         "trending": ModelSpec(build=lambda train, catalog, days: trending(train, catalog, days),
                               grid=tuple({"days": d} for d in TREND_DAYS)),
+        "watched": ModelSpec(build=watched),
     }
     if profiles:
         for grouping in GROUPINGS:
