@@ -61,10 +61,11 @@ from movierec.evaluation.split import Split, last_n, leave_last_out, validation 
 from movierec.training.ease import ease_weights  # noqa: E402
 from movierec.training.prior import gram_with_prior  # noqa: E402
 from movierec.ranking.popular import PopularRanker  # noqa: E402
+from movierec.ranking.vocabulary import user_item_matrix  # noqa: E402
 from movierec.ranking.scores import scored_top  # noqa: E402
 from movierec.training.ease import fit_ease  # noqa: E402
 from movierec.training.families import FitCache, v2_spec  # noqa: E402
-from movierec.training.side import side_features  # noqa: E402
+from movierec.training.side import add_side_gram, side_features  # noqa: E402
 
 DAY = 86400.0
 
@@ -84,25 +85,48 @@ class Recent:
         return np.log1p(np.bincount(self._j[lo:hi], minlength=self._n).astype(np.float64))
 
 
-class Trending:
-    """Ranker v2 as served plus ``weight`` x unit-scaled recent popularity (the 7 or 14 days before the
-    newest movie of the history), the blend that helped plain EASE."""
+class Boosted:
+    """Ranker v2 as served plus ``weight`` x a unit-scaled signal of the history (``signal(history)``, one
+    value per index row): recent popularity (:meth:`trending`, the blend that helped plain EASE) or the era
+    kernel (:meth:`era`)."""
 
-    def __init__(self, ranker, train, weight: float, days: float, name: str) -> None:
-        self.name, self._ranker, self._weight, self._days = name, ranker, weight, days
-        self._recent = Recent(train, ranker.index.row_of, len(ranker.index))
+    def __init__(self, ranker, signal, weight: float, name: str) -> None:
+        self.name, self._ranker, self._signal, self._weight = name, ranker, signal, weight
         self._scores = ranker.scores
         ranker.scores = self._blended  # rank() (its long-tail places) then reads the blended scores
+
+    @classmethod
+    def trending(cls, ranker, train, weight: float, days: float, name: str) -> "Boosted":
+        """Log watchers of the ``days`` before the newest movie of the history."""
+        recent = Recent(train, ranker.index.row_of, len(ranker.index))
+        return cls(ranker, lambda history: recent.log_counts(max(i.last_seen for i in history), days), weight, name)
+
+    @classmethod
+    def era(cls, ranker, weight: float, bw: float, name: str) -> "Boosted":
+        """:func:`era_signal` over the index's ``year`` column."""
+        years = np.array([y or np.nan for y in ranker.index.column("year").to_pylist()], dtype=np.float64)
+        return cls(ranker, lambda history: era_signal(years, history, bw), weight, name)
 
     def _blended(self, history):
         scores = self._scores(history)
         if not history:
             return scores
-        recent = self._recent.log_counts(max(i.last_seen for i in history), self._days)
-        return scores + self._weight * recent / max(recent.max(), 1e-12)
+        extra = self._signal(history)
+        return scores + self._weight * extra / max(np.abs(extra).max(), 1e-12)
 
     def rank(self, history, k):
         return self._ranker.rank(history, k)
+
+
+def era_signal(years: np.ndarray, history, bw: float) -> np.ndarray:
+    """log of a Gaussian kernel density (width ``bw`` years) of ``years`` (one per candidate, NaN when
+    unknown: the average density) around the history's release years; zeros when none is known."""
+    known = np.array([y for i in history if (y := movie_from_id(i.movie_id).year)], dtype=np.float64)
+    if not len(known):
+        return np.zeros(len(years))
+    d = (years[:, None] - known[None, :]) / bw
+    density = np.exp(-0.5 * d * d).mean(axis=1)
+    return np.log(np.where(np.isnan(density), np.nanmean(density), density) + 1e-3)
 
 
 class Blend:
@@ -269,8 +293,73 @@ def v2_ideas(log) -> None:
         rankers = {name: spec.build(val.train, val.catalog, **{**V2_CHOSEN, **knobs}) for name, (spec, knobs) in ideas.items()}
         for weight, days in ((0.1, 7.0), (0.3, 7.0), (0.3, 14.0)):
             name = f"+ trending {days:g} days (x{weight:g})"
-            rankers[name] = Trending(plain.build(val.train, val.catalog, **V2_CHOSEN), val.train, weight, days, name)
+            rankers[name] = Boosted.trending(plain.build(val.train, val.catalog, **V2_CHOSEN), val.train, weight, days, name)
+        for weight, bw in ((0.2, 2.0), (0.4, 2.0), (0.7, 1.0)):
+            name = f"+ era kernel (x{weight:g}, width {bw:g} years)"
+            rankers[name] = Boosted.era(plain.build(val.train, val.catalog, **V2_CHOSEN), weight, bw, name)
         _table(rankers, val, next(iter(ideas)))
+
+
+class EraKernel:
+    """The unit-scaled EASE scores of one or more weight matrices summed, plus ``gain`` x the unit-scaled
+    :func:`era_signal` (kernel width ``bw`` years)."""
+
+    def __init__(self, vocab, bs, name: str, gain: float = 0.0, bw: float = 2.0) -> None:
+        self.name, self.vocab, self.bs, self.gain, self.bw = name, vocab, bs, gain, bw
+        self._year = np.array([movie_from_id(m).year or np.nan for m in vocab.items], dtype=np.float64)
+
+    def rank(self, history, k):
+        pos = self.vocab.position
+        rows = sorted({pos[i.movie_id] for i in history if i.movie_id in pos})
+        if not rows:
+            return []
+        scores = np.zeros(len(self.vocab))
+        for b in self.bs:
+            part = b[rows].sum(axis=0, dtype=np.float64)
+            scores += part / max(np.abs(part).max(), 1e-12)
+        if self.gain:
+            era = era_signal(self._year, history, self.bw)
+            scores += self.gain * era / max(np.abs(era).max(), 1e-12)
+        scores[rows] = -np.inf
+        return scored_top(self.vocab.items, scores, k)
+
+
+def extra_ideas(log) -> None:
+    """Length-weighted prior rows, an era kernel, a lambda ensemble, no short histories in the Gram matrix,
+    language pseudo-users: each on dense EASE + prior (lambda 1000), validation of both splits."""
+    prior = load_prior()
+    language = {m.id: (f"lang:{m.original_language}",) for m in load_course_catalog().movies if m.original_language}
+
+    def gram(vocab, rows, weight_of):
+        """``X^T W X`` of ``rows`` over ``vocab``, each user's row weighted by ``weight_of(len(history))``."""
+        x = user_item_matrix(rows, vocab)
+        w = np.array([weight_of(len(h)) for h in rows.values()], dtype=np.float32)
+        return (x.T @ sp.diags(w) @ x).toarray()
+
+    for label, split in (("leave-last-out", leave_last_out(log)), ("last-5", last_n(log, 5))):
+        val = validation(split)
+        print(f"\nvalidation of {label}: {len(val.cases)} cases")
+        base_vocab, base, extra = gram_with_prior(val.train, prior, 1.0, 3, 10_000)
+        own = gram(base_vocab, val.train, lambda n: 1.0)
+        b = {lam: ease_weights(base, lam) for lam in (300.0, 1000.0, 3000.0)}
+        rankers = {"ease + prior": EraKernel(base_vocab, [b[1000.0]], "ease + prior")}
+        for a, weight, lam in ((0.5, 1.0, 300.0), (0.5, 1.0, 1000.0), (1.0, 1.0, 100.0), (1.0, 3.0, 300.0), (1.5, 3.0, 300.0)):
+            name = f"prior rows x min(1, (15/n)^{a:g}), prior weight {weight:g}, lambda {lam:g}"
+            g = own + weight * gram(base_vocab, extra, lambda n, a=a: min(1.0, (15.0 / n) ** a))
+            rankers[name] = EraKernel(base_vocab, [ease_weights(g, lam)], name)
+        for gain, bw in ((0.4, 2.0), (0.7, 1.0), (1.0, 1.0)):
+            name = f"+ era kernel (gain {gain:g}, width {bw:g} years)"
+            rankers[name] = EraKernel(base_vocab, [b[1000.0]], name, gain, bw)
+        rankers["lambdas 300 + 1000 + 3000"] = EraKernel(base_vocab, list(b.values()), "lambdas")
+        long_only = {u: h for u, h in val.train.items() if len(h) >= 3}
+        g = base - own + gram(base_vocab, long_only, lambda n: 1.0)
+        rankers["users with < 3 movies out of the Gram matrix"] = EraKernel(base_vocab, [ease_weights(g, 1000.0)], "long")
+        for weight in (5.0, 20.0):
+            g = base.copy()
+            add_side_gram(g, base_vocab.items, language, weight)
+            name = f"+ original-language pseudo-users, weight {weight:g}"
+            rankers[name] = EraKernel(base_vocab, [ease_weights(g, 1000.0)], name)
+        _table(rankers, val, "ease + prior")
 
 
 def main() -> None:
@@ -279,11 +368,14 @@ def main() -> None:
     mode.add_argument("--prior", action="store_true", help="MovieLens as prior data (both validation splits)")
     mode.add_argument("--side", action="store_true", help="era penalty and side-information pseudo-users on EASE + prior")
     mode.add_argument("--v2", action="store_true", help="ideas on ranker v2 as served (embedded index), both validation splits")
+    mode.add_argument("--extra", action="store_true", help="length-weighted prior rows, era kernel, lambda ensemble, ... on EASE + prior")
     args = parser.parse_args()
     started = time.perf_counter()
     log = load_stream(tie_seed=TIE_SEED)
-    if args.prior or args.side or args.v2:
-        (side_ideas if args.side else v2_ideas if args.v2 else prior_ideas)(log)
+    modes = {"prior": prior_ideas, "side": side_ideas, "v2": v2_ideas, "extra": extra_ideas}
+    chosen = [fn for flag, fn in modes.items() if getattr(args, flag)]
+    if chosen:
+        chosen[0](log)
         print(f"took {time.perf_counter() - started:.0f} s")
         return
     val = validation(leave_last_out(log))
