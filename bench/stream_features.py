@@ -373,9 +373,9 @@ def main() -> None:
     started = time.perf_counter()
     log = load_stream(tie_seed=TIE_SEED)
     modes = {"prior": prior_ideas, "side": side_ideas, "v2": v2_ideas, "extra": extra_ideas}
-    chosen = [fn for flag, fn in modes.items() if getattr(args, flag)]
-    if chosen:
-        chosen[0](log)
+    ideas = next((fn for flag, fn in modes.items() if getattr(args, flag)), None)  # the flags exclude each other
+    if ideas is not None:
+        ideas(log)
         print(f"took {time.perf_counter() - started:.0f} s")
         return
     val = validation(leave_last_out(log))
