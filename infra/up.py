@@ -7,7 +7,6 @@ services this run started itself, so a stack that was already up before stays up
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 from typing import Protocol
@@ -19,6 +18,7 @@ from infra.bootstrap import bootstrap
 from infra.emf import MetricsPublisher
 from infra.experiment_guard import ExperimentGuard
 from infra.scheduled import AuditSampler, GaugeSampler
+from infra.signals import stop_on_signals, wait_for_stop
 from infra.index_step import EnsureIndex, IndexInterrupted
 from infra.ingest_workers import ingest_component
 from infra.replay import Replay
@@ -65,12 +65,9 @@ def components(settings: Settings, stop: threading.Event | None = None) -> list[
     return parts
 
 
-def run_up(settings: Settings, stop_event: threading.Event | None = None) -> int:
-    """Run the local system until ``stop_event`` is set or the process gets SIGINT/SIGTERM."""
-    stop = stop_event or threading.Event()
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
+def run_up(settings: Settings) -> int:
+    """Run the local system until the process gets SIGINT/SIGTERM (call from the main thread)."""
+    stop = stop_on_signals()
     stack = Stack(settings)
     started = stack.up()
     running: list[Component] = []
@@ -91,7 +88,7 @@ def run_up(settings: Settings, stop_event: threading.Event | None = None) -> int
             running.append(component)
         else:
             print("movierec is up; Ctrl-C stops everything this run started", flush=True)
-        stop.wait()
+        wait_for_stop(stop)
     finally:
         for component in reversed(running):
             print(f"stopping {component.name}", flush=True)

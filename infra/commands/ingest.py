@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 from movierec.config import get_settings
+from infra.signals import stop_on_signals
 
 
 def _ingest(args: argparse.Namespace) -> int:
@@ -18,9 +18,7 @@ def _ingest(args: argparse.Namespace) -> int:
     from infra.poller import Poller
 
     settings = get_settings()
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = stop_on_signals()
     poller = Poller(settings, event_source=args.event_source, partitions=args.partitions)
     which = "every partition" if args.partitions is None else "partitions " + ",".join(map(str, args.partitions))
     print(f"ingesting {which} of {settings.kafka_topic} on {settings.kafka_bootstrap} as group "

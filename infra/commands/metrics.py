@@ -10,11 +10,10 @@ none; LocalStack's community CloudWatch not the metric-math and percentile ones:
 from __future__ import annotations
 
 import argparse
-import signal
-import threading
 from pathlib import Path
 
 from movierec.config import get_settings
+from infra.signals import stop_on_signals, wait_for_stop
 
 
 def _metrics(args: argparse.Namespace) -> int:
@@ -22,9 +21,7 @@ def _metrics(args: argparse.Namespace) -> int:
     from infra.emf import MetricsPublisher
 
     settings = get_settings()
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = stop_on_signals()
     publisher = MetricsPublisher(settings, interval_s=args.interval)
     for path in args.follow:
         publisher.follow(Path(path))
@@ -33,7 +30,7 @@ def _metrics(args: argparse.Namespace) -> int:
         part.start()
     print(f"publishing EMF metrics of {', '.join(args.follow) or 'no file'} to {settings.aws_endpoint_url or 'AWS'}"
           f"{'' if args.no_alarms else ' and evaluating the alarms'}; Ctrl-C stops", flush=True)  # fmt: skip
-    stop.wait()
+    wait_for_stop(stop)
     for part in reversed(parts):
         part.stop()
     print(f"published {publisher.stats.data_published} metric data from {publisher.stats.documents} documents", flush=True)

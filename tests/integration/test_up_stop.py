@@ -19,7 +19,7 @@ from pathlib import Path
 
 from movierec.config import REPO_ROOT
 from infra.stack import port_is_free, free_port
-from tests.fixtures.timeouts import TEST_TIMEOUT_S
+from tests.fixtures.timeouts import SHORT_S, TEST_TIMEOUT_S
 
 
 class Up:
@@ -73,11 +73,27 @@ class Up:
         try:
             self.proc.wait(timeout=TEST_TIMEOUT_S)
         except subprocess.TimeoutExpired:
-            raise AssertionError(f"still running {TEST_TIMEOUT_S:.0f}s after SIGTERM:\n{self.text[-8000:]}") from None
+            threads = self.thread_states()
+            self.proc.send_signal(signal.SIGUSR1)  # every thread's Python stack to the output (infra/signals.py)
+            time.sleep(SHORT_S * 3)
+            raise AssertionError(f"still running {TEST_TIMEOUT_S:.0f}s after SIGTERM:\n{self.text[-16000:]}\n"
+                                 f"threads (pending and blocked signal masks):\n{threads}") from None  # fmt: skip
         finally:
             self.kill()
         self._reader.join(timeout=TEST_TIMEOUT_S / 60)
         return time.monotonic() - sent
+
+    def thread_states(self) -> str:
+        """Each thread's name, state and signal masks from /proc: whether a SIGTERM is still pending, and
+        which threads could have taken it (the evidence for a stop that never reached the main thread)."""
+        rows = []
+        for task in sorted(Path(f"/proc/{self.proc.pid}/task").glob("*")):
+            try:
+                fields = dict(line.split(":\t", 1) for line in (task / "status").read_text().splitlines() if ":\t" in line)
+            except OSError:
+                continue
+            rows.append(" ".join(f"{k}={fields.get(k, '?').strip()}" for k in ("Name", "State", "SigPnd", "ShdPnd", "SigBlk")))
+        return "\n".join(rows)
 
     def kill(self) -> None:
         if self.proc.poll() is None:
