@@ -31,8 +31,10 @@ for minutes of numpy and Python, and a stop must not depend on it reaching its n
 Stopping: ``stop`` sets the event the training job checks between its steps (and before every tuning
 point), so a round in progress ends at the next safe point with nothing published
 (:class:`~movierec.models.cancel.Cancelled`); a child still running :data:`CHILD_GRACE_S` later (inside
-a fit or the gate, which cannot be interrupted) is terminated — safe, since a version's pointer moves
-only after its upload is complete, so at worst an unreferenced version folder is left. Step 1 (embedding
+a fit or the gate, which cannot be interrupted, or on a loaded machine still importing its libraries) is
+terminated — safe, since a version's pointer moves only after its upload is complete, so at worst an
+unreferenced version folder is left. The terminated child cannot say what it did, so the round's last
+line compares the pointer with what it named before the round. Step 1 (embedding
 a few new movies) is not cancellable; ``stop`` waits :data:`STOP_JOIN_S` for it and then leaves it to end
 with the process (the same pointer rule holds).
 """
@@ -63,6 +65,8 @@ WARMUP_S = 15.0
 STOP_JOIN_S = 10.0
 #: Seconds a training child gets after the stop to end at a safe point before it is terminated.
 CHILD_GRACE_S = 5.0
+#: What :meth:`Retrainer._pointer` says when the pointer cannot be read (not a version name: those are timestamps).
+UNREADABLE = "(unreadable)"
 
 
 def _orphan_watch(stop: "ProcessEvent", parent: int) -> None:
@@ -142,6 +146,23 @@ class Retrainer:
         except Exception:
             return None
 
+    def _pointer(self) -> str | None:
+        """The index pointer's version, None when there is none; :data:`UNREADABLE` when storage fails now."""
+        from movierec.dal.index_store import read_pointer
+
+        try:
+            return read_pointer(self.settings)
+        except Exception:
+            return UNREADABLE
+
+    def _published_since(self, before: str | None) -> str:
+        """What a terminated round left behind, from the pointer itself rather than from the child (which
+        was terminated without answering): a version is published exactly when the pointer names it."""
+        now = self._pointer()
+        if UNREADABLE in (before, now):
+            return "whether it published is unknown (the index pointer could not be read)"
+        return "nothing published" if now == before else f"{now} was published before the stop took effect"
+
     def _has_model(self) -> bool:
         """True when the current version carries a trained model."""
         current = self._current()
@@ -167,6 +188,7 @@ class Retrainer:
         if not self._first_start():
             self._update_index()
         print(f"retrain: round {self.rounds}: training on the ingested interactions", flush=True)
+        before = self._pointer()
         kind, text = self._train_in_child()
         if kind == "trained":
             print(f"retrain: {text}", flush=True)
@@ -177,8 +199,8 @@ class Retrainer:
         elif kind == "too-little":
             print(f"retrain: not enough ingested yet ({text}); the next round tries again", flush=True)
         elif kind == "terminated":
-            print(f"retrain: round stopped (terminated {CHILD_GRACE_S:g} s after the stop, inside a step "
-                  "that cannot be cancelled)", flush=True)  # fmt: skip
+            print(f"retrain: round stopped (terminated {CHILD_GRACE_S:g} s after the stop, still starting or "
+                  f"inside a step that cannot be cancelled); {self._published_since(before)}", flush=True)  # fmt: skip
         elif kind == "lost":
             logger.error("retrain child ended without an answer; the next round tries again")
 
