@@ -2,8 +2,8 @@
 global popular list, on the global-time cut, tuned on a validation cut before it; prints the tables.
 
 Run (``--source stream``: the course stream files through ingest's parser, with the course ``/user/``
-profiles; ``--source movielens``: ml-latest-small, no demographics, so popular, trending and watched, which
-without watches is the popular list)::
+profiles; ``--source movielens``: ml-latest-small, no demographics, so popular, trending, openers and
+watched, which without watches is the popular list)::
 
     PYTHONPATH=layers/common/python python bench/cold_users.py --source stream [--after 0.1] [--by-file]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from movierec.evaluation.cold import (
-    DAY, age_band, as_served, before, blend, cold_split, demographic, run_cold, trending, watched,
+    DAY, age_band, as_served, before, blend, cold_split, demographic, openers, run_cold, trending, watched,
 )  # fmt: skip
 from movierec.evaluation.interactions import build_log
 from movierec.evaluation.scoring import ModelSpec, evaluate
@@ -100,6 +100,22 @@ def test_watched_counts_watches_only_and_breaks_ties_by_all_time() -> None:
     assert _ids(watched(ratings_only, catalog), k=4) == _ids(PopularRanker.from_training(ratings_only, catalog), k=4)
 
 
+def test_openers_count_each_users_earliest_movies_and_break_ties_by_all_time() -> None:
+    train = {
+        1: (Interaction("start", 1.0), Interaction("late", 5.0), Interaction("later", 6.0)),
+        2: (Interaction("late", 7.0), Interaction("start", 2.0)),  # not in time order: earliest is "start"
+        3: (Interaction("tied-a", 3.0), Interaction("tied-b", 3.0), Interaction("late", 8.0)),
+    }
+    catalog = ("later", "late", "tied-b", "tied-a", "start", "never")
+    # First movies: start 2 users, tied-a 1 (equal times keep the history's order); then all-time counts
+    # (late 3 users, later 1, tied-b 1: catalog order) and "never".
+    assert _ids(openers(train, catalog, first=1), k=6) == ["start", "tied-a", "late", "later", "tied-b", "never"]
+    # First two: start 2, late 2 (users 1 and 2) -> all-time breaks it (late 3 > start 2); tied-a, tied-b 1.
+    assert _ids(openers(train, catalog, first=2), k=6) == ["late", "start", "tied-b", "tied-a", "later", "never"]
+    # Counting every movie, it is the popular list.
+    assert _ids(openers(train, catalog, first=3), k=6) == _ids(PopularRanker.from_training(train, catalog), k=6)
+
+
 def test_blend_adds_trending_to_the_group_list() -> None:
     train = {1: (Interaction("f", 1.0),), 2: (Interaction("f", 1.0),), 3: (Interaction("hot", 10 * DAY),)}
     profiles = _profiles(u1="F", u2="F", u3="M", u9="F")
@@ -145,7 +161,7 @@ def test_the_tuner_never_reads_a_test_target() -> None:
     assert a.params == b.params and a.tuning == b.tuning
     assert {n: m.ranks for n, m in a.validation.models.items()} == {n: m.ranks for n, m in b.validation.models.items()}
     assert [c.target for c in a.test.split.cases] != [c.target for c in b.test.split.cases]  # the test did change
-    assert set(a.test.models) == {"popular", "trending", "watched", "demo-age", "demo-occupation", "demo-gender", "blend"}
+    assert set(a.test.models) == {"popular", "trending", "watched", "openers", "demo-age", "demo-occupation", "demo-gender", "blend"}
 
 
 def test_as_served_answers_a_user_with_a_known_movie_by_the_main_ranker_else_popular() -> None:

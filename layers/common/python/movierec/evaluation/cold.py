@@ -12,6 +12,9 @@ asked), whether a list the data supports beats that global list for cold users:
   moves (new releases), and a cold user's first movie is more likely what everybody watches now;
 - ``watched`` — the same count over watches only, a rating alone not counted (:func:`watched`): in a live
   stream a newcomer's first events are watches, and what people watch need not be what they rate;
+- ``openers`` — the same count over each user's ``first`` earliest movies only (:func:`openers`): a cold
+  case asks one of a user's first movies, and what people start with need not be what long histories
+  hold (``first`` from 1 to ``MAX_PRIOR`` + 1 on validation);
 - ``demo-<grouping>`` — the popular list of the user's demographic group (age band, occupation, gender
   from the course ``/user/`` records, :func:`demographic`); a user without a profile, or in a group of
   fewer than ``min_size`` training users, gets the global list (a small group's counts are noise);
@@ -27,7 +30,7 @@ with the global chart instead of arbitrary movies. All builders read training hi
 movies at or after ``T`` is a case while their history is still 0-2 movies long (a user with none before
 ``T`` gives up to 3 cases, one with 2 gives 1). A user with 3 or more movies before ``T`` is not cold.
 
-**Tuning never reads a test target** (:func:`run_cold`): the knobs (``days``, ``min_size``) are chosen by
+**Tuning never reads a test target** (:func:`run_cold`): the knobs (``days``, ``first``, ``min_size``) are chosen by
 validation NDCG@20 on a second cut ``V`` computed from the log truncated at ``T`` (:func:`before`), so
 every validation target is before ``T`` and the test cases are never looked at; the blend is fixed by
 those choices. Scoring, CIs and tuning are :mod:`~.scoring`'s: the same code as ``movierec eval offline``.
@@ -58,6 +61,9 @@ DAY = 86400.0
 MAX_PRIOR = 2
 #: Trending windows tried on validation (days before the newest training interaction).
 TREND_DAYS = (1.0, 3.0, 7.0, 14.0, 30.0, 90.0, 180.0, 365.0, 730.0)
+#: How many of each user's earliest movies the ``openers`` list counts, tried on validation: a cold case asks
+#: a user's first to (MAX_PRIOR + 1)th movie.
+OPENER_COUNTS = tuple(range(1, MAX_PRIOR + 2))
 #: Smallest demographic group (training users) that gets its own list, tried on validation.
 MIN_GROUP = (10, 30, 100, 300, 1000)
 #: Lower bounds of the age bands after the first (under 18, 18-24, 25-34, 35-44, 45-54, 55+).
@@ -130,6 +136,13 @@ def watched(train: Train, catalog: Sequence[str]) -> PopularRanker:
     popularity (so on data without watches, such as MovieLens ratings, it is the popular list)."""
     watches = popularity_counts({u: [i for i in h if i.watch_count > 0] for u, h in train.items()})
     return ranked_by(catalog, [watches, popularity_counts(train)], "watched")
+
+
+def openers(train: Train, catalog: Sequence[str], first: int) -> PopularRanker:
+    """Training users per movie counting each user's ``first`` earliest movies only, ties by all-time
+    popularity. Earliest by time; equal times keep the history's order (the source's seeded tie order)."""
+    starts = {u: sorted(h, key=lambda i: i.last_seen)[:first] for u, h in train.items()}
+    return ranked_by(catalog, [popularity_counts(starts), popularity_counts(train)], "openers")
 
 
 @dataclass(frozen=True)
@@ -219,6 +232,7 @@ def cold_specs(profiles: Mapping[int, UserProfile] | None) -> dict[str, ModelSpe
         "trending": ModelSpec(build=lambda train, catalog, days: trending(train, catalog, days),
                               grid=tuple({"days": d} for d in TREND_DAYS)),
         "watched": ModelSpec(build=watched),
+        "openers": ModelSpec(build=openers, grid=tuple({"first": n} for n in OPENER_COUNTS)),
     }
     if profiles:
         for grouping in GROUPINGS:
