@@ -19,7 +19,7 @@ from pathlib import Path
 
 from movierec.config import REPO_ROOT
 from infra.stack import port_is_free, free_port
-from tests.fixtures.timeouts import SHORT_S, TEST_TIMEOUT_S
+from tests.fixtures.timeouts import SHORT_S, TEST_TIMEOUT_S, wait_until
 
 
 class Up:
@@ -73,9 +73,10 @@ class Up:
         try:
             self.proc.wait(timeout=TEST_TIMEOUT_S)
         except subprocess.TimeoutExpired:
-            threads = self.thread_states()
+            threads, before = self.thread_states(), len(self.text)
             self.proc.send_signal(signal.SIGUSR1)  # every thread's Python stack to the output (infra/signals.py)
-            time.sleep(SHORT_S * 3)
+            wait_until(lambda: "(most recent call first)" in self.text[before:], SHORT_S * 10)
+            time.sleep(SHORT_S)  # the rest of the dump
             raise AssertionError(f"still running {TEST_TIMEOUT_S:.0f}s after SIGTERM:\n{self.text[-16000:]}\n"
                                  f"threads (pending and blocked signal masks):\n{threads}") from None  # fmt: skip
         finally:
