@@ -9,6 +9,7 @@ printed (the 15 s target is a benchmark figure: bench/first_start.py), never ass
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -97,9 +98,14 @@ class Up:
         return "\n".join(rows)
 
     def kill(self) -> None:
+        """SIGKILL ``movierec up`` if it still runs, and then the services it started (each its own process
+        group, named by the pid files it could not remove): a failed stop leaves nothing to the rest of the suite."""
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+            for pid_file in (self.tmp_path / "run").glob("*.pid"):
+                with contextlib.suppress(ValueError, OSError):
+                    os.killpg(int(pid_file.read_text()), signal.SIGKILL)
 
     def assert_clean(self) -> None:
         assert self.proc.returncode == 0, self.text
