@@ -138,11 +138,13 @@ class Retrainer:
 
     def _current(self) -> "Manifest | None":
         """The current version's manifest (None when there is none or it cannot be read now)."""
-        from movierec.dal.index_store import read_manifest, read_pointer
+        from movierec.dal.index_store import read_manifest
 
+        version = self._pointer()
+        if version is None or version == UNREADABLE:
+            return None
         try:
-            version = read_pointer(self.settings)
-            return read_manifest(version, self.settings) if version is not None else None
+            return read_manifest(version, self.settings)
         except Exception:
             return None
 
