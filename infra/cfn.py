@@ -63,8 +63,14 @@ class Context:
         declared = self.template.get("Parameters", {})
         unknown = set(self.parameters) - set(declared)
         if unknown:
-            raise KeyError(f"not parameters of the template: {', '.join(sorted(unknown))}")
+            raise ValueError(f"not parameters of the template: {', '.join(sorted(unknown))}")
         self.parameters = {name: self.parameters.get(name, spec.get("Default")) for name, spec in declared.items()}
+        for name, value in self.parameters.items():  # as CloudFormation refuses a deploy: before anything runs
+            spec = declared[name]
+            if "AllowedValues" in spec and value not in spec["AllowedValues"]:
+                raise ValueError(f"parameter {name}={value!r} is not one of {', '.join(map(str, spec['AllowedValues']))}")
+            if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], str(value)):
+                raise ValueError(f"parameter {name}={value!r} does not match its AllowedPattern {spec['AllowedPattern']}")
 
     def pseudo(self, name: str) -> Any:
         return {

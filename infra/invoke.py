@@ -25,7 +25,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from movierec.config import REPO_ROOT, Settings
 from infra import cfn
@@ -99,13 +99,15 @@ def _layer_path(layer: dict[str, Any]) -> Path:
     return root if layer.get("Metadata", {}).get("BuildMethod", "").startswith("python") else root / "python"
 
 
-def function_spec(logical_id: str, settings: Settings, template: dict[str, Any] | None = None) -> FunctionSpec:
-    """What the template says of function ``logical_id``, resolved for the local settings."""
+def function_spec(logical_id: str, settings: Settings, template: dict[str, Any] | None = None,
+                  parameters: Mapping[str, str] | None = None) -> FunctionSpec:  # fmt: skip
+    """What the template says of function ``logical_id``, resolved for the local settings and any
+    ``parameters`` given (``sam local invoke --parameter-overrides``; checked as a deploy checks them)."""
     template = template or cfn.load()
     resources = template["Resources"]
     if logical_id not in function_ids(template):
         raise InvokeError(f"{logical_id} is not a function of template.yaml; functions: {', '.join(function_ids(template))}")
-    ctx = cfn.Context(template, template_parameters(settings), region=settings.region)
+    ctx = cfn.Context(template, {**template_parameters(settings), **(parameters or {})}, region=settings.region)
     globals_ = template.get("Globals", {}).get("Function", {})
     props = resources[logical_id]["Properties"]
     if props.get("PackageType") == "Image":

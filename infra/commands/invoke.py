@@ -14,15 +14,16 @@ def _invoke(args: argparse.Namespace) -> int:
     from infra.invoke import InvokeError, function_spec, invoke, publish_metrics
 
     settings = get_settings()
-    try:
-        spec = function_spec(args.logical_id, settings)
-        event = json.loads(Path(args.event).read_text()) if args.event else {}
-    except (InvokeError, OSError, json.JSONDecodeError) as exc:
-        print(f"movierec invoke: {exc}", file=sys.stderr)
-        return 2
-    bad = [item for item in args.env if "=" not in item]
+    bad = [item for item in (*args.env, *args.parameter_overrides) if "=" not in item]
     if bad:
-        print(f"movierec invoke: --env takes NAME=VALUE, got {', '.join(bad)}", file=sys.stderr)
+        print(f"movierec invoke: --env and --parameter-overrides take NAME=VALUE, got {', '.join(bad)}", file=sys.stderr)
+        return 2
+    try:
+        parameters = dict(item.split("=", 1) for item in args.parameter_overrides)
+        spec = function_spec(args.logical_id, settings, parameters=parameters)
+        event = json.loads(Path(args.event).read_text()) if args.event else {}
+    except (InvokeError, ValueError, OSError) as exc:  # JSONDecodeError and a parameter a deploy refuses are ValueErrors
+        print(f"movierec invoke: {exc}", file=sys.stderr)
         return 2
     overrides = dict(item.split("=", 1) for item in args.env)
     done = invoke(spec, event, env=overrides)
@@ -51,5 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("-e", "--event", help="JSON event file (default: {}), e.g. events/recommend-api.json")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="override one environment variable of the function (repeatable)")  # fmt: skip
+    parser.add_argument("--parameter-overrides", nargs="+", default=[], metavar="NAME=VALUE",
+                        help="template parameters, as sam local invoke takes them, e.g. TrainPrior=snapshots/<sha256>.json.gz")  # fmt: skip
     parser.add_argument("--no-metrics", action="store_true", help="do not publish the log's EMF metrics")
     parser.set_defaults(func=_invoke)

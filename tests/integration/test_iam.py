@@ -7,7 +7,9 @@ if its signature is valid and the caller's policies allow its action on its reso
 buckets, DynamoDB tables). Each function then runs its real code paths through ``movierec invoke``'s
 machinery (a fresh Lambda-like process, the function's template environment) with its role's
 credentials: ingest on the real course batch of events/, recommend on the API Gateway event, gauges,
-train and guard on their schedule events (the guard on a failing canary, which it rolls back).
+train and guard on their schedule events (the guard on a failing canary, which it rolls back). The stack
+is deployed with ``TrainPrior`` set to a prior stored by ``movierec data publish-prior``, so train's run
+reads it from the bucket, as on AWS.
 
 The audit log of the server tells, per role, every action the code called and every refusal, so:
 - the run passes only with no refusal at all (a refusal the code catches, like a degraded answer, counts);
@@ -48,6 +50,7 @@ from movierec.experiments.assign import assign
 from movierec.index.build import BuildResult
 from movierec.index.publish import publish
 from movierec.models.experiment import TREATMENT, Guardrails
+from movierec.training.job import publish_prior
 from infra import cfn
 from infra.bootstrap import ensure_bucket, ensure_tables
 from infra.events import EVENTS_DIR, SAMPLES, stream_records
@@ -91,6 +94,8 @@ class IamStack:
     endpoint: str
     audit: Path
     index_cache: Path
+    #: The key of the prior stored in the bucket: the ``TrainPrior`` parameter every function runs with.
+    prior: str
 
     def _auth(self, count: str) -> None:
         # text/plain: a form content type would make the server read the body as form fields, not the count
@@ -128,7 +133,7 @@ class IamStack:
         ).client(service, endpoint_url=self.endpoint, region_name=self.settings.region)
 
     def run(self, function: str, creds: dict[str, str]) -> Invocation:
-        spec = function_spec(function, self.settings, TEMPLATE)
+        spec = function_spec(function, self.settings, TEMPLATE, parameters={"TrainPrior": self.prior})
         event = json.loads((EVENTS_DIR / SAMPLES[function][0]).read_text())
         if function == "IngestFunction":  # the same event shape, with enough real lines for train to fit
             records = stream_records(Settings(data_dir=self.settings.data_dir), INGEST_LINES_PER_FILE)
@@ -183,7 +188,7 @@ def iam_stack(tmp_path_factory: pytest.TempPathFactory, built: BuildResult) -> I
             ensure_tables(settings)
             ensure_bucket(settings)
             publish(built.folder, built.manifest.version, settings)
-            yield IamStack(settings, endpoint, audit, work / "cache")
+            yield IamStack(settings, endpoint, audit, work / "cache", publish_prior(settings))
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=TEST_TIMEOUT_S)
@@ -281,6 +286,17 @@ def test_removing_a_needed_action_is_refused(runs: dict[str, tuple[dict[str, str
     done = iam_stack.run(function, stripped)
     refused = {d["action"] for d in iam_stack.decisions(stripped["AWS_ACCESS_KEY_ID"]) if not d["allowed"]}
     assert first in refused, f"without {first}, {function} was not refused it:\n{done.log[-3000:]}"
+
+
+def test_train_reads_the_published_prior_with_its_role(runs: dict[str, tuple[dict[str, str], Invocation]],
+                                                      iam_stack: IamStack) -> None:  # fmt: skip
+    """The prior a deployed train function learns with is an object in the index bucket: read with the
+    train role alone, and not skipped (a skipped prior is only logged, so the run would pass without it)."""
+    creds, done = runs["TrainFunction"]
+    reads = [d for d in iam_stack.decisions(creds["AWS_ACCESS_KEY_ID"])
+             if d["action"] == "s3:GetObject" and d["resource"].endswith(iam_stack.prior)]  # fmt: skip
+    assert reads and all(d["allowed"] for d in reads), reads
+    assert "no prior data" not in done.log
 
 
 def test_every_function_has_a_role_and_a_code_policy(iam_stack: IamStack) -> None:

@@ -80,3 +80,13 @@ def test_an_unknown_function_is_a_one_line_error() -> None:
     done = _cli("NoSuchFunction")
     assert done.returncode == 2 and "not a function of template.yaml" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_parameter_a_deploy_would_refuse_is_a_one_line_error() -> None:
+    """``--parameter-overrides`` as sam local invoke takes it; a value outside the parameter's pattern is
+    refused before the function runs, as CloudFormation refuses the deploy."""
+    done = _cli("TrainFunction", "--parameter-overrides", "TrainPrior=movielens")
+    assert done.returncode == 2 and "TrainPrior='movielens' does not match its AllowedPattern" in done.stderr
+    assert "Traceback" not in done.stderr and "START RequestId:" not in done.stderr
+    done = _cli("TrainFunction", "--parameter-overrides", "TrainPrior")
+    assert done.returncode == 2 and "take NAME=VALUE, got TrainPrior" in done.stderr

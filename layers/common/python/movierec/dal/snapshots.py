@@ -21,6 +21,11 @@ from movierec.models.ranking import Interaction, InteractionLog
 PREFIX = "snapshots/"
 
 
+class SnapshotMissingError(ValueError):
+    """No object under the key (a ValueError like every unreadable snapshot; told apart because a missing
+    prior is logged and trained without, while a refused or corrupt one must fail the run)."""
+
+
 def _canonical(log: InteractionLog) -> bytes:
     users = {str(u): [[i.movie_id, i.last_seen, i.rating, i.max_minute, i.watch_count] for i in log.users[u]]
              for u in sorted(log.users)}  # fmt: skip
@@ -44,11 +49,14 @@ def write_snapshot(log: InteractionLog, settings: Settings) -> str:
 
 
 def read_snapshot(key: str, settings: Settings) -> InteractionLog:
-    """The log stored under ``key``; ValueError when it is missing or its content does not match its name."""
+    """The log stored under ``key``; :class:`SnapshotMissingError` when there is none, ValueError when S3
+    refuses the read or the content does not match its name."""
     try:
         raw = aws.client("s3", settings).get_object(Bucket=settings.bucket, Key=key)["Body"].read()
     except ClientError as exc:
-        raise ValueError(f"no training snapshot {key!r} in the store") from exc
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+            raise SnapshotMissingError(f"no training snapshot {key!r} in the store") from exc
+        raise ValueError(f"training snapshot {key!r} unreadable ({exc.response.get('Error', {}).get('Code')})") from exc
     body = gzip.decompress(raw)
     if not key.endswith(f"{hashlib.sha256(body).hexdigest()}.json.gz"):
         raise ValueError(f"snapshot {key!r} does not match its content hash")

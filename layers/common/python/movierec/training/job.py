@@ -39,7 +39,7 @@ from typing import Callable
 from movierec.catalog.movielens import read_links
 from movierec.config import Settings
 from movierec.dal.index_store import IndexMissingError, download_version, read_pointer
-from movierec.dal.snapshots import read_snapshot, write_snapshot
+from movierec.dal.snapshots import PREFIX as SNAPSHOT_PREFIX, SnapshotMissingError, read_snapshot, write_snapshot
 from movierec.datasets import DataMissingError, data_path
 from movierec.evaluation.interactions import TIE_SEED, InteractionLog, load_dynamodb, load_movielens, load_prior
 # A trained version is written exactly like a built one (LanceDB table, then the manifest).
@@ -56,7 +56,7 @@ from movierec.ranking.collab import NAME, CollabRanker, FoldIn
 from movierec.ranking.registry import build_ranker
 from movierec.training.families import split_params
 from movierec.training.gate import GateResult, fresh_holdout, learned_pairs, run_gate
-from movierec.training.prior import usable_prior
+from movierec.training.prior import PRIOR_SOURCE, usable_prior
 from movierec.training.side import side_features
 from movierec.training.tuning import Tuning, train_specs, tune
 from movierec.training.model import (
@@ -91,23 +91,42 @@ def load_interactions(source: str, settings: Settings) -> InteractionLog:
 
 def training_prior(source: str, settings: Settings, log: InteractionLog) -> dict[int, tuple[Interaction, ...]] | None:
     """The prior data ranker v2 may train with on ``log`` (``settings.train_prior``); None on MovieLens
-    itself (it is the data), when switched off, when the files are missing (logged: training goes on
-    without — as on AWS, whose train function has no data folder), or when ``log`` is the prior's own
-    data set (:func:`~movierec.training.prior.usable_prior`, decided here once for the whole log, so the
-    tuner does not try every v2 grid point twice for a prior every fit would refuse). It is read from the
-    data folder, not kept in the training snapshot: a refit from a snapshot reads the same files again."""
+    itself (it is the data), when switched off, when it is not there (logged: training goes on without),
+    or when ``log`` is the prior's own data set (:func:`~movierec.training.prior.usable_prior`, decided
+    here once for the whole log, so the tuner does not try every v2 grid point twice for a prior every fit
+    would refuse). ``movielens`` reads the data folder; a snapshot key reads what :func:`publish_prior`
+    stored in the index bucket (how a deployed train function, which has no data folder, gets it), and a
+    refit that names the same key learns from exactly the same prior. A snapshot S3 refuses, or one that
+    holds no prior, fails the run: a role or a setting that is wrong must not quietly cost the prior."""
     if source == "movielens" or settings.train_prior == "none":
         return None
-    if settings.train_prior != "movielens":
-        raise ValueError(f"unknown MOVIEREC_TRAIN_PRIOR {settings.train_prior!r}; known: movielens, none")
     try:
-        usable = usable_prior(load_prior(settings), log.users)
-    except DataMissingError as exc:
+        if settings.train_prior == "movielens":
+            prior = load_prior(settings)
+        elif settings.train_prior.startswith(SNAPSHOT_PREFIX):
+            stored = read_snapshot(settings.train_prior, settings)
+            if stored.source != PRIOR_SOURCE:
+                raise ValueError(f"MOVIEREC_TRAIN_PRIOR {settings.train_prior!r} holds {stored.source} interactions, "
+                                 "not a prior (`movierec data publish-prior` stores one)")  # fmt: skip
+            prior = dict(stored.users)
+        else:
+            raise ValueError(f"unknown MOVIEREC_TRAIN_PRIOR {settings.train_prior!r}; known: movielens, none, "
+                             f"or a key {SNAPSHOT_PREFIX}<sha256>.json.gz from `movierec data publish-prior`")  # fmt: skip
+    except (DataMissingError, SnapshotMissingError) as exc:
         logger.warning("no prior data: training without it", extra={"reason": str(exc)})
         return None
+    usable = usable_prior(prior, log.users)
     if not usable:
         logger.info("prior data not used: the training data is MovieLens itself (its users and times)")
     return usable or None
+
+
+def publish_prior(settings: Settings) -> str:
+    """Store the MovieLens prior of the data folder in the index bucket as a snapshot (content-addressed:
+    publishing the same files again gives the same key) and return the key that ``MOVIEREC_TRAIN_PRIOR``
+    (the template's ``TrainPrior``) takes. The histories are stored already in stream ids, so the train
+    function needs neither the files nor their id mapping."""
+    return write_snapshot(InteractionLog(load_prior(settings), (), source=PRIOR_SOURCE), settings)
 
 
 def _model_fingerprint(base: Manifest, model: CollabModel, fold: FoldIn) -> str:

@@ -8,6 +8,9 @@ stream plus ml-latest-small (its movies in stream ids) scored HR@20 0.116 agains
 by ``FitParams.prior_weight`` (0 = off), which the tuner chooses on validation like every other knob;
 the "watched next" transitions and the popularity stay learned from the source's own data only.
 
+On AWS the train function has no data folder: ``movierec data publish-prior`` stores these histories
+(already in stream ids) in the index bucket, and ``MOVIEREC_TRAIN_PRIOR`` names that object instead.
+
 Prior users are keyed by negative ids (:func:`movierec.evaluation.interactions.load_prior`), and
 :func:`usable_prior` refuses the whole prior when it shares even one (movie, time) pair with the
 training data: then the training data IS that data set — ``make up`` replays MovieLens into the running
@@ -23,6 +26,10 @@ import numpy as np
 
 from movierec.models.ranking import Interaction
 from movierec.ranking.vocabulary import Train, Vocabulary, user_item_matrix, vocabulary
+
+#: The ``source`` of a prior stored as a training snapshot (``movierec data publish-prior``), so a training
+#: snapshot of course data named by mistake is refused rather than mixed into the Gram matrix.
+PRIOR_SOURCE = "movielens-prior"
 
 
 def usable_prior(prior: Train, train: Train) -> dict[int, tuple[Interaction, ...]]:
