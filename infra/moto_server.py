@@ -27,13 +27,15 @@ import base64
 import copy
 import io
 import json
+import re
 import signal
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 from moto.dynamodb.models.table import Table
 from moto.moto_server.threaded_moto_server import DomainDispatcherApplication, create_backend_app
@@ -93,6 +95,33 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     return body
 
 
+_UPLOAD_ID = re.compile(r"(?<![^&])uploadId=[^&]*")
+_CREATED_UPLOAD_ID = re.compile(rb"<UploadId>([^<]+)</UploadId>")
+
+
+def _upload_id(query: str) -> str | None:
+    """The ``uploadId`` a request names (UploadPart, CompleteMultipartUpload, AbortMultipartUpload)."""
+    values = parse_qs(query).get("uploadId")
+    return values[0] if values else None
+
+
+def _created_upload(method: str, query: str, answer: bytes) -> str | None:
+    """The upload id moto answered a CreateMultipartUpload (``POST <key>?uploads``) with; None otherwise."""
+    if method != "POST" or "uploads" not in parse_qs(query, keep_blank_values=True):
+        return None
+    found = _CREATED_UPLOAD_ID.search(answer)
+    return found.group(1).decode() if found else None
+
+
+@dataclass(frozen=True)
+class Replay:
+    """What a start replayed: writes applied, the ones moto refused (named), and how long it took."""
+
+    applied: int
+    refused: tuple[str, ...]
+    seconds: float
+
+
 class Journal:
     """WSGI middleware: runs writes one at a time and appends each one that succeeded to the journal file."""
 
@@ -102,24 +131,46 @@ class Journal:
         self._lock = threading.Lock()
         self._file: io.TextIOWrapper | None = None
 
-    def replay(self) -> tuple[int, int, float]:
-        """Apply every journalled write to the (empty) backends; (applied, failed, seconds)."""
+    def replay(self) -> Replay:
+        """Apply every journalled write to the (empty) backends.
+
+        A multipart upload is the one write whose later requests name something moto made up: the
+        ``uploadId`` of CreateMultipartUpload, new and random on every run. So the replay maps each
+        journalled id to the one this run's moto gave (recorded with the create since 2026-12-07; for a
+        journal written before, the last upload created on the same key), or every UploadPart after a
+        restart names an upload that does not exist. A write that still fails, even by raising inside
+        moto, is counted and named, not fatal: a server that cannot start at all loses everything."""
         started = time.monotonic()
-        applied = failed = 0
+        applied, refused = 0, []
+        uploads: dict[str, str] = {}  # journalled upload id -> this run's
+        latest: dict[str, str] = {}  # key path -> this run's id of its last created upload
         if self.path.exists():
             with open(self.path, encoding="utf-8") as lines:
                 for line in lines:
                     if not line.endswith("\n"):  # a write cut off by a kill: it was never answered
                         break
                     entry = json.loads(line)
+                    query = entry["query"]
+                    if (old := _upload_id(query)) is not None and (new := uploads.get(old) or latest.get(entry["path"])):
+                        query = _UPLOAD_ID.sub(f"uploadId={quote(new, safe='')}", query)
                     builder = EnvironBuilder(
-                        path=entry["path"], method=entry["method"], query_string=entry["query"],
+                        path=entry["path"], method=entry["method"], query_string=query,
                         headers=entry["headers"], data=base64.b64decode(entry["body"]),
                     )  # fmt: skip
-                    _, status, _ = run_wsgi_app(self.app, builder.get_environ(), buffered=True)
-                    ok = int(status.split()[0]) < 400
-                    applied, failed = applied + ok, failed + (not ok)
-        return applied, failed, time.monotonic() - started
+                    try:
+                        app_iter, status, _ = run_wsgi_app(self.app, builder.get_environ(), buffered=True)
+                        answer = b"".join(app_iter)
+                    except Exception as exc:  # moto raised instead of answering
+                        status, answer = f"500 {type(exc).__name__}: {exc}", b""
+                    if int(status.split()[0]) >= 400:
+                        refused.append(f"{entry['method']} {entry['path']}: {status}")
+                        continue
+                    applied += 1
+                    if (created := _created_upload(entry["method"], query, answer)) is not None:
+                        latest[entry["path"]] = created
+                        if "upload_id" in entry:
+                            uploads[entry["upload_id"]] = created
+        return Replay(applied, tuple(refused), time.monotonic() - started)
 
     def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -133,7 +184,10 @@ class Journal:
             app_iter, status, headers = run_wsgi_app(self.app, environ, buffered=True)
             answer = b"".join(app_iter)
             if int(status.split()[0]) < 300:
-                self._file.write(json.dumps(self._entry(environ, body)) + "\n")
+                entry = self._entry(environ, body)
+                if (created := _created_upload(entry["method"], entry["query"], answer)) is not None:
+                    entry["upload_id"] = created  # what the replay maps to the id its own moto makes up
+                self._file.write(json.dumps(entry) + "\n")
                 self._file.flush()
         start_response(status, list(headers))
         return [answer]
@@ -166,10 +220,12 @@ def main(argv: list[str] | None = None) -> None:
     app: Callable[..., Iterable[bytes]] = DomainDispatcherApplication(create_backend_app)
     if args.state_dir is not None:
         journal = Journal(app, args.state_dir / "journal.jsonl")
-        applied, failed, seconds = journal.replay()
+        done = journal.replay()
         size = journal.path.stat().st_size if journal.path.exists() else 0
-        print(f"journal: {applied} writes replayed ({failed} refused) from {size / 1e6:.1f} MB in {seconds:.1f}s",
-              flush=True)  # fmt: skip
+        print(f"journal: {done.applied} writes replayed ({len(done.refused)} refused) from {size / 1e6:.1f} MB in "
+              f"{done.seconds:.1f}s", flush=True)  # fmt: skip
+        for line in done.refused[:10]:
+            print(f"journal: refused on replay: {line}", flush=True)
         journal.open()
         app = journal
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # as moto's own main: stop cleanly on SIGTERM

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import io
+import json
 import os
 import signal
 import time
@@ -11,11 +13,12 @@ from pathlib import Path
 
 import boto3
 import pytest
+from boto3.s3.transfer import TransferConfig
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from movierec.alarms import ALARMS
 from movierec.config import Settings
-from infra.bootstrap import bootstrap
+from infra.bootstrap import bootstrap, ensure_bucket
 from infra.stack import LOCAL_CREDENTIALS, Stack, free_port
 from tests.fixtures.timeouts import TEST_TIMEOUT_S
 def _own_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Stack:
@@ -74,6 +77,43 @@ def test_moto_sigkill_keeps_tables_bucket_pointer_alarms(tmp_path: Path, monkeyp
         got = {a["AlarmName"] for a in cloudwatch.describe_alarms(AlarmNames=alarm_names)["MetricAlarms"]}
         assert got == set(alarm_names)
         assert "writes replayed" in (settings.run_dir / "logs" / "moto.log").read_text()
+    finally:
+        stack.down()
+
+
+def test_a_multipart_upload_survives_restarts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """boto3 uploads a file above 8 MB in parts (an index version's data file: 37 MB for the course catalog),
+    and each part names the upload id moto made up for it, anew on every start. The journal's replay maps
+    them, also for a journal written before it recorded the ids; before that, the first restart after any
+    such upload failed (moto raised on an upload it did not know, and exited)."""
+    stack = _own_stack(tmp_path, monkeypatch)
+    settings = stack.settings
+    stack.up()
+    try:
+        ensure_bucket(settings)
+        s3, _, _ = _clients(settings)
+        body = os.urandom(11 * 2**20)
+        parts = TransferConfig(multipart_threshold=5 * 2**20, multipart_chunksize=5 * 2**20)
+        s3.upload_fileobj(io.BytesIO(body), settings.bucket, "index/v1/movies.lance", Config=parts)
+        journal = settings.run_dir / "state" / "moto" / "journal.jsonl"
+        created = [json.loads(line) for line in journal.read_text().splitlines() if '"upload_id"' in line]
+        assert len(created) == 1 and created[0]["method"] == "POST"
+
+        _kill(stack, "moto")
+        assert stack.up() == ["moto"]
+        s3, _, _ = _clients(settings)
+        assert s3.get_object(Bucket=settings.bucket, Key="index/v1/movies.lance")["Body"].read() == body
+
+        # The same journal as an older server wrote it (no recorded ids): mapped by key.
+        _kill(stack, "moto")
+        lines = [json.loads(line) for line in journal.read_text().splitlines()]
+        journal.write_text("".join(json.dumps({k: v for k, v in e.items() if k != "upload_id"}) + "\n" for e in lines))
+        assert stack.up() == ["moto"]
+        s3, _, _ = _clients(settings)
+        assert s3.get_object(Bucket=settings.bucket, Key="index/v1/movies.lance")["Body"].read() == body
+        replays = [line for line in (settings.run_dir / "logs" / "moto.log").read_text().splitlines()
+                   if line.startswith("journal: ") and "writes replayed" in line]  # fmt: skip
+        assert len(replays) == 3 and all("(0 refused)" in line for line in replays[1:]), replays  # the first start, then 2
     finally:
         stack.down()
 
