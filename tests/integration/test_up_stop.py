@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -131,6 +132,20 @@ def test_sigterm_mid_embedding_stops_everything(tmp_path: Path, data_dir: Path) 
     assert "content index: stopped while embedding" in up.text, up.text
     assert "published (ranker" not in up.text, up.text
     assert list((tmp_path / "embed").rglob("*.npz")), "the chunks embedded so far stay in the cache"
+
+    # The next `movierec up` (other ports, the same state folder) comes back with what this one left: moto
+    # replays its journal — the catalog version's data file went up in parts, whose upload ids moto makes
+    # up anew on every start — and the index step finds the version instead of building one.
+    found = re.search(r"index (\S+) \((\d+) movies, ranker popular\) built and published", up.text)
+    assert found, up.text
+    again = Up(tmp_path, data_dir, MOVIEREC_REPLAY_ON_UP="none", MOVIEREC_RETRAIN_EVERY_MIN="0")
+    try:
+        again.wait_for("movierec is up")
+        again.terminate()
+    finally:
+        again.kill()
+    again.assert_clean()
+    assert f"index {found.group(1)} ({found.group(2)} movies, ranker popular) found" in again.text, again.text
 
 
 def test_sigterm_mid_training_round_stops_everything(tmp_path: Path, data_dir: Path) -> None:
