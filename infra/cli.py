@@ -7,6 +7,8 @@ import importlib
 import pkgutil
 import sys
 
+from botocore.exceptions import EndpointConnectionError
+
 from infra import commands
 from infra.localenv import use_local_stack
 
@@ -31,13 +33,21 @@ def _describe(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse, point at the local stack unless configured otherwise, run the command's ``func(args)``."""
+    """Parse, point at the local stack unless configured otherwise, run the command's ``func(args)``.
+
+    An AWS endpoint that does not answer (the local stack not started, a wrong ``AWS_ENDPOINT_URL``) is
+    one line for every command, here in one place, not a botocore traceback from whichever call met it."""
     args = build_parser().parse_args(argv)
-    use_local_stack()
+    settings = use_local_stack()
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except EndpointConnectionError:
+        where = settings.aws_endpoint_url or "AWS"
+        print(f"movierec {args.command}: no AWS endpoint answers at {where}: start the local stack (`make up`) "
+              "or set AWS_ENDPOINT_URL")  # fmt: skip
+        return 1
 
 
 if __name__ == "__main__":

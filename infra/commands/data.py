@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from movierec.config import get_settings
 from movierec.datasets import DataMissingError
@@ -36,10 +36,6 @@ def _publish_prior(args: argparse.Namespace) -> int:
         return 1
     except ClientError as exc:
         print(f"movierec data publish-prior: S3 refused the upload to {settings.bucket} ({exc.response['Error'].get('Code')})")
-        return 1
-    except BotoCoreError as exc:
-        print(f"movierec data publish-prior: S3 did not answer ({type(exc).__name__}): start the local stack (`make up`) "
-              "or point AWS_ENDPOINT_URL / the AWS credentials at your account")
         return 1
     print(f"stored the MovieLens prior as {key} in the index bucket")
     print(f"train with it: MOVIEREC_TRAIN_PRIOR={key} (on AWS: sam deploy --parameter-overrides TrainPrior={key})")

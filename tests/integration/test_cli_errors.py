@@ -42,6 +42,20 @@ def test_replay_movielens_without_broker_is_one_line(data_dir: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_commands_without_the_stack_are_one_line(data_dir: Path) -> None:
+    """Nothing answers at the endpoint: every command that meets it says so in one line (infra/cli.py)."""
+    endpoint = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    env = {"AWS_ENDPOINT_URL": endpoint, "MOVIEREC_DATA_DIR": str(data_dir), "AWS_MAX_ATTEMPTS": "1"}
+    for command in (("index", "status"), ("data", "publish-prior")):
+        result = _cli(*command, env=env)
+        assert result.returncode == 1, result
+        assert result.stdout.strip().splitlines() == [
+            f"movierec {command[0]}: no AWS endpoint answers at {endpoint}: start the local stack (`make up`) "
+            "or set AWS_ENDPOINT_URL"
+        ], result.stdout
+        assert "Traceback" not in result.stderr, result.stderr
+
+
 def _commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], argparse.ArgumentParser]]:
     found = []
     for action in parser._actions:
