@@ -258,14 +258,13 @@ class Retrainer:
                   flush=True)  # fmt: skip
 
     def _update_index(self) -> None:
-        """Add the movie ids the stream introduced to the index (embedding needs torch: a local job)."""
-        from movierec.index_job import ids_missing_from_index, update_published
+        """Add the movie ids the stream introduced to the index (as the deployed train function does first)."""
+        from movierec.index_job import add_stream_movies
 
         try:
-            missing = ids_missing_from_index(self.settings)
-            manifest = update_published(missing, self.settings, progress=False) if missing else None
+            added, manifest = add_stream_movies(self.settings)
         except Exception:
             logger.exception("index update failed; the next round tries again")
             return
         if manifest is not None:
-            print(f"index: {len(missing)} movie ids first seen in the stream added -> {manifest.version}", flush=True)
+            print(f"index: {added} movie ids first seen in the stream added -> {manifest.version}", flush=True)

@@ -139,8 +139,9 @@ class IamStack:
             records = stream_records(Settings(data_dir=self.settings.data_dir), INGEST_LINES_PER_FILE)
             event = lambda_event(records, self.settings.kafka_bootstrap, event["eventSource"])
         caller = {"AWS_ENDPOINT_URL": self.endpoint, "PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/")}
-        return invoke(spec, event, env={**creds, "MOVIEREC_INDEX_CACHE": str(self.index_cache / function)},
-                      caller_env=caller)  # fmt: skip
+        caches = {"MOVIEREC_INDEX_CACHE": str(self.index_cache / function),
+                  "MOVIEREC_EMBED_CACHE": str(self.index_cache / f"{function}-embeddings")}  # fmt: skip
+        return invoke(spec, event, env={**creds, **caches}, caller_env=caller)
 
     def start_failing_canary(self, built: BuildResult, tmp_path: Path) -> None:
         """A canary running with a treatment arm that failed every logged answer, for the guard to roll
@@ -226,8 +227,8 @@ def _outcome_ok(function: str, result: Any) -> str | None:
         return None if result.get("accepted", 0) > 0 else f"nothing accepted: {result}"
     if function == "RecommendFunction":
         return None if result.get("statusCode") == 200 else f"answered {result.get('statusCode')}: {result}"
-    if function == "TrainFunction":
-        return None if result.get("trained") else f"did not train: {result}"
+    if function == "TrainFunction":  # the stream's ids the index lacked added first, then trained
+        return None if result.get("trained") and result.get("added", 0) > 0 else f"did not add and train: {result}"
     if function == "GuardFunction":
         return None if result.get("rolled_back") else f"did not roll the failing canary back: {result}"
     return None if result else f"no gauge values: {result}"

@@ -1,8 +1,9 @@
 """The index jobs against a deployment: build + publish, build if missing, incremental update, status.
 
 Used by ``movierec index build|update|status`` (``update --from-dynamodb`` adds the movie ids ingest
-has seen that the index lacks) and by ``make up`` (the first index of the course catalog, and the same
-update in its background loop, ``infra/retrain.py``).
+has seen that the index lacks), by ``make up`` (the first index of the course catalog, and the same
+update in its background loop, ``infra/retrain.py``) and by the deployed train function (that update
+before each run).
 
 A first start must serve within a minute, but embedding the whole course catalog takes minutes on 2
 cores. So :func:`ensure_index` publishes, when the embedding cache does not hold the catalog yet, a
@@ -173,6 +174,17 @@ def update_published(movie_ids: Iterable[str], settings: Settings, progress: boo
     movies = resolve_movies(new_ids, known, api)
     cache = EmbeddingCache(settings.embedding_cache_dir)
     return _publish_from_work(settings, lambda work: update_index(base, movies, work, cache=cache, progress=progress))
+
+
+def add_stream_movies(settings: Settings, progress: bool = False) -> tuple[int, Manifest | None]:
+    """Add the movie ids ingest has seen that the current index lacks: (how many, the new version, or None
+    when none was missing). Run before every training round, locally (``infra/retrain.py``) and by the
+    deployed train function: a model learns and serves only movies that are rows of the version it is
+    trained onto, and the course stream names movies the catalog lacks (3,005 of the 19,965 in the course
+    files). Without them ranker v2 loses to EASE on what the system ingested (docs/evaluation.md, "Current
+    numbers: dynamodb")."""
+    missing = ids_missing_from_index(settings)
+    return len(missing), (update_published(missing, settings, progress=progress) if missing else None)
 
 
 def ids_missing_from_index(settings: Settings) -> list[str]:
