@@ -62,10 +62,12 @@ def test_the_scheduled_train_function_publishes_and_promotes(settings: Settings,
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    tables.movies("brand+new+film+2031", "movielog-0", watchers=1, first_seen=1, last_activity=1).save()  # as ingest leaves it
     first = module.handler({"source": "aws.events"}, None)
-    assert first["trained"] and first["promoted"] and read_pointer(settings) == first["version"]
+    assert first["added"] == 1 and first["trained"] and first["promoted"] and read_pointer(settings) == first["version"]
+    assert "brand+new+film+2031" in load_index(download_version(first["version"], settings)).row_of  # trained onto it
     assert module.handler({"source": "aws.events"}, None) == {
-        "trained": False, "reason": "the current model learned every interaction already"}  # fmt: skip
+        "added": 0, "trained": False, "reason": "the current model learned every interaction already"}  # fmt: skip
 
 
 def test_a_training_round_stopped_at_a_safe_point_publishes_nothing(
