@@ -16,8 +16,10 @@ Two changes to the otherwise unmodified moto server (``python -m infra.moto_serv
   (apply + append under one lock) so the journal's order is the order they took effect; reads are not
   held. The line is flushed to the OS, which survives SIGKILL of the server (not a power cut: no fsync).
   moto's own request recorder does the same kind of recording but logs reads too, has no replay at
-  start and is switched off during replay by a global flag, so we keep our own. The journal only grows
-  (no compaction): its size and replay time are printed at start and measured in docs/architecture.md.
+  start and is switched off during replay by a global flag, so we keep our own. S3 writes that a later
+  write or delete of the same key made pointless are compacted away (:mod:`infra.compaction`) at every
+  start and, while serving, whenever the journal has doubled since (from ``--compact-from-mb`` on); its
+  size, the compaction and the replay time are printed at start and measured in docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -43,12 +45,18 @@ from moto.server import MotoRequestHandler
 from werkzeug.serving import run_simple
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
+from infra import compaction
+from infra.compaction import Compaction
+
 _moto_query = Table.query
 
 #: Operations (by name) that only read; every other named operation, and every S3 PUT/POST/DELETE, writes.
 _READ_PREFIXES = ("Get", "BatchGet", "Query", "Scan", "Describe", "List", "Head")
 #: Headers that describe the original connection, not the request (werkzeug sets them anew on replay).
 _DROP_HEADERS = {"content-length", "transfer-encoding", "connection", "keep-alive"}
+#: A running server compacts its journal once it holds this many bytes and twice what the last compaction
+#: left (``--compact-from-mb``); a start compacts whatever it finds.
+COMPACT_FROM = 64 * 10**6
 
 
 def _query_one_partition(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
@@ -113,6 +121,20 @@ def _created_upload(method: str, query: str, answer: bytes) -> str | None:
     return found.group(1).decode() if found else None
 
 
+def _complete_size(raw: io.BufferedRandom) -> int:
+    """The length of a journal file up to and including its last newline (0 when it has none)."""
+    end = raw.seek(0, io.SEEK_END)
+    position = end
+    while position > 0:
+        step = min(position, 1 << 16)
+        raw.seek(position - step)
+        found = raw.read(step).rfind(b"\n")
+        if found >= 0:
+            return position - step + found + 1
+        position -= step
+    return 0
+
+
 @dataclass(frozen=True)
 class Replay:
     """What a start replayed: writes applied, the ones moto refused (named), and how long it took."""
@@ -125,11 +147,26 @@ class Replay:
 class Journal:
     """WSGI middleware: runs writes one at a time and appends each one that succeeded to the journal file."""
 
-    def __init__(self, app: Callable[..., Iterable[bytes]], path: Path) -> None:
+    def __init__(self, app: Callable[..., Iterable[bytes]], path: Path, compact_from: int = COMPACT_FROM) -> None:
         self.app = app
         self.path = path
+        self.compact_from = compact_from
         self._lock = threading.Lock()
         self._file: io.TextIOWrapper | None = None
+        self._size = 0  # bytes in the journal file
+        self._compacted = 0  # its size after the last compaction (or at open)
+        self._compacting = threading.Lock()  # one compaction at a time
+
+    def compact(self) -> Compaction | None:
+        """At a start, before the replay: the whole journal compacted (:mod:`infra.compaction`), uploads
+        never completed included (no client can complete them after a restart)."""
+        if not self.path.exists():
+            return None
+        done = compaction.compact(self.path, drop_open_uploads=True)
+        if done is None:
+            return None
+        compaction.replace(done[0], self.path, tail_from=done[1].bytes_before)
+        return done[1]
 
     def replay(self) -> Replay:
         """Apply every journalled write to the (empty) backends.
@@ -173,8 +210,34 @@ class Journal:
         return Replay(applied, tuple(refused), time.monotonic() - started)
 
     def open(self) -> None:
+        """Open for appending, first cutting off a line a kill left half-written: appended to, it would
+        join the next write into one line that no replay could read."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "ab+") as raw:
+            raw.truncate(_complete_size(raw))
         self._file = open(self.path, "a", encoding="utf-8")
+        self._size = self._compacted = self.path.stat().st_size
+
+    def _compact_running(self) -> None:
+        """While serving: compact what is written so far without holding writes, then, holding them only
+        to copy what came meanwhile, put the result in place. Started when the journal has grown to
+        ``compact_from`` bytes and to twice its size after the last compaction; a failure is logged, and
+        the journal stays as it was."""
+        try:
+            upto = self._size
+            done = compaction.compact(self.path, upto=upto, drop_open_uploads=False)
+            with self._lock:
+                if done is not None:
+                    assert self._file is not None
+                    self._file.close()
+                    compaction.replace(done[0], self.path, tail_from=upto)
+                    self._file = open(self.path, "a", encoding="utf-8")
+                    print(done[1].line(), flush=True)
+                self._size = self._compacted = self.path.stat().st_size
+        except Exception as exc:  # a background chore: the journal as it was keeps working
+            print(f"journal: compaction failed, journal kept as it was: {type(exc).__name__}: {exc}", flush=True)
+        finally:
+            self._compacting.release()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         body = _read_body(environ)
@@ -187,8 +250,12 @@ class Journal:
                 entry = self._entry(environ, body)
                 if (created := _created_upload(entry["method"], entry["query"], answer)) is not None:
                     entry["upload_id"] = created  # what the replay maps to the id its own moto makes up
-                self._file.write(json.dumps(entry) + "\n")
+                line = json.dumps(entry) + "\n"
+                self._file.write(line)
                 self._file.flush()
+                self._size += len(line)  # ASCII: json.dumps escapes the rest
+        if self._size >= max(self.compact_from, 2 * self._compacted) and self._compacting.acquire(blocking=False):
+            threading.Thread(target=self._compact_running, name="journal-compaction", daemon=True).start()
         start_response(status, list(headers))
         return [answer]
 
@@ -215,11 +282,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, default=4566)
     parser.add_argument("--state-dir", type=Path, help="keep state across restarts in DIR/journal.jsonl")
+    parser.add_argument("--compact-from-mb", type=float, default=COMPACT_FROM / 1e6,
+                        help="compact the journal while serving once it holds this many MB (and twice what the last compaction left)")  # fmt: skip
     args = parser.parse_args(argv)
     Table.query = _query_one_partition  # type: ignore[method-assign]
     app: Callable[..., Iterable[bytes]] = DomainDispatcherApplication(create_backend_app)
     if args.state_dir is not None:
-        journal = Journal(app, args.state_dir / "journal.jsonl")
+        journal = Journal(app, args.state_dir / "journal.jsonl", compact_from=int(args.compact_from_mb * 1e6))
+        if (compacted := journal.compact()) is not None:
+            print(compacted.line(), flush=True)
         done = journal.replay()
         size = journal.path.stat().st_size if journal.path.exists() else 0
         print(f"journal: {done.applied} writes replayed ({len(done.refused)} refused) from {size / 1e6:.1f} MB in "
