@@ -94,13 +94,18 @@ def serving_problems(settings: Settings) -> list[str]:
     to a ping; this looks at the resources themselves so ``movierec status`` can say what is wrong.
     """
     problems = []
+    dynamodb = aws.client("dynamodb", settings)
+    missing = []
     try:
-        names = set(aws.client("dynamodb", settings).list_tables()["TableNames"])
+        for model in Tables(settings).all():  # each by name: ListTables answers 100 names a page, of the whole account
+            try:
+                dynamodb.describe_table(TableName=model.Meta.table_name)
+            except dynamodb.exceptions.ResourceNotFoundException:
+                missing.append(model.Meta.table_name)
         s3 = aws.client("s3", settings)
         buckets = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
     except Exception as exc:
         return [f"storage does not answer ({type(exc).__name__})"]
-    missing = [model.Meta.table_name for model in Tables(settings).all() if model.Meta.table_name not in names]
     if missing:
         problems.append(f"tables missing: {', '.join(missing)} (run `python -m infra.bootstrap` or `make up`)")
     if settings.bucket not in buckets:

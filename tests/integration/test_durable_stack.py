@@ -203,3 +203,19 @@ def test_status_command_prints_what_is_missing(isolated: Settings, capsys: pytes
     out = capsys.readouterr().out
     assert "moto" in out and "answers" in out
     assert f"serving: no index published (s3://{isolated.bucket}/index/CURRENT" in out
+
+
+def test_status_finds_tables_past_the_first_hundred(isolated: Settings) -> None:
+    """ListTables answers 100 names a page (moto: the first 100 created): status called the tables created
+    after the account's 100th missing (found when the suite's shared moto grew past 100 tables)."""
+    from infra.bootstrap import ensure_tables, serving_problems
+    from movierec import aws
+
+    dynamodb = aws.client("dynamodb", isolated)
+    for i in range(101):
+        dynamodb.create_table(TableName=f"{isolated.prefix}-filler-{i:03d}", BillingMode="PAY_PER_REQUEST",
+                              KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+                              AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}])  # fmt: skip
+    late = dataclasses.replace(isolated, prefix=f"{isolated.prefix}-late")
+    ensure_tables(late)
+    assert not [p for p in serving_problems(late) if p.startswith("tables missing")]
