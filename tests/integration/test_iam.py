@@ -45,6 +45,7 @@ from botocore.exceptions import ClientError
 from movierec.config import Settings, get_settings
 from movierec.dal.answer_log import AnswerLog, LoggedAnswer, now_ms
 from movierec.dal.experiment_store import start_experiment
+from movierec.dal.index_store import published_versions, read_pointer
 from movierec.dal.tables import Tables
 from movierec.experiments.assign import assign
 from movierec.index.build import BuildResult
@@ -133,7 +134,7 @@ class IamStack:
         ).client(service, endpoint_url=self.endpoint, region_name=self.settings.region)
 
     def run(self, function: str, creds: dict[str, str]) -> Invocation:
-        spec = function_spec(function, self.settings, TEMPLATE, parameters={"TrainPrior": self.prior})
+        spec = function_spec(function, self.settings, TEMPLATE, parameters={"TrainPrior": self.prior, "IndexKeepVersions": "1"})
         event = json.loads((EVENTS_DIR / SAMPLES[function][0]).read_text())
         if function == "IngestFunction":  # the same event shape, with enough real lines for train to fit
             records = stream_records(Settings(data_dir=self.settings.data_dir), INGEST_LINES_PER_FILE)
@@ -147,7 +148,9 @@ class IamStack:
         """A canary running with a treatment arm that failed every logged answer, for the guard to roll
         back (enforcement must be off): the guard's run then calls everything its role grants."""
         treatment = publish_copy(built, self.settings, tmp_path, "20250101T000000Z-9a2d0c11")
-        experiment = start_experiment(self.settings, "iam-canary", built.manifest.version, treatment, 0.5,
+        control = read_pointer(self.settings)  # what train left current (the versions before it were pruned)
+        assert control is not None
+        experiment = start_experiment(self.settings, "iam-canary", control, treatment, 0.5,
                                       canary=True, guardrails=Guardrails(min_requests=CANARY_ANSWERS // 2))  # fmt: skip
         log = AnswerLog(Tables(self.settings))
         for user_id in range(CANARY_ANSWERS * 3):
@@ -298,6 +301,21 @@ def test_train_reads_the_published_prior_with_its_role(runs: dict[str, tuple[dic
              if d["action"] == "s3:GetObject" and d["resource"].endswith(iam_stack.prior)]  # fmt: skip
     assert reads and all(d["allowed"] for d in reads), reads
     assert "no prior data" not in done.log
+
+
+def test_train_prunes_old_versions_with_its_role(runs: dict[str, tuple[dict[str, str], Invocation]],
+                                                iam_stack: IamStack, built: BuildResult) -> None:  # fmt: skip
+    """Deployed with ``IndexKeepVersions`` 1, train deletes the data of the versions its run left behind
+    (with its role alone: DeleteObject on version data only), and their manifests stay readable."""
+    creds, _ = runs["TrainFunction"]
+    deletes = [d for d in iam_stack.decisions(creds["AWS_ACCESS_KEY_ID"]) if d["action"] == "s3:DeleteObject"]
+    assert deletes and all(d["allowed"] and "/movies.lance/" in d["resource"] for d in deletes), deletes
+    iam_stack.enforce(False)
+    try:
+        versions = published_versions(iam_stack.settings)
+    finally:
+        iam_stack.enforce(True)
+    assert versions.get(built.manifest.version) is False, versions  # the first version: its manifest alone
 
 
 def test_every_function_has_a_role_and_a_code_policy(iam_stack: IamStack) -> None:

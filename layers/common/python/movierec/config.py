@@ -86,6 +86,10 @@ class Settings:
     index_cache_dir: Path = field(default_factory=lambda: Path("/tmp/movierec-index-cache"))
     #: How often (seconds) the recommend function checks the index pointer for a new version.
     index_refresh_s: float = 30.0
+    #: Index versions kept whole on S3 (the newest, besides the current one and a running experiment's
+    #: arms); older ones keep only their manifest. 0 keeps every version whole. Each retrain publishes one,
+    #: about 20 MB for the course catalog (and twice that in the local stack's journal, base64).
+    index_keep_versions: int = 10
     #: Milliseconds a recommend request may spend on history + ranking before the popular list is
     #: answered instead (marked ``X-Degraded: timeout``); the course waits at most 600 ms.
     request_budget_ms: int = 400
@@ -151,6 +155,7 @@ class Settings:
             run_dir=Path(env.get("MOVIEREC_RUN_DIR") or d.run_dir),
             index_cache_dir=Path(env.get("MOVIEREC_INDEX_CACHE") or d.index_cache_dir),
             index_refresh_s=_float(env, "MOVIEREC_INDEX_REFRESH_S", d.index_refresh_s),
+            index_keep_versions=_int(env, "MOVIEREC_INDEX_KEEP_VERSIONS", d.index_keep_versions),
             request_budget_ms=_int(env, "MOVIEREC_REQUEST_BUDGET_MS", d.request_budget_ms),
             recommend_workers=max(1, _int(env, "MOVIEREC_RECOMMEND_WORKERS", d.recommend_workers)),
             embedding_cache_dir=Path(env.get("MOVIEREC_EMBED_CACHE") or d.embedding_cache_dir),

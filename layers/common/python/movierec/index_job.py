@@ -31,7 +31,10 @@ from movierec.catalog.movie_api import MovieApiClient
 from movierec.catalog.movielens import load_movielens_catalog
 from movierec.catalog.resolve import resolve_movies
 from movierec.config import Settings
-from movierec.dal.index_store import IndexMissingError, download_version, read_manifest, read_pointer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from movierec.dal.experiment_store import running_experiment
+from movierec.dal.index_store import IndexMissingError, download_version, published_versions, read_manifest, read_pointer
 from movierec.dal.movie_stats import scan_movie_stats
 from movierec.dal.tables import Tables
 from movierec.datasets import DataMissingError
@@ -43,7 +46,8 @@ from movierec.index.embed import EmbeddingCache, embed_with_cache
 from movierec.index.text import movie_text, text_hash
 from movierec.index.loaded import load_index
 from movierec.index.manifest import CATALOG_RANKER, Manifest
-from movierec.index.publish import publish
+from movierec.index.publish import delete_data, publish
+from movierec.index.store import expired
 from movierec.index.table import movies_of
 from movierec.models.movie import Movie
 from movierec.observability import make_logger
@@ -64,6 +68,29 @@ def catalog_movies(name: str, settings: Settings) -> list[Movie]:
     raise ValueError(f"unknown catalog {name!r}; known: {', '.join(CATALOGS)}")
 
 
+def retain_versions(settings: Settings) -> list[str]:
+    """After a publish: delete the data of the versions past ``index_keep_versions`` (never the current
+    one or a running experiment's arms; :func:`movierec.index.store.expired`); returns their names.
+
+    Each retrain publishes a version, so without this the bucket (and the local stack's journal, and
+    moto's memory) grew by one course-catalog table per round. A failure (S3 down, a role without
+    ``s3:DeleteObject``) is logged and the publish stands; the next publish tries again."""
+    try:
+        versions = published_versions(settings)
+        running = running_experiment(settings)
+        protected = {read_pointer(settings) or ""} | ({running.control, running.treatment} if running else set())
+        gone = [v for v in expired(versions, settings.index_keep_versions, protected) if versions[v]]
+        for version in gone:
+            delete_data(version, settings)
+    except (BotoCoreError, ClientError) as exc:
+        logger.warning("old index versions not pruned; the next publish tries again",
+                       extra={"error": f"{type(exc).__name__}: {exc}"})  # fmt: skip
+        return []
+    if gone:
+        logger.info("old index versions pruned (manifests kept)", extra={"versions": gone, "keep": settings.index_keep_versions})
+    return gone
+
+
 def _publish_from_work(settings: Settings, build: Callable[[Path], BuildResult | None]) -> Manifest | None:
     """Run ``build`` in a fresh work folder, publish what it wrote, keep it as the local cache copy."""
     work = settings.index_cache_dir / f".build-{uuid.uuid4().hex[:8]}"
@@ -72,6 +99,7 @@ def _publish_from_work(settings: Settings, build: Callable[[Path], BuildResult |
         if result is None:
             return None
         publish(result.folder, result.manifest.version, settings)
+        retain_versions(settings)
         target = settings.index_cache_dir / result.manifest.version
         if not target.exists():
             work.rename(target)

@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 
 from movierec import aws
 from movierec.config import Settings
-from movierec.dal.index_store import read_manifest
+from movierec.dal.index_store import published_versions
 from movierec.models.experiment import Experiment, Guardrails
 
 PREFIX = "experiments/"
@@ -81,11 +81,12 @@ def start_experiment(settings: Settings, name: str, control: str, treatment: str
         raise ExperimentError(f"an experiment named {name!r} exists already; choose another name")
     if control == treatment:
         raise ExperimentError("control and treatment must be different versions")
+    versions = published_versions(settings)
     for version in (control, treatment):
-        try:
-            read_manifest(version, settings)
-        except ClientError as exc:
-            raise ExperimentError(f"index version {version!r} is not published (see `movierec index status`)") from exc
+        if version not in versions:
+            raise ExperimentError(f"index version {version!r} is not published (see `movierec index status`)")
+        if not versions[version]:
+            raise ExperimentError(f"index version {version!r} was pruned: only its manifest is kept (MOVIEREC_INDEX_KEEP_VERSIONS)")
     experiment = Experiment(name, control, treatment, share, secrets.token_hex(8), time.time(), canary, guardrails)
     _put(settings, _key(name), experiment.to_dict())
     _put(settings, RUNNING_KEY, {"name": name})

@@ -27,7 +27,7 @@ from movierec.config import Settings
 from movierec.reloaded import ReloadedValue
 from movierec.index.loaded import MovieIndex, load_index
 from movierec.index.manifest import LANCE_DIR, MANIFEST_FILE, Manifest
-from movierec.index.store import POINTER_KEY, InvalidVersionError, check_version, version_prefix
+from movierec.index.store import POINTER_KEY, PREFIX, VERSION_FORMAT, InvalidVersionError, check_version, version_prefix
 from movierec.observability import make_logger
 
 logger = make_logger("index-store")
@@ -39,6 +39,11 @@ class IndexMissingError(RuntimeError):
 
 class VersionMismatchError(ValueError):
     """A version's manifest names another version (a copied or half-rewritten folder): not loaded."""
+
+
+class VersionPrunedError(IndexMissingError):
+    """A version older than the retention (``MOVIEREC_INDEX_KEEP_VERSIONS``): its manifest is kept (so it
+    can be explained), its data is not, so it cannot be served, evaluated or trained onto."""
 
 
 def read_pointer(settings: Settings) -> str | None:
@@ -64,6 +69,20 @@ def read_manifest(version: str, settings: Settings) -> Manifest:
     """The manifest of a published version, read straight from S3."""
     key = version_prefix(version) + MANIFEST_FILE
     return Manifest.from_json(aws.client("s3", settings).get_object(Bucket=settings.bucket, Key=key)["Body"].read())
+
+
+def published_versions(settings: Settings) -> dict[str, bool]:
+    """Every version on S3 -> whether its data is still there (False: pruned, the manifest alone is left).
+
+    One listing of the index prefix: a pruned version leaves one key, a whole one about ten, so this stays
+    a few requests after months of retraining."""
+    versions: dict[str, bool] = {}
+    for page in aws.client("s3", settings).get_paginator("list_objects_v2").paginate(Bucket=settings.bucket, Prefix=PREFIX):
+        for obj in page.get("Contents", []):
+            name, _, rest = obj["Key"][len(PREFIX):].partition("/")
+            if VERSION_FORMAT.fullmatch(name):
+                versions[name] = versions.get(name, False) or rest.startswith(f"{LANCE_DIR}/")
+    return versions
 
 
 def download_version(version: str, settings: Settings) -> Path:
@@ -95,6 +114,9 @@ def download_version(version: str, settings: Settings) -> Path:
                     raise ValueError(f"index key outside its version: {obj['Key'][:120]!r}")
                 path.parent.mkdir(parents=True, exist_ok=True)
                 s3.download_file(settings.bucket, obj["Key"], str(path))
+        if not (tmp / LANCE_DIR).is_dir():
+            raise VersionPrunedError(f"index version {version} was pruned: its manifest is kept, its data is not "
+                                     "(MOVIEREC_INDEX_KEEP_VERSIONS)")  # fmt: skip
         try:
             tmp.rename(target)
         except OSError:  # another process finished the same version first: use theirs

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from movierec import aws
 from movierec.config import Settings
-from movierec.index.manifest import MANIFEST_FILE
+from movierec.index.manifest import LANCE_DIR, MANIFEST_FILE
 from movierec.index.store import POINTER_KEY, check_version, version_prefix
 
 
@@ -31,6 +31,21 @@ def set_pointer(version: str, settings: Settings) -> None:
     aws.client("s3", settings).put_object(
         Bucket=settings.bucket, Key=POINTER_KEY, Body=body, ContentType="application/json"
     )
+
+
+def delete_data(version: str, settings: Settings) -> int:
+    """Delete a version's ``movies.lance/`` and keep its manifest (:func:`movierec.index.store.expired`
+    says which versions); returns the number of objects deleted. The caller never names the current version.
+
+    One DeleteObject a key (about ten a version), not DeleteObjects: IAM checks ``s3:DeleteObject`` on each
+    key either way, and the deploy grants it on the data keys alone (template.yaml, TrainRole)."""
+    s3 = aws.client("s3", settings)
+    keys = [obj["Key"]
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket, Prefix=f"{version_prefix(version)}{LANCE_DIR}/")
+            for obj in page.get("Contents", [])]  # fmt: skip
+    for key in keys:
+        s3.delete_object(Bucket=settings.bucket, Key=key)
+    return len(keys)
 
 
 def publish(folder: Path, version: str, settings: Settings) -> None:

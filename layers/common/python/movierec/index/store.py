@@ -7,6 +7,11 @@ import it, so they cannot drift apart and neither imports the other.
     s3://<bucket>/index/<version>/manifest.json, movies.lance/...
     s3://<bucket>/index/CURRENT          {"version": "<version>"}
 
+A version older than the newest ``MOVIEREC_INDEX_KEEP_VERSIONS`` loses its ``movies.lance/`` (the
+data, about 20 MB for the course catalog) and keeps its manifest (a few KB), so what any logged
+recommendation was made with can still be explained (:func:`expired`; the writer deletes, the reader
+says "pruned").
+
 A version name is data read from S3 and then used as a key prefix and a local folder name, so it is
 checked against the one format the writer produces (``20261201T221500Z-1a2b3c4d``: UTC build time and the
 first 8 hex digits of the source fingerprint) before it is used: ``../evil`` or ``/abs/path`` in the
@@ -16,9 +21,11 @@ pointer can never name a folder outside the cache or a key outside the version's
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import datetime
 
-POINTER_KEY = "index/CURRENT"
+PREFIX = "index/"
+POINTER_KEY = PREFIX + "CURRENT"
 #: What :func:`version_name` produces, and all that a reader accepts.
 VERSION_FORMAT = re.compile(r"[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}")
 
@@ -41,4 +48,16 @@ def check_version(name: str) -> str:
 
 def version_prefix(version: str) -> str:
     """The S3 key prefix of a version's files (the name is checked first)."""
-    return f"index/{check_version(version)}/"
+    return f"{PREFIX}{check_version(version)}/"
+
+
+def expired(versions: Iterable[str], keep: int, protected: Iterable[str]) -> list[str]:
+    """The versions whose data may go: all but the ``keep`` newest (names sort by build time) and the
+    ``protected`` ones (the current version, a running experiment's arms). ``keep`` 0 keeps everything.
+
+    Why by count and not by age: a rollback or an experiment needs a few recent versions whole, however
+    fast they came; a stream that stops retraining keeps its last ones for ever."""
+    if keep <= 0:
+        return []
+    names = sorted(set(versions), reverse=True)
+    return sorted(set(names[keep:]) - set(protected))

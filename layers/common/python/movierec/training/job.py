@@ -47,6 +47,7 @@ from movierec.index.build import code_version, write_index_version
 from movierec.index.loaded import MovieIndex, load_index
 from movierec.index.manifest import Manifest
 from movierec.index.publish import set_pointer, upload_version
+from movierec.index_job import retain_versions
 from movierec.index.table import BASE_COLUMNS, movies_of, to_arrow
 from movierec.models.cancel import checkpoint
 from movierec.models.ranking import Interaction
@@ -235,6 +236,7 @@ def train(settings: Settings, source: str = "dynamodb", promote: bool = True, fi
         promoted = gate.promote and promote
         if promoted:
             set_pointer(manifest.version, settings)
+        retain_versions(settings)
         target = settings.index_cache_dir / manifest.version
         if not target.exists():
             work.rename(target)  # the local API then finds the version without downloading it
