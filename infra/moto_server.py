@@ -54,6 +54,10 @@ _moto_query = Table.query
 _READ_PREFIXES = ("Get", "BatchGet", "Query", "Scan", "Describe", "List", "Head")
 #: Headers that describe the original connection, not the request (werkzeug sets them anew on replay).
 _DROP_HEADERS = {"content-length", "transfer-encoding", "connection", "keep-alive"}
+#: S3 preconditions: a journalled write met its condition when it was made, so its replay is unconditional.
+#: Compaction needs that: tansu writes its metadata ``If-Match`` the ETag of the version it read, and that
+#: version may be one compaction dropped (the replay then refused the latest write with 404: offsets lost).
+_PRECONDITIONS = {"if-match", "if-none-match", "if-modified-since", "if-unmodified-since"}
 #: A running server compacts its journal once it holds this many bytes and twice what the last compaction
 #: left (``--compact-from-mb``); a start compacts whatever it finds.
 COMPACT_FROM = 64 * 10**6
@@ -175,8 +179,10 @@ class Journal:
         ``uploadId`` of CreateMultipartUpload, new and random on every run. So the replay maps each
         journalled id to the one this run's moto gave (recorded with the create since 2026-12-07; for a
         journal written before, the last upload created on the same key), or every UploadPart after a
-        restart names an upload that does not exist. A write that still fails, even by raising inside
-        moto, is counted and named, not fatal: a server that cannot start at all loses everything."""
+        restart names an upload that does not exist. S3 preconditions (``If-Match``...) are left out: the
+        write met them when it was made, and after a compaction the version they name may be gone. A write
+        that still fails, even by raising inside moto, is counted and named, not fatal: a server that cannot
+        start at all loses everything."""
         started = time.monotonic()
         applied, refused = 0, []
         uploads: dict[str, str] = {}  # journalled upload id -> this run's
@@ -190,9 +196,10 @@ class Journal:
                     query = entry["query"]
                     if (old := _upload_id(query)) is not None and (new := uploads.get(old) or latest.get(entry["path"])):
                         query = _UPLOAD_ID.sub(f"uploadId={quote(new, safe='')}", query)
+                    headers = {k: v for k, v in entry["headers"].items() if k.lower() not in _PRECONDITIONS}
                     builder = EnvironBuilder(
                         path=entry["path"], method=entry["method"], query_string=query,
-                        headers=entry["headers"], data=base64.b64decode(entry["body"]),
+                        headers=headers, data=base64.b64decode(entry["body"]),
                     )  # fmt: skip
                     try:
                         app_iter, status, _ = run_wsgi_app(self.app, builder.get_environ(), buffered=True)

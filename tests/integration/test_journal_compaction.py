@@ -97,15 +97,20 @@ def _setup(server: Moto) -> None:
 
 
 def _workload(server: Moto, objects: dict[str, bytes], items: dict[str, str], rng: random.Random, rounds: int) -> None:
-    """What the stack does to its bucket, at random: tansu's small files rewritten again and again, index
+    """What the stack does to its bucket, at random: tansu's small files rewritten again and again (most of
+    them conditionally, ``If-Match`` the version it read, as tansu does), index
     versions uploaded in parts and later deleted one by one or in a batch, an upload aborted, table items
     written twice. ``objects`` and ``items`` are the test's own record of what must be there."""
     s3, dynamodb = server.client("s3"), server.client("dynamodb")
     for r in range(rounds):
         for name in ("meta.json", "watermark.json", f"groups/g{r % 3}.json"):
             body = json.dumps({"round": r, "n": rng.random()}).encode()
-            s3.put_object(Bucket=BUCKET, Key=f"tansu/{name}", Body=body)
-            objects[f"tansu/{name}"] = body
+            key = f"tansu/{name}"
+            if key in objects and name != "watermark.json":  # as tansu writes: only over the version it read
+                s3.put_object(Bucket=BUCKET, Key=key, Body=body, IfMatch=s3.head_object(Bucket=BUCKET, Key=key)["ETag"])
+            else:
+                s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+            objects[key] = body
         version = f"index/v{r}/"
         big = rng.randbytes(6 * 2**20 + rng.randrange(2**20))
         s3.upload_fileobj(io.BytesIO(big), BUCKET, version + "data.lance", Config=PARTS)
