@@ -87,9 +87,9 @@ class Settings:
     #: How often (seconds) the recommend function checks the index pointer for a new version.
     index_refresh_s: float = 30.0
     #: Index versions kept whole on S3 (the newest, besides the current one and a running experiment's
-    #: arms); older ones keep only their manifest. 0 keeps every version whole. Each retrain publishes one,
-    #: about 20 MB for the course catalog (and twice that in the local stack's journal, base64).
-    index_keep_versions: int = 10
+    #: arms); older ones keep only their manifest. 0 keeps every version whole. Each retrain with new data
+    #: publishes one: a trained course-catalog version holds about 75 MB (100 MB in the local journal).
+    index_keep_versions: int = 5
     #: Milliseconds a recommend request may spend on history + ranking before the popular list is
     #: answered instead (marked ``X-Degraded: timeout``); the course waits at most 600 ms.
     request_budget_ms: int = 400
