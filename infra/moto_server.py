@@ -58,6 +58,33 @@ _DROP_HEADERS = {"content-length", "transfer-encoding", "connection", "keep-aliv
 #: Compaction needs that: tansu writes its metadata ``If-Match`` the ETag of the version it read, and that
 #: version may be one compaction dropped (the replay then refused the latest write with 404: offsets lost).
 _PRECONDITIONS = {"if-match", "if-none-match", "if-modified-since", "if-unmodified-since"}
+#: The parts of a DynamoDB write that only test the item before it (``Expected`` and ``ConditionalOperator``
+#: are their legacy form).
+_CONDITIONS = ("ConditionExpression", "Expected", "ConditionalOperator")
+_PLACEHOLDER = re.compile(r"[#:][A-Za-z0-9_]+")
+
+
+def _unconditional(entry: dict[str, Any]) -> tuple[dict[str, str], bytes]:
+    """A journalled write's headers and body without its preconditions (S3 headers, a DynamoDB item write's
+    condition and the placeholders only it used: DynamoDB refuses unused ones)."""
+    headers = {k: v for k, v in entry["headers"].items() if k.lower() not in _PRECONDITIONS}
+    body = base64.b64decode(entry["body"])
+    target = next((str(v) for k, v in headers.items() if k.lower() == "x-amz-target"), "")
+    if not target.startswith("DynamoDB_") or target.rsplit(".", 1)[-1] not in ("PutItem", "UpdateItem", "DeleteItem"):
+        return headers, body
+    request = json.loads(body)
+    if not any(c in request for c in _CONDITIONS):
+        return headers, body
+    for name in _CONDITIONS:
+        request.pop(name, None)
+    used = set(_PLACEHOLDER.findall(request.get("UpdateExpression", "")))
+    for field in ("ExpressionAttributeNames", "ExpressionAttributeValues"):
+        kept = {k: v for k, v in request.pop(field, {}).items() if k in used}
+        if kept:
+            request[field] = kept
+    return headers, json.dumps(request).encode()
+
+
 #: A running server compacts its journal once it holds this many bytes and twice what the last compaction
 #: left (``--compact-from-mb``); a start compacts whatever it finds.
 COMPACT_FROM = 64 * 10**6
@@ -196,10 +223,9 @@ class Journal:
                     query = entry["query"]
                     if (old := _upload_id(query)) is not None and (new := uploads.get(old) or latest.get(entry["path"])):
                         query = _UPLOAD_ID.sub(f"uploadId={quote(new, safe='')}", query)
-                    headers = {k: v for k, v in entry["headers"].items() if k.lower() not in _PRECONDITIONS}
+                    headers, body = _unconditional(entry)
                     builder = EnvironBuilder(
-                        path=entry["path"], method=entry["method"], query_string=query,
-                        headers=headers, data=base64.b64decode(entry["body"]),
+                        path=entry["path"], method=entry["method"], query_string=query, headers=headers, data=body,
                     )  # fmt: skip
                     try:
                         app_iter, status, _ = run_wsgi_app(self.app, builder.get_environ(), buffered=True)

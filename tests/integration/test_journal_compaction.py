@@ -100,7 +100,7 @@ def _workload(server: Moto, objects: dict[str, bytes], items: dict[str, str], rn
     """What the stack does to its bucket, at random: tansu's small files rewritten again and again (most of
     them conditionally, ``If-Match`` the version it read, as tansu does), index
     versions uploaded in parts and later deleted one by one or in a batch, an upload aborted, table items
-    written twice. ``objects`` and ``items`` are the test's own record of what must be there."""
+    written again and again (in batches, as ingest does; conditionally, as the offsets are). ``objects`` and ``items`` are the test's own record of what must be there."""
     s3, dynamodb = server.client("s3"), server.client("dynamodb")
     for r in range(rounds):
         for name in ("meta.json", "watermark.json", f"groups/g{r % 3}.json"):
@@ -132,6 +132,26 @@ def _workload(server: Moto, objects: dict[str, bytes], items: dict[str, str], rn
             value = f"{r}-{rng.random()}"
             dynamodb.put_item(TableName=TABLE, Item={"k": {"S": key}, "v": {"S": value}})
             items[key] = value
+        # As ingest writes: whole items in batches, the same keys again round after round, now and then one deleted.
+        batch = {f"item-{(r + n) % 7}": f"{r}-{n}" for n in range(5)}
+        dynamodb.batch_write_item(RequestItems={TABLE: [{"PutRequest": {"Item": {"k": {"S": k}, "v": {"S": v}}}}
+                                                        for k, v in batch.items()]})  # fmt: skip
+        items.update(batch)
+        if r % 3 == 2:
+            dynamodb.delete_item(TableName=TABLE, Key={"k": {"S": f"item-{r % 7}"}})
+            items.pop(f"item-{r % 7}", None)
+        # As the offsets table is written: each write conditional on the item it replaces.
+        old, new = items.get("offset"), str(r)
+        if old is None:
+            dynamodb.put_item(TableName=TABLE, Item={"k": {"S": "offset"}, "v": {"S": new}}, ConditionExpression="attribute_not_exists(k)")
+        elif r % 2:
+            dynamodb.update_item(TableName=TABLE, Key={"k": {"S": "offset"}}, ConditionExpression="#v = :old",
+                                 UpdateExpression="SET #v = :new", ExpressionAttributeNames={"#v": "v"},
+                                 ExpressionAttributeValues={":old": {"S": old}, ":new": {"S": new}})  # fmt: skip
+        else:
+            dynamodb.put_item(TableName=TABLE, Item={"k": {"S": "offset"}, "v": {"S": new}}, ConditionExpression="#v = :old",
+                              ExpressionAttributeNames={"#v": "v"}, ExpressionAttributeValues={":old": {"S": old}})  # fmt: skip
+        items["offset"] = new
 
 
 def test_a_start_compacts_the_journal_and_the_state_is_what_it_was(moto: Moto) -> None:
