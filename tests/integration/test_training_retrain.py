@@ -5,16 +5,17 @@ from __future__ import annotations
 import importlib.util
 import time
 from dataclasses import replace
+from pathlib import Path
 
 from movierec.config import REPO_ROOT, Settings
 from movierec.dal.index_store import download_version, read_manifest, read_pointer
-from movierec.index.build import BuildResult
+from movierec.index.build import BuildResult, build_catalog_index
 from movierec.index.loaded import load_index
 from movierec.index.publish import publish
 from movierec.dal.tables import Tables
 from infra.retrain import Retrainer
 from tests.fixtures.timeouts import TEST_TIMEOUT_S
-from tests.fixtures.training import write_histories
+from tests.fixtures.training import ml_built_movies, write_histories
 
 
 def test_retrainer_trains_on_its_schedule_and_stops(settings: Settings, ml_built: BuildResult, slice_log, tables: Tables) -> None:
@@ -45,6 +46,24 @@ def test_a_round_first_adds_the_movies_new_to_the_stream_to_the_index(
     while (parent := read_manifest(ancestry[-1], settings).parent) is not None:
         ancestry.append(parent)
     assert len(ancestry) >= 2 and ancestry[-1] == ml_built.manifest.version  # an update of what was served
+
+
+def test_the_first_model_already_knows_the_movies_new_to_the_stream(
+    settings: Settings, ml_built: BuildResult, slice_log, tables: Tables, tmp_path: Path
+) -> None:
+    """A first start's round: the catalog version (no content) gets the new movie without embedding
+    anything, and the first model is trained onto that (before, it waited for the first regular round)."""
+    catalog = build_catalog_index(ml_built_movies(ml_built), tmp_path / "catalog", build_info={"catalog": "course"})
+    publish(catalog.folder, catalog.manifest.version, settings)
+    write_histories(tables, slice_log)
+    tables.movies("brand+new+film+2031", "movielog-0", watchers=1, first_seen=1, last_activity=1).save()  # as ingest leaves it
+    Retrainer(settings).run_once()
+    trained = read_manifest(read_pointer(settings), settings)
+    assert "training" in trained.build and trained.parent is not None
+    assert "brand+new+film+2031" in load_index(download_version(trained.version, settings)).row_of
+    update = read_manifest(trained.parent, settings)
+    assert update.parent == catalog.manifest.version and not update.has_content
+    assert (update.build["added"], update.build["embedded"]) == (1, 0)
 
 
 def test_retrainer_is_off_at_zero(settings: Settings) -> None:
