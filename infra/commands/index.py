@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from movierec.config import get_settings
-from movierec.dal.index_store import read_manifest, read_pointer
+from movierec.dal.index_store import published_versions, read_manifest, read_pointer
 from movierec.datasets import DataMissingError
 from movierec.index.build import DEFAULT_RANKER
 from movierec.index.manifest import CATALOG_RANKER
@@ -54,6 +54,10 @@ def _status(args: argparse.Namespace) -> int:
           f"k        {m.neighbours_k}\ncreated  {m.created_at}\ncode     {m.code_version}\n"
           f"parent   {m.parent or '-'}\nsource   {m.source_fingerprint}\nbuild    {m.build}\n"
           f"columns  {', '.join(m.columns)}")  # fmt: skip
+    versions = published_versions(settings)
+    whole = sum(versions.values())
+    print(f"versions {whole} whole, {len(versions) - whole} pruned to their manifest "
+          f"(MOVIEREC_INDEX_KEEP_VERSIONS={settings.index_keep_versions})")  # fmt: skip
     return 0
 
 
@@ -72,4 +76,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     update.add_argument("movie_ids", nargs="*", help="movie ids to add, e.g. the+lion+king+1994")
     update.add_argument("--from-dynamodb", action="store_true", help="also add every ingested movie id it lacks")
     update.set_defaults(func=_update)
-    actions.add_parser("status", epilog="example: movierec index status", help="the current version and its manifest").set_defaults(func=_status)
+    actions.add_parser("status", epilog="example: movierec index status", help="the current version, its manifest, and the versions kept whole and pruned").set_defaults(func=_status)

@@ -6,6 +6,7 @@ the local stack's journal and moto's memory grew by one per round. Against the r
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from movierec.index.build import BuildResult
 from movierec.index.publish import set_pointer
 from movierec.index.store import expired
 from movierec.index_job import retain_versions
+from infra.commands.index import _status
 from tests.fixtures.index import publish_copy
 
 
@@ -28,7 +30,8 @@ def test_the_rule_keeps_the_newest_and_the_protected() -> None:
     assert expired(names, keep=0, protected=[]) == []  # 0 keeps every version whole
 
 
-def test_old_versions_keep_only_their_manifest(settings: Settings, published: BuildResult, tmp_path: Path) -> None:
+def test_old_versions_keep_only_their_manifest(settings: Settings, published: BuildResult, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     s = dataclasses.replace(settings, index_keep_versions=2)
     old = [publish_copy(published, s, tmp_path, f"2026010{i}T000000Z-0000000{i}") for i in range(1, 6)]
     newest = published.manifest.version  # built today: newer than every copy
@@ -46,6 +49,8 @@ def test_old_versions_keep_only_their_manifest(settings: Settings, published: Bu
     with pytest.raises(ExperimentError, match="was pruned"):
         start_experiment(s, "on-a-pruned-version", old[0], old[3], 0.5)
     assert retain_versions(s) == [old[1], old[2]]
+    assert _status(argparse.Namespace()) == 0  # `movierec index status` counts them
+    assert "versions 3 whole, 3 pruned to their manifest (MOVIEREC_INDEX_KEEP_VERSIONS=5)" in capsys.readouterr().out
     assert retain_versions(s) == []  # nothing left to prune: no request repeated for the pruned ones
     assert download_version(old[0], s).is_dir()  # the current version stays whole
 
