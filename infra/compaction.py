@@ -31,7 +31,9 @@ is rewritten without it. Kept: deletes, tables the journal holds no CreateTable 
 when the journal holds a transaction or a PartiQL statement. Conditions are why the replay leaves them
 out (:mod:`infra.moto_server`): a conditional write tests the item it replaces, which may be dropped.
 
-Everything else (CloudWatch, Logs, table operations, unsigned requests) is kept as it is.
+CloudWatch (:class:`_Metrics`): metric data older than CloudWatch keeps it (:data:`METRIC_RETENTION_S`).
+
+Everything else (alarms, Logs, table operations, unsigned requests) is kept as it is.
 
 :func:`plan` is pure (entries in, what to drop and trim out); :func:`compact` reads and writes the files.
 """
@@ -47,6 +49,7 @@ import re
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote
@@ -258,6 +261,35 @@ class _Items:
         return drop, trim
 
 
+#: How long CloudWatch keeps a metric's 1-minute data points (its 5-minute and hourly roll-ups, kept
+#: longer, are not emulated): a PutMetricData older than this, before the journal's newest write, is dropped.
+METRIC_RETENTION_S = 15 * 86400
+
+
+class _Metrics:
+    """CloudWatch's half of a plan: the metric data a long ``make up`` sends every few seconds (about 1.5 MB
+    of journal an hour) would otherwise be replayed for ever; CloudWatch itself forgets it. Time is the
+    request's signing time (``X-Amz-Date``), and "now" the newest write of the journal, not the clock."""
+
+    def __init__(self) -> None:
+        self.puts: list[tuple[int, float]] = []
+        self.newest = 0.0
+
+    def see(self, i: int, entry: dict[str, Any]) -> None:
+        try:
+            at = datetime.strptime(_header(entry, "X-Amz-Date") or "", "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+        except ValueError:
+            return
+        self.newest = max(self.newest, at.timestamp())
+        named = (_header(entry, "X-Amz-Target") or "").rsplit(".", 1)[-1]
+        form = base64.b64decode(entry["body"])[:200] if "x-www-form-urlencoded" in (_header(entry, "Content-Type") or "") else b""
+        if named == "PutMetricData" or entry["path"].endswith("/operation/PutMetricData") or b"Action=PutMetricData" in form:
+            self.puts.append((i, at.timestamp()))
+
+    def dropped(self) -> set[int]:
+        return {i for i, at in self.puts if at < self.newest - METRIC_RETENTION_S}
+
+
 @dataclass(frozen=True)
 class Plan:
     """What compaction does to a journal: entries dropped whole, and BatchWriteItems trimmed (entry ->
@@ -269,12 +301,13 @@ class Plan:
 
 def plan(entries: Iterable[dict[str, Any]], *, drop_open_uploads: bool) -> Plan:
     """What compaction does to ``entries`` (in journal order); see the module doc. Pure: no I/O."""
-    objects, items = _Objects(), _Items()
+    objects, items, metrics = _Objects(), _Items(), _Metrics()
     for i, entry in enumerate(entries):
         objects.see(i, entry)
         items.see(i, entry)
+        metrics.see(i, entry)
     dropped, trim = items.dropped()
-    return Plan(objects.dropped(drop_open_uploads=drop_open_uploads) | dropped, trim)
+    return Plan(objects.dropped(drop_open_uploads=drop_open_uploads) | dropped | metrics.dropped(), trim)
 
 
 def trimmed(line: bytes, gone: set[tuple[str, int]]) -> bytes:

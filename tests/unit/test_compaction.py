@@ -150,3 +150,17 @@ def test_a_replayed_item_write_has_no_condition_and_keeps_the_placeholders_it_st
     assert json.loads(_unconditional(put)[1]) == {"TableName": "t", "Item": {"k": {"S": "a"}}}
     conditional_s3 = s3("PUT", "/b/k", headers={"If-Match": '"etag"'})
     assert "If-Match" not in _unconditional(conditional_s3)[0]
+
+
+def test_metric_data_is_kept_as_long_as_cloudwatch_keeps_it() -> None:
+    """15 days before the journal's newest write (not the clock: a journal read later is planned the same)."""
+    def put_metric(day: int) -> dict[str, Any]:
+        entry = dynamodb("PutMetricData", Namespace="movierec", MetricData=[])
+        entry["headers"]["X-Amz-Target"] = "GraniteServiceVersion20100801.PutMetricData"
+        entry["headers"]["X-Amz-Date"] = f"202612{day:02d}T120000Z"
+        return entry
+
+    alarm = put_metric(20)
+    alarm["headers"]["X-Amz-Target"] = "GraniteServiceVersion20100801.PutMetricAlarm"
+    assert plan([put_metric(1), put_metric(4), put_metric(6), alarm], drop_open_uploads=False).drop == {0, 1}
+    assert plan([put_metric(1), put_metric(5)], drop_open_uploads=False).drop == set()
