@@ -16,10 +16,11 @@ Two changes to the otherwise unmodified moto server (``python -m infra.moto_serv
   (apply + append under one lock) so the journal's order is the order they took effect; reads are not
   held. The line is flushed to the OS, which survives SIGKILL of the server (not a power cut: no fsync).
   moto's own request recorder does the same kind of recording but logs reads too, has no replay at
-  start and is switched off during replay by a global flag, so we keep our own. S3 writes that a later
-  write or delete of the same key made pointless are compacted away (:mod:`infra.compaction`) at every
-  start and, while serving, whenever the journal has doubled since (from ``--compact-from-mb`` on); its
-  size, the compaction and the replay time are printed at start and measured in docs/architecture.md.
+  start and is switched off during replay by a global flag, so we keep our own. Writes that a later
+  write or delete of the same S3 object or DynamoDB item made pointless, and metric data older than
+  CloudWatch keeps it, are compacted away (:mod:`infra.compaction`) at every start and, while serving,
+  whenever the journal has doubled since (from ``--compact-from-mb`` on); its size, the compaction and
+  the replay time are printed at start and measured in docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -263,8 +264,10 @@ class Journal:
                 if done is not None:
                     assert self._file is not None
                     self._file.close()
-                    compaction.replace(done[0], self.path, tail_from=upto)
-                    self._file = open(self.path, "a", encoding="utf-8")
+                    try:
+                        compaction.replace(done[0], self.path, tail_from=upto)
+                    finally:  # renamed or not, writes go on to whichever journal is in place
+                        self._file = open(self.path, "a", encoding="utf-8")
                     print(done[1].line(), flush=True)
                 self._size = self._compacted = self.path.stat().st_size
         except Exception as exc:  # a background chore: the journal as it was keeps working
