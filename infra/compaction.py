@@ -78,19 +78,20 @@ class Compaction:
                 f"writes trimmed; {self.bytes_before / 1e6:.1f} MB -> {self.bytes_after / 1e6:.1f} MB) in {self.seconds:.1f}s")  # fmt: skip
 
 
-def _header(entry: dict[str, Any], name: str) -> str | None:
+def header(entry: dict[str, Any], name: str) -> str | None:
+    """A journal entry's header, by name in any case (the journal keeps them as werkzeug spelled them)."""
     wanted = name.lower()
     return next((str(v) for k, v in entry["headers"].items() if k.lower() == wanted), None)
 
 
 def _is_s3(entry: dict[str, Any]) -> bool:
     """Signed for S3 (the credential scope of SigV4 names the service); unsigned requests are left alone."""
-    return "/s3/aws4_request" in (_header(entry, "Authorization") or "")
+    return "/s3/aws4_request" in (header(entry, "Authorization") or "")
 
 
 def _path_style(entry: dict[str, Any]) -> bool:
     """The bucket is the path's first segment: the host names no bucket (an IP, localhost or ``s3.*``)."""
-    host = (_header(entry, "Host") or "").rsplit(":", 1)[0].strip("[]")
+    host = (header(entry, "Host") or "").rsplit(":", 1)[0].strip("[]")
     if host in ("localhost", "") or host.startswith("s3."):
         return True
     try:
@@ -126,7 +127,7 @@ class _Objects:
         method, path, query = entry["method"], entry["path"], entry["query"]
         bucket, _, key = path.lstrip("/").partition("/")
         self.bucket_of[i] = bucket
-        source = _header(entry, "X-Amz-Copy-Source")
+        source = header(entry, "X-Amz-Copy-Source")
         if source:
             self.opaque.add(unquote(source).lstrip("/").split("/", 1)[0])
         params = set(parse_qs(query, keep_blank_values=True)) - _NEUTRAL_PARAMS
@@ -202,7 +203,7 @@ class _Items:
         self.opaque = False
 
     def see(self, i: int, entry: dict[str, Any]) -> None:
-        target = _header(entry, "X-Amz-Target") or ""
+        target = header(entry, "X-Amz-Target") or ""
         if not target.startswith("DynamoDB_"):
             return
         operation = target.rsplit(".", 1)[-1]
@@ -277,12 +278,12 @@ class _Metrics:
 
     def see(self, i: int, entry: dict[str, Any]) -> None:
         try:
-            at = datetime.strptime(_header(entry, "X-Amz-Date") or "", "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+            at = datetime.strptime(header(entry, "X-Amz-Date") or "", "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
         except ValueError:
             return
         self.newest = max(self.newest, at.timestamp())
-        named = (_header(entry, "X-Amz-Target") or "").rsplit(".", 1)[-1]
-        form = base64.b64decode(entry["body"])[:200] if "x-www-form-urlencoded" in (_header(entry, "Content-Type") or "") else b""
+        named = (header(entry, "X-Amz-Target") or "").rsplit(".", 1)[-1]
+        form = base64.b64decode(entry["body"])[:200] if "x-www-form-urlencoded" in (header(entry, "Content-Type") or "") else b""
         if named == "PutMetricData" or entry["path"].endswith("/operation/PutMetricData") or b"Action=PutMetricData" in form:
             self.puts.append((i, at.timestamp()))
 

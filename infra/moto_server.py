@@ -70,7 +70,7 @@ def _unconditional(entry: dict[str, Any]) -> tuple[dict[str, str], bytes]:
     condition and the placeholders only it used: DynamoDB refuses unused ones)."""
     headers = {k: v for k, v in entry["headers"].items() if k.lower() not in _PRECONDITIONS}
     body = base64.b64decode(entry["body"])
-    target = next((str(v) for k, v in headers.items() if k.lower() == "x-amz-target"), "")
+    target = compaction.header(entry, "X-Amz-Target") or ""
     if not target.startswith("DynamoDB_") or target.rsplit(".", 1)[-1] not in ("PutItem", "UpdateItem", "DeleteItem"):
         return headers, body
     request = json.loads(body)

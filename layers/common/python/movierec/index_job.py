@@ -26,13 +26,13 @@ import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from movierec.catalog.course import load_course_catalog
 from movierec.catalog.movie_api import MovieApiClient
 from movierec.catalog.movielens import load_movielens_catalog
 from movierec.catalog.resolve import resolve_movies
 from movierec.config import Settings
-from botocore.exceptions import BotoCoreError, ClientError
-
 from movierec.dal.experiment_store import running_experiment
 from movierec.dal.index_store import IndexMissingError, download_version, published_versions, read_manifest, read_pointer
 from movierec.dal.movie_stats import scan_movie_stats

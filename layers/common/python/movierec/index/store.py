@@ -8,9 +8,9 @@ import it, so they cannot drift apart and neither imports the other.
     s3://<bucket>/index/CURRENT          {"version": "<version>"}
 
 A version older than the newest ``MOVIEREC_INDEX_KEEP_VERSIONS`` loses its ``movies.lance/`` (the
-data, about 20 MB for the course catalog) and keeps its manifest (a few KB), so what any logged
-recommendation was made with can still be explained (:func:`expired`; the writer deletes, the reader
-says "pruned").
+data: 75 MB for a trained version of the 19,965 course-file movies) and keeps its manifest (a few KB),
+so what any logged recommendation was made with can still be explained (:func:`expired`; the writer
+deletes, the reader says "pruned").
 
 A version name is data read from S3 and then used as a key prefix and a local folder name, so it is
 checked against the one format the writer produces (``20261201T221500Z-1a2b3c4d``: UTC build time and the
