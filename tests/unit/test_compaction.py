@@ -111,6 +111,26 @@ def test_opening_cuts_off_a_half_written_line(tmp_path: Path) -> None:
     assert path.read_bytes() == b""
 
 
+def test_the_next_compaction_is_due_at_twice_what_the_last_left_not_counting_the_tail(tmp_path: Path) -> None:
+    """Writes that arrive while a compaction runs are appended after it, uncompacted: the next one is due
+    when the journal doubles what the compaction left, however long that tail (measured: a busy journal's
+    compactions began at 219, 767 and 1,584 MB, though each left 169 MB)."""
+    path = tmp_path / "journal.jsonl"
+    lines = [json.dumps(e) + "\n" for e in (s3("PUT", "/b"), *[s3("PUT", "/b/k", body=b"x" * 3000)] * 9)]
+    path.write_text("".join(lines))
+    journal = Journal(lambda *_: [b""], path)
+    journal.open()
+    upto = journal._size
+    with path.open("a") as meanwhile:  # what came while the compaction read the journal
+        meanwhile.write(json.dumps(s3("PUT", "/b/other", body=b"y" * 30000)) + "\n")
+    journal._compacting.acquire()
+    journal._compact_running()
+    left = len(lines[0]) + len(lines[-1])
+    assert journal._compacted == left < upto
+    assert journal._size == path.stat().st_size > 2 * left
+    assert not journal._compacting.locked()
+
+
 def test_an_item_put_again_loses_its_earlier_writes_and_batches_are_trimmed() -> None:
     """What ingest writes: BatchWriteItems of whole items, the same (user, movie) item again each batch."""
     entries = [create(), create("u"), batch(("t", "a"), ("t", "b"), ("u", "a")), batch(("t", "a")), batch(("t", "b"), ("u", "a"))]
