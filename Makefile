@@ -75,8 +75,9 @@ bench-scaling: install ## ingest with 1, 2, 4 worker processes (events/s, item w
 bench-first-start: install ## a first `movierec up` from a cold run folder and empty embedding cache: seconds to the first 200, to the first collaborative answer, and Ctrl-C to exit
 	$(BIN)/python bench/first_start.py
 
-bench-journal: install ## moto's write journal: PutItem rate with and without it, journal size, restart (replay) time, compaction
+bench-journal: install ## moto's write journal: PutItem rate with and without it, journal size, restart (replay) time, compaction; then read latency while it compacts
 	$(BIN)/python bench/moto_journal.py --items 1000
+	$(BIN)/python bench/moto_journal.py --while-compacting
 
 clean: down ## remove the run folder, caches and untracked reports (keeps .venv and the tracked offline reports)
 	rm -rf .run .pytest_cache htmlcov .coverage

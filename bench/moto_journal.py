@@ -5,16 +5,26 @@ Runs two moto servers of the local stack on free ports (one with ``--state-dir``
 to each, then SIGKILLs the journalled one and times its restart (replay) until S3 answers again; writes
 every item again, SIGKILLs it, and times the next start (compaction, then replay).
 ``python bench/moto_journal.py [--items 2000]``; prints the figures.
+
+``--while-compacting`` instead measures what a compaction while serving costs the reads that serving does
+(DynamoDB GetItem, two clients without pause): a journalled moto (compacting from ``--compact-from-mb``)
+receives 4 MB S3 objects, first ``--objects`` distinct keys (the live data a compaction keeps, as index
+versions are), then the same keys again until it has compacted ``--compactions`` times; the reads made
+while a compaction ran (its window read from the server's log line: end time and duration) are compared
+with the others, and the writes' latencies are printed too (a write waits while the tail is copied).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -44,11 +54,90 @@ def _writes(port: int, items: int, create: bool = True) -> float:
     return items / (time.monotonic() - started)
 
 
+#: A compaction's log line (infra/compaction.py ``Compaction.line``): its sizes and duration.
+_COMPACTED = re.compile(r"journal: compacted .*\(.*; ([0-9.]+) MB -> ([0-9.]+) MB\) in ([0-9.]+)s")
+
+
+def _percentiles(ms: list[float]) -> str:
+    if not ms:
+        return "none"
+    q = statistics.quantiles(ms, n=100, method="inclusive") if len(ms) > 1 else ms * 99
+    return f"{len(ms)} reads, p50 {q[49]:.1f} ms, p99 {q[98]:.1f} ms, max {max(ms):.1f} ms"
+
+
+def while_compacting(objects: int, compactions: int, compact_from_mb: float) -> None:
+    """Read latency during and outside compactions while serving (module doc)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        port, state = free_port(), Path(tmp) / "state"
+        cmd = [sys.executable, "-m", "infra.moto_server", "-p", str(port), "--state-dir", str(state),
+               "--compact-from-mb", str(compact_from_mb)]  # fmt: skip
+        server = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        windows: list[tuple[float, float, str]] = []  # (start, end, "a -> b MB") of each compaction
+
+        def log() -> None:
+            assert server.stdout is not None
+            for line in server.stdout:
+                if m := _COMPACTED.search(line):
+                    end = time.monotonic()
+                    windows.append((end - float(m.group(3)), end, f"{m.group(1)} -> {m.group(2)} MB in {m.group(3)} s"))
+
+        threading.Thread(target=log, daemon=True).start()
+        reads: list[tuple[float, float]] = []  # (start, ms)
+        stop = threading.Event()
+        readers: list[threading.Thread] = []
+        try:
+            while not s3_answers(f"http://127.0.0.1:{port}", "us-east-1"):
+                time.sleep(0.05)
+            _writes(port, 1000)
+
+            def reader(seed: int) -> None:
+                client = boto3.client("dynamodb", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1")
+                i = seed
+                while not stop.is_set():
+                    i = (i * 7919 + 1) % 1000
+                    started = time.monotonic()
+                    client.get_item(TableName="t", Key={"k": {"S": str(i)}})
+                    reads.append((started, 1000 * (time.monotonic() - started)))
+
+            readers += [threading.Thread(target=reader, args=(n,)) for n in (1, 2)]
+            for t in readers:
+                t.start()
+            s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1")
+            s3.create_bucket(Bucket="bench-journal")
+            body, puts, written = os.urandom(4 << 20), [], 0
+            while len(windows) < compactions and written < 40 * objects:
+                started = time.monotonic()
+                s3.put_object(Bucket="bench-journal", Key=f"v/{written % objects}", Body=body)
+                puts.append(1000 * (time.monotonic() - started))
+                written += 1
+            time.sleep(1.0)  # reads after the last compaction too
+        finally:
+            stop.set()
+            for t in readers:
+                t.join()
+            server.terminate()
+            server.wait()
+    during = [ms for at, ms in reads if any(a <= at <= b for a, b, _ in windows)]
+    outside = [ms for at, ms in reads if not any(a <= at <= b for a, b, _ in windows)]
+    print(f"{written} PutObject of 4 MB over {objects} keys; compactions while serving: "
+          + ("; ".join(w for _, _, w in windows) or "none"))
+    print(f"GetItem while a compaction ran: {_percentiles(during)}")
+    print(f"GetItem otherwise:              {_percentiles(outside)}")
+    print(f"PutObject (4 MB):               {_percentiles(puts).replace('reads', 'writes')}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", type=int, default=2000)
+    parser.add_argument("--while-compacting", action="store_true", help="read latency during compactions while serving")
+    parser.add_argument("--objects", type=int, default=30, help="--while-compacting: distinct 4 MB objects (live data)")
+    parser.add_argument("--compactions", type=int, default=3, help="--while-compacting: stop after this many")
+    parser.add_argument("--compact-from-mb", type=float, default=64.0, help="--while-compacting: the server's threshold")
     args = parser.parse_args()
     os.environ.update(LOCAL_CREDENTIALS)
+    if args.while_compacting:
+        while_compacting(args.objects, args.compactions, args.compact_from_mb)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp) / "state"
         plain_port, journal_port = free_port(), free_port()
