@@ -33,8 +33,13 @@ such movies), the prior cut into 50-movie time slices (so its long histories co-
 stream's short ones), and recent popularity blended in (what helped plain EASE, above: does it still help
 once the prior is in?).
 
-Run: ``PYTHONPATH=layers/common/python python bench/stream_features.py [--prior | --side | --v2]``; prints a
-table.
+``--profile`` measures the course user profile (``catalog/users.csv``: gender, occupation, age band) for users
+with a history, on the same two validation splits: each profile value a pseudo-movie in dense EASE + prior
+(a column of the user's row, weight ``w``, so the fit learns what each group watches beyond its
+members' histories), then the same token rows blended into ranker v2 as served.
+
+Run: ``PYTHONPATH=layers/common/python python bench/stream_features.py [--prior | --side | --v2 | --extra |
+--profile]``; prints a table.
 """
 
 from __future__ import annotations
@@ -52,6 +57,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers" / "common"
 from movierec.catalog.course import load_course_catalog  # noqa: E402
 from movierec.catalog.movielens import load_movielens_catalog  # noqa: E402
 from movierec.catalog.derived import movie_from_id  # noqa: E402
+from movierec.catalog.users import read_profiles  # noqa: E402
+from movierec.evaluation.cold import GROUPINGS  # noqa: E402
 from movierec.evaluation import metrics  # noqa: E402
 from movierec.evaluation.baselines import MarkovRanker  # noqa: E402
 from movierec.evaluation.interactions import TIE_SEED, load_prior, load_stream  # noqa: E402
@@ -362,6 +369,106 @@ def extra_ideas(log) -> None:
         _table(rankers, val, "ease + prior")
 
 
+class ProfileTokens:
+    """Each validation user's profile values as pseudo-movies (``gender:F``, ``occupation:scientist`` ...)."""
+
+    def __init__(self, groupings: tuple[str, ...]) -> None:
+        self.groupings, self._profiles = groupings, read_profiles()
+
+    def of(self, user_id: int) -> list[str]:
+        p = self._profiles.get(user_id)
+        return [] if p is None else [f"{g}:{v}" for g in self.groupings if (v := GROUPINGS[g](p)) is not None]
+
+    def fit(self, vocab, base, train, weight: float, lam: float) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
+        """Dense EASE over ``[X | sqrt(weight) U]`` (``U`` the users x tokens matrix of ``train``, ``base``
+        the movies' Gram matrix): each token's position, the movies' weights, and the tokens' weight rows
+        over the movies, scaled so that a user's token adds ``sqrt(weight)`` x its row."""
+        x = user_item_matrix(train, vocab)
+        tokens = sorted({t for u in train for t in self.of(u)})
+        column = {t: j for j, t in enumerate(tokens)}
+        cells = [(r, column[t]) for r, u in enumerate(train) for t in self.of(u)]
+        u = sp.csr_matrix((np.ones(len(cells), np.float32), tuple(zip(*cells))), shape=(x.shape[0], len(tokens)))
+        n, root = len(vocab), np.float32(np.sqrt(weight))
+        g = np.zeros((n + len(tokens),) * 2, np.float32)
+        g[:n, :n] = base
+        g[:n, n:] = (x.T @ u).toarray() * root
+        g[n:, :n] = g[:n, n:].T
+        g[n:, n:] = (u.T @ u).toarray() * np.float32(weight)
+        b = ease_weights(g, lam)
+        return column, b[:n, :n], b[n:, :n] * root
+
+
+class WithProfile:
+    """A per-case ranker (the profile is the case's user's, which a history alone does not carry): the
+    history's EASE rows plus the rows of the user's profile tokens (:meth:`ProfileTokens.fit`)."""
+
+    def __init__(self, vocab, b, tokens: ProfileTokens, column: dict[str, int], rows: np.ndarray, name: str) -> None:
+        self.vocab, self.b, self.tokens, self.column, self.rows, self.name = vocab, b, tokens, column, rows, name
+
+    def __call__(self, case):
+        own = [self.column[t] for t in self.tokens.of(case.user_id) if t in self.column]
+        return _Scored(self, self.rows[own].sum(axis=0, dtype=np.float64) if own else 0.0)
+
+
+class _Scored:
+    def __init__(self, model: WithProfile, extra) -> None:
+        self.model, self.extra = model, extra
+
+    def rank(self, history, k):
+        m = self.model
+        rows = sorted({m.vocab.position[i.movie_id] for i in history if i.movie_id in m.vocab.position})
+        if not rows:
+            return []
+        scores = m.b[rows].sum(axis=0, dtype=np.float64) + self.extra
+        scores[rows] = -np.inf
+        return scored_top(m.vocab.items, scores, k)
+
+
+def profile_ideas(log) -> None:
+    """The user profile as pseudo-movies of dense EASE + prior, then blended into ranker v2 as served."""
+    prior = load_prior()
+    index, _ = catalog_index("course", extra_ids=log.catalog, progress=False)
+    plain = v2_spec(index, None, cache=FitCache(), prior=prior)
+    for label, split in (("leave-last-out", leave_last_out(log)), ("last-5", last_n(log, 5))):
+        val = validation(split)
+        print(f"\nvalidation of {label}: {len(val.cases)} cases (dense EASE + prior, lambda 1000)")
+        vocab, base, _ = gram_with_prior(val.train, prior, 1.0, 3, 10_000)
+        b = ease_weights(base, 1000.0)
+        rankers = {"ease + prior": EraKernel(vocab, [b], "ease + prior")}
+        for groupings in (("age",), ("gender",), ("occupation",), ("gender", "occupation"), ("age", "gender", "occupation")):
+            tokens = ProfileTokens(groupings)
+            for weight in (0.3, 1.0, 2.0, 5.0):
+                name = f"+ {' + '.join(groupings)} pseudo-movies, weight {weight:g}"
+                column, b_movies, rows = tokens.fit(vocab, base, val.train, weight, 1000.0)
+                rankers[name] = WithProfile(vocab, b_movies, tokens, column, rows, name)
+        _table(rankers, val, "ease + prior")
+        print(f"\nvalidation of {label}: ranker v2 as chosen, + the gender and occupation token rows (weight 1), unit-scaled")
+        tokens = ProfileTokens(("gender", "occupation"))
+        column, _, rows = tokens.fit(vocab, base, val.train, 1.0, 1000.0)
+        on_index = np.zeros((len(column), len(index)))
+        where = np.array([index.row_of.get(m, -1) for m in vocab.items])
+        on_index[:, where[where >= 0]] = rows[:, where >= 0]
+        v2 = {"v2 as chosen": plain.build(val.train, val.catalog, **V2_CHOSEN)}
+        for blend in (0.1, 0.2, 0.4):
+            v2[f"+ profile rows x{blend:g}"] = ProfileBoosted(plain.build(val.train, val.catalog, **V2_CHOSEN), tokens,
+                                                              column, on_index, blend)  # fmt: skip
+        _table(v2, val, "v2 as chosen")
+
+
+class ProfileBoosted:
+    """A per-case ranker: ranker v2 as served plus ``blend`` x the unit-scaled profile token rows of the
+    case's user (:class:`Boosted` reads the user this sets before each case)."""
+
+    def __init__(self, ranker, tokens: ProfileTokens, column: dict[str, int], rows: np.ndarray, blend: float) -> None:
+        self._user = 0
+        signal = lambda history: rows[[column[t] for t in tokens.of(self._user) if t in column]].sum(axis=0)  # noqa: E731
+        self._boosted = Boosted(ranker, signal, blend, f"+ profile rows x{blend:g}")
+
+    def __call__(self, case):
+        self._user = case.user_id
+        return self._boosted
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group()
@@ -369,10 +476,11 @@ def main() -> None:
     mode.add_argument("--side", action="store_true", help="era penalty and side-information pseudo-users on EASE + prior")
     mode.add_argument("--v2", action="store_true", help="ideas on ranker v2 as served (embedded index), both validation splits")
     mode.add_argument("--extra", action="store_true", help="length-weighted prior rows, era kernel, lambda ensemble, ... on EASE + prior")
+    mode.add_argument("--profile", action="store_true", help="the user profile as pseudo-movies of EASE + prior, then blended into v2")
     args = parser.parse_args()
     started = time.perf_counter()
     log = load_stream(tie_seed=TIE_SEED)
-    modes = {"prior": prior_ideas, "side": side_ideas, "v2": v2_ideas, "extra": extra_ideas}
+    modes = {"prior": prior_ideas, "side": side_ideas, "v2": v2_ideas, "extra": extra_ideas, "profile": profile_ideas}
     ideas = next((fn for flag, fn in modes.items() if getattr(args, flag)), None)  # the flags exclude each other
     if ideas is not None:
         ideas(log)
