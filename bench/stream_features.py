@@ -27,8 +27,8 @@ pseudo-users of EASE's Gram matrix (one per 3-year release bin and one per catal
 ``--v2`` measures ideas on ranker v2 itself, as served (over the course catalog's embedded index, read from
 ``MOVIEREC_INDEX_CACHE``: built, about 12 minutes, when missing), on the same two validation splits, each
 against the point the tuner chose on the stream's leave-last-out (2026-12-03): knobs beyond the tuner's
-grid (larger lambdas, neighbour lists pruned shorter or longer than the 100 served, low ratings not
-discounted or up-weighted, side weight 20), MovieLens' genres as
+grid (larger lambdas, neighbour lists pruned shorter or longer than the 100 served, a smaller or larger
+vocabulary, low ratings not discounted or up-weighted, side weight 20), MovieLens' genres as
 side features of the movies the course catalog has no genres for (43% of the leave-last-out targets are
 such movies), the prior cut into 50-movie time slices (so its long histories co-occur like the
 stream's short ones), and recent popularity blended in (what helped plain EASE, above: does it still help
@@ -293,6 +293,8 @@ def v2_ideas(log) -> None:
         "neighbour lists of 50": (plain, dict(neighbours=50)),
         "neighbour lists of 200": (plain, dict(neighbours=200)),
         "neighbour lists of 400": (plain, dict(neighbours=400)),
+        "movies with 2+ users in the model (3 served)": (plain, dict(min_count=2)),
+        "movies with 5+ users in the model": (plain, dict(min_count=5)),
         "low ratings not discounted (low_weight 1)": (plain, dict(low_weight=1.0)),
         "low ratings up-weighted (low_weight 1.5)": (plain, dict(low_weight=1.5)),
         "MovieLens genres for movies without catalog genres": (with_ml_genres, {}),
