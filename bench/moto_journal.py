@@ -54,8 +54,10 @@ def _writes(port: int, items: int, create: bool = True) -> float:
     return items / (time.monotonic() - started)
 
 
-#: A compaction's log line (infra/compaction.py ``Compaction.line``): its sizes and duration.
+#: A compaction's log line (infra/compaction.py ``Compaction.line``): its sizes and duration; a skipped one's
+#: (it read the whole journal too): what it would have saved, the size, and the duration.
 _COMPACTED = re.compile(r"journal: compacted .*\(.*; ([0-9.]+) MB -> ([0-9.]+) MB\) in ([0-9.]+)s")
+_SKIPPED = re.compile(r"journal: compaction skipped: it would save ([0-9.]+) of ([0-9.]+) MB.*\(read in ([0-9.]+)s\)")
 
 
 def _percentiles(ms: list[float]) -> str:
@@ -77,9 +79,11 @@ def while_compacting(objects: int, compactions: int, compact_from_mb: float) -> 
         def log() -> None:
             assert server.stdout is not None
             for line in server.stdout:
+                end = time.monotonic()
                 if m := _COMPACTED.search(line):
-                    end = time.monotonic()
                     windows.append((end - float(m.group(3)), end, f"{m.group(1)} -> {m.group(2)} MB in {m.group(3)} s"))
+                elif m := _SKIPPED.search(line):
+                    windows.append((end - float(m.group(3)), end, f"{m.group(2)} MB read, skipped, in {m.group(3)} s"))
 
         threading.Thread(target=log, daemon=True).start()
         reads: list[tuple[float, float]] = []  # (start, ms)
@@ -105,7 +109,7 @@ def while_compacting(objects: int, compactions: int, compact_from_mb: float) -> 
             s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1")
             s3.create_bucket(Bucket="bench-journal")
             body, puts, written = os.urandom(4 << 20), [], 0
-            while len(windows) < compactions and written < 40 * objects:
+            while sum("skipped" not in w for _, _, w in windows) < compactions and written < 40 * objects:
                 started = time.monotonic()
                 s3.put_object(Bucket="bench-journal", Key=f"v/{written % objects}", Body=body)
                 puts.append(1000 * (time.monotonic() - started))
@@ -119,7 +123,7 @@ def while_compacting(objects: int, compactions: int, compact_from_mb: float) -> 
             server.wait()
     during = [ms for at, ms in reads if any(a <= at <= b for a, b, _ in windows)]
     outside = [ms for at, ms in reads if not any(a <= at <= b for a, b, _ in windows)]
-    print(f"{written} PutObject of 4 MB over {objects} keys; compactions while serving: "
+    print(f"{written} PutObject of 4 MB over {objects} keys; compactions while serving (skipped ones too): "
           + ("; ".join(w for _, _, w in windows) or "none"))
     print(f"GetItem while a compaction ran: {_percentiles(during)}")
     print(f"GetItem otherwise:              {_percentiles(outside)}")

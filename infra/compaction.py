@@ -63,7 +63,9 @@ MIN_GAIN = 0.1
 
 @dataclass(frozen=True)
 class Compaction:
-    """What one compaction did: entries read, dropped and trimmed, bytes before and after, and how long it took."""
+    """What one compaction did: entries read, dropped and trimmed, bytes before and after, and how long it
+    took. ``skipped``: what it would have dropped was not worth a rewrite (the journal is as it was; the
+    figures say what a rewrite would have saved)."""
 
     entries: int
     dropped: int
@@ -71,9 +73,13 @@ class Compaction:
     bytes_before: int
     bytes_after: int
     seconds: float
+    skipped: bool = False
 
     def line(self) -> str:
-        """One line for the server's log."""
+        """One line for the server's log: a skipped compaction too, since it read the whole journal."""
+        if self.skipped:
+            return (f"journal: compaction skipped: it would save {(self.bytes_before - self.bytes_after) / 1e6:.1f} of "
+                    f"{self.bytes_before / 1e6:.1f} MB, under {MIN_GAIN:.0%} (read in {self.seconds:.1f}s)")  # fmt: skip
         return (f"journal: compacted {self.entries} writes to {self.entries - self.dropped} ({self.trimmed} batch "
                 f"writes trimmed; {self.bytes_before / 1e6:.1f} MB -> {self.bytes_after / 1e6:.1f} MB) in {self.seconds:.1f}s")  # fmt: skip
 
@@ -333,12 +339,13 @@ def _lines(path: Path, upto: int) -> Iterator[bytes]:
             yield line
 
 
-def compact(path: Path, *, upto: int | None = None, drop_open_uploads: bool) -> tuple[Path, Compaction] | None:
+def compact(path: Path, *, upto: int | None = None, drop_open_uploads: bool) -> tuple[Path | None, Compaction]:
     """Write the compacted first ``upto`` bytes of the journal at ``path`` (all of it by default) beside it.
 
-    Returns the new file (flushed to disk) and what was done, or None when what would be dropped is less
-    than :data:`MIN_GAIN` of the journal (not worth rewriting it). The caller appends whatever was written after ``upto`` and
-    renames the file into place (:func:`replace`), so a crash in between leaves the journal as it was."""
+    Returns the new file (flushed to disk) and what was done; no file, and a compaction marked skipped,
+    when what would be dropped is less than :data:`MIN_GAIN` of the journal (not worth rewriting it). The
+    caller appends whatever was written after ``upto`` and renames the file into place (:func:`replace`),
+    so a crash in between leaves the journal as it was."""
     started = time.monotonic()
     upto = path.stat().st_size if upto is None else upto
     sizes: list[int] = []
@@ -351,7 +358,8 @@ def compact(path: Path, *, upto: int | None = None, drop_open_uploads: bool) -> 
     done = plan(entries(), drop_open_uploads=drop_open_uploads)
     gain = sum(sizes[i] for i in done.drop) + sum(sizes[i] * len(gone) // 25 for i, gone in done.trim.items())
     if gain < MIN_GAIN * upto:  # a trimmed request: about a 25th of its batch (BatchWriteItem holds <= 25)
-        return None
+        return None, Compaction(len(sizes), len(done.drop), len(done.trim), upto, upto - gain,
+                                time.monotonic() - started, skipped=True)  # fmt: skip
     target = path.with_name(path.name + ".compacting")
     count = 0
     with open(target, "wb") as out:

@@ -191,14 +191,13 @@ class Journal:
 
     def compact(self) -> Compaction | None:
         """At a start, before the replay: the whole journal compacted (:mod:`infra.compaction`), uploads
-        never completed included (no client can complete them after a restart)."""
+        never completed included (no client can complete them after a restart); None without a journal."""
         if not self.path.exists():
             return None
-        done = compaction.compact(self.path, drop_open_uploads=True)
-        if done is None:
-            return None
-        compaction.replace(done[0], self.path, tail_from=done[1].bytes_before)
-        return done[1]
+        compacted, done = compaction.compact(self.path, drop_open_uploads=True)
+        if compacted is not None:
+            compaction.replace(compacted, self.path, tail_from=done.bytes_before)
+        return done
 
     def replay(self) -> Replay:
         """Apply every journalled write to the (empty) backends.
@@ -259,20 +258,20 @@ class Journal:
         the journal stays as it was."""
         try:
             upto = self._size
-            done = compaction.compact(self.path, upto=upto, drop_open_uploads=False)
+            compacted, done = compaction.compact(self.path, upto=upto, drop_open_uploads=False)
             with self._lock:
-                if done is not None:
+                if compacted is not None:
                     assert self._file is not None
                     self._file.close()
                     try:
-                        compaction.replace(done[0], self.path, tail_from=upto)
+                        compaction.replace(compacted, self.path, tail_from=upto)
                     finally:  # renamed or not, writes go on to whichever journal is in place
                         self._file = open(self.path, "a", encoding="utf-8")
-                    print(done[1].line(), flush=True)
+                print(done.line(), flush=True)
                 self._size = self.path.stat().st_size
                 # What this compaction left (or, skipped, what it read): not the tail written meanwhile, which
                 # nobody compacted — counted in, a busy journal's next threshold rose by it every time.
-                self._compacted = done[1].bytes_after if done is not None else upto
+                self._compacted = upto if done.skipped else done.bytes_after
         except Exception as exc:  # a background chore: the journal as it was keeps working
             print(f"journal: compaction failed, journal kept as it was: {type(exc).__name__}: {exc}", flush=True)
         finally:

@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from infra.compaction import plan, trimmed
 from infra.moto_server import Journal, _unconditional
 
@@ -129,6 +131,22 @@ def test_the_next_compaction_is_due_at_twice_what_the_last_left_not_counting_the
     assert journal._compacted == left < upto
     assert journal._size == path.stat().st_size > 2 * left
     assert not journal._compacting.locked()
+
+
+def test_a_compaction_not_worth_a_rewrite_leaves_the_journal_and_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A skipped compaction read the whole journal, as a real one does: the log says so, and the next one
+    is due at twice what it read."""
+    path = tmp_path / "journal.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in (s3("PUT", "/b"), s3("PUT", "/b/k"), s3("PUT", "/b/other"))))
+    before = path.read_bytes()
+    journal = Journal(lambda *_: [b""], path)
+    journal.open()
+    journal._compacting.acquire()
+    journal._compact_running()
+    assert path.read_bytes() == before
+    assert journal._compacted == journal._size == len(before)
+    assert "journal: compaction skipped: it would save 0.0 of 0.0 MB, under 10%" in capsys.readouterr().out
+    assert journal.compact() is not None and path.read_bytes() == before  # at a start: the same, journal kept
 
 
 def test_an_item_put_again_loses_its_earlier_writes_and_batches_are_trimmed() -> None:
