@@ -60,6 +60,7 @@ from movierec.catalog.movielens import load_movielens_catalog  # noqa: E402
 from movierec.catalog.derived import movie_from_id  # noqa: E402
 from movierec.catalog.users import read_profiles  # noqa: E402
 from movierec.evaluation.cold import GROUPINGS  # noqa: E402
+from movierec.models.audit import UserProfile  # noqa: E402
 from movierec.evaluation import metrics  # noqa: E402
 from movierec.evaluation.baselines import MarkovRanker  # noqa: E402
 from movierec.evaluation.interactions import TIE_SEED, load_prior, load_stream  # noqa: E402
@@ -378,8 +379,8 @@ def extra_ideas(log) -> None:
 class ProfileTokens:
     """Each validation user's profile values as pseudo-movies (``gender:F``, ``occupation:scientist`` ...)."""
 
-    def __init__(self, groupings: tuple[str, ...]) -> None:
-        self.groupings, self._profiles = groupings, read_profiles()
+    def __init__(self, groupings: tuple[str, ...], profiles: dict[int, UserProfile]) -> None:
+        self.groupings, self._profiles = groupings, profiles
 
     def of(self, user_id: int) -> list[str]:
         p = self._profiles.get(user_id)
@@ -432,7 +433,7 @@ class _Scored:
 
 def profile_ideas(log) -> None:
     """The user profile as pseudo-movies of dense EASE + prior, then blended into ranker v2 as served."""
-    prior = load_prior()
+    prior, profiles = load_prior(), read_profiles()
     index, _ = catalog_index("course", extra_ids=log.catalog, progress=False)
     plain = v2_spec(index, None, cache=FitCache(), prior=prior)
     for label, split in (("leave-last-out", leave_last_out(log)), ("last-5", last_n(log, 5))):
@@ -442,14 +443,14 @@ def profile_ideas(log) -> None:
         b = ease_weights(base, 1000.0)
         rankers = {"ease + prior": EraKernel(vocab, [b], "ease + prior")}
         for groupings in (("age",), ("gender",), ("occupation",), ("gender", "occupation"), ("age", "gender", "occupation")):
-            tokens = ProfileTokens(groupings)
+            tokens = ProfileTokens(groupings, profiles)
             for weight in (0.3, 1.0, 2.0, 5.0):
                 name = f"+ {' + '.join(groupings)} pseudo-movies, weight {weight:g}"
                 column, b_movies, rows = tokens.fit(vocab, base, val.train, weight, 1000.0)
                 rankers[name] = WithProfile(vocab, b_movies, tokens, column, rows, name)
         _table(rankers, val, "ease + prior")
         print(f"\nvalidation of {label}: ranker v2 as chosen, + the gender and occupation token rows (weight 1), unit-scaled")
-        tokens = ProfileTokens(("gender", "occupation"))
+        tokens = ProfileTokens(("gender", "occupation"), profiles)
         column, _, rows = tokens.fit(vocab, base, val.train, 1.0, 1000.0)
         on_index = np.zeros((len(column), len(index)))
         where = np.array([index.row_of.get(m, -1) for m in vocab.items])
