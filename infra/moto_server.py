@@ -186,7 +186,7 @@ class Journal:
         self._lock = threading.Lock()
         self._file: io.TextIOWrapper | None = None
         self._size = 0  # bytes in the journal file
-        self._compacted = 0  # its size after the last compaction (or at open)
+        self._compacted = 0  # what the last compaction left (skipped: what it read; at open: the file)
         self._compacting = threading.Lock()  # one compaction at a time
 
     def compact(self) -> Compaction | None:
