@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from infra.replay import sample_lines
 from movierec.logic.stream_format import format_line, stream_rating
-from movierec.models.movie import course_style_id
+from movierec.models.movie import course_style_id, matched_ids
 from movierec.logic.parser import MAX_USER_ID, parse_line, parse_text
 from movierec.models.events import RateEvent, Reason, RecommendationEvent, Rejection, WatchEvent
 
@@ -111,4 +111,28 @@ def test_movielens_conversion_rules() -> None:
     assert course_style_id("Good, the Bad and the Ugly, The (Buono, il brutto, il cattivo, Il) (1966)") == \
         "the+good_+the+bad+and+the+ugly+1966"
     assert course_style_id("M*A*S*H (1970)") == "m*a*s*h+1970"
+
+
+def test_movielens_titles_find_the_course_ids_they_name() -> None:
+    known = {"star+wars+1977", "the+empire+strikes+back+1980", "dumb+and+dumber+1994", "300+2006", "air+bud+1997",
+             "oldboy+2003", "harry+potter+and+the+philosophers+stone+2001", "crash+1996", "crash+2004",
+             "dr.+dolittle+1998", "dr+dolittle+1998"}  # fmt: skip
+    titles = {
+        1: "Star Wars: Episode IV - A New Hope (1977)",  # a part of the name
+        2: "Star Wars: Episode V - The Empire Strikes Back (1980)",  # the part after " - "
+        3: "Dumb & Dumber (Dumb and Dumber) (1994)",  # '&' read as "and"
+        4: "300 (2007)",  # the year after
+        5: "Air Bud: Golden Receiver (1998)",  # a part never at another year: not air+bud+1997
+        6: "Old Boy (2003)",  # spaces do not count
+        7: "Harry Potter and the Sorcerer's Stone (a.k.a. Harry Potter and the Philosopher's Stone) (2001)",
+        8: "Crash (2005)",  # a year off, and the only known crash a year off
+        9: "Dr. Dolittle (1998)",  # two known ids read the same: neither
+        10: "Star Wars (1977)",  # names star+wars+1977 at an earlier step than title 1: it wins the id
+        11: "Unknown Film (1990)",
+    }
+    assert matched_ids(titles, known) == {
+        10: "star+wars+1977", 2: "the+empire+strikes+back+1980", 3: "dumb+and+dumber+1994", 4: "300+2006",
+        6: "oldboy+2003", 7: "harry+potter+and+the+philosophers+stone+2001", 8: "crash+2004",
+    }  # fmt: skip
+    assert matched_ids(titles, ()) == {}
     assert [stream_rating(r) for r in (0.5, 1.0, 2.5, 3.5, 4.5, 5.0)] == [1, 1, 3, 4, 5, 5]

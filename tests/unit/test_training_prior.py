@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from movierec.catalog.movielens_stream import movie_ids
 from movierec.config import Settings
 from movierec.evaluation.interactions import load_prior
 from movierec.models.ranking import InteractionLog
@@ -92,6 +93,11 @@ def test_load_prior_speaks_stream_ids_under_negative_user_ids(data_dir: Path) ->
     assert sum(len(h) for h in prior.values()) == 100_836
     movies = {i.movie_id for h in prior.values() for i in h}
     assert "toy+story+1995" in movies and "the+shawshank+redemption+1994" in movies
+    # Titles the TMDB links miss land on the course id the stream speaks, not on an id no stream has.
+    star_wars = sum(i.movie_id == "star+wars+1977" for h in prior.values() for i in h)
+    assert star_wars == 251 and "star+wars+episode+iv+-+a+new+hope+1977" not in movies
+    # The replay writes its own stream: its ids are the linked or course-style ones, as before.
+    assert movie_ids(Settings(data_dir=data_dir))[260] == "star+wars+episode+iv+-+a+new+hope+1977"
 
 
 def test_training_prior_follows_the_setting_and_survives_missing_files(data_dir: Path, tmp_path: Path) -> None:

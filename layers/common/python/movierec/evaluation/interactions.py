@@ -112,14 +112,35 @@ def load_movielens(settings: Settings | None = None, tie_seed: int | None = None
 
 
 def load_prior(settings: Settings | None = None, tie_seed: int | None = TIE_SEED) -> dict[int, tuple[Interaction, ...]]:
-    """MovieLens histories in stream movie ids (course id, else the course-style id of the title, as the
-    replay writes them), keyed by ``-userId`` so they can never be mistaken for a course user."""
+    """MovieLens histories in stream movie ids, keyed by ``-userId`` so they can never be mistaken for a
+    course user. A movie's id is its course id (linked, or the one of :func:`course_movie_ids` its title
+    names, so that ``Star Wars: Episode IV - A New Hope``'s ratings land on the stream's ``star+wars+1977``),
+    else the course-style id of its title (:func:`~movierec.catalog.movielens_stream.movie_ids`)."""
     from movierec.catalog.movielens_stream import movie_ids
 
     s = settings or get_settings()
-    ids = movie_ids(s)
+    ids = movie_ids(s, course_movie_ids(s))
     log = load_movielens(s, tie_seed=tie_seed)
     return {-u: tuple(replace(i, movie_id=ids[int(i.movie_id)]) for i in h) for u, h in log.users.items()}
+
+
+def course_movie_ids(settings: Settings | None = None) -> tuple[str, ...]:
+    """The course movie ids the data folder holds: its catalog's and its stream files' (the catalog file
+    is a sample of the course's movies; the stream names about 40% more). Empty without course files.
+
+    These are the ids the prior's titles are matched to. They are the same for every caller (evaluation,
+    training, ``publish-prior``), so a published prior is the data folder's prior; and they are item facts
+    (which movies the course has), the catalog every offline ranking is already over, never who watched
+    what."""
+    from movierec.catalog.course import load_course_catalog
+
+    try:
+        return load_stream(settings).catalog
+    except FileNotFoundError:  # a file or folder missing (a DataMissingError too): what there is
+        try:
+            return tuple(m.id for m in load_course_catalog(settings).movies)
+        except FileNotFoundError:
+            return ()
 
 
 def stream_files(settings: Settings | None = None) -> list[Path]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import zlib
 from dataclasses import dataclass
+from typing import Collection, Mapping
 
 #: A stream movie id: 1..200 characters of ``a-z0-9+-._*`` (the parser's rule, and the index's keys).
 MAX_MOVIE_ID_LEN = 200
@@ -21,6 +22,7 @@ _MOVIE_ID = re.compile(rf"{MOVIE_ID_CHARS}{{1,{MAX_MOVIE_ID_LEN}}}")
 _ARTICLES = ("The", "A", "An", "Les", "La", "Le", "L'", "Il", "Das", "Der", "Die", "El", "Los", "Las")
 _TITLE_YEAR = re.compile(r"^(.*?)\s*\((\d{4})\)\s*$")
 _ALTERNATE = re.compile(r"\s*\(.*?\)")
+_PARENTHESISED = re.compile(r"\(([^()]*)\)")
 _ALLOWED = frozenset("abcdefghijklmnopqrstuvwxyz0123456789 -._*")
 
 
@@ -56,6 +58,14 @@ def is_movie_id(text: str) -> bool:
     return _MOVIE_ID.fullmatch(text) is not None
 
 
+def _article_in_front(name: str) -> str:
+    """``"American President, The"`` -> ``"The American President"``."""
+    for article in _ARTICLES:
+        if name.endswith(", " + article):
+            return article + ("" if article.endswith("'") else " ") + name[: -len(article) - 2]
+    return name
+
+
 def course_style_id(title: str) -> str:
     """A course-style id for a MovieLens title: ``"American President, The (1995)"`` -> ``the+american+president+1995``.
 
@@ -65,12 +75,70 @@ def course_style_id(title: str) -> str:
     """
     match = _TITLE_YEAR.match(title)
     name, year = (match.group(1), match.group(2)) if match else (title, "")
-    name = _ALTERNATE.sub("", name)
-    for article in _ARTICLES:
-        if name.endswith(", " + article):
-            name = article + ("" if article.endswith("'") else " ") + name[: -len(article) - 2]
-            break
+    name = _article_in_front(_ALTERNATE.sub("", name))
     name = "".join(ch for ch in name.lower().replace(",", "_") if ch in _ALLOWED or ch == "_")
     movie_id = name.replace(" ", "+") + (f"+{year}" if year else "")
     # A title with nothing left (all non-Latin characters) still needs a stable, valid id.
     return movie_id if is_movie_id(movie_id) and name.strip() else f"movielens+{zlib.crc32(title.encode()):08x}"
+
+
+def _title_key(text: str) -> str:
+    """Letters and digits only, ``&`` read as "and": ``Dumb & Dumber``, ``dumb+and+dumber`` and ``Old Boy`` /
+    ``oldboy`` meet."""
+    return re.sub(r"[^0-9a-z]", "", text.lower().replace("&", " and "))
+
+
+def _title_names(title: str) -> tuple[int, tuple[str, ...], tuple[str, ...]] | None:
+    """A MovieLens title's year, its whole names (the title, then its alternates in parentheses, ``a.k.a.``
+    dropped) and the parts of those names around ``:`` or `` - `` (``Star Wars: Episode IV - A New Hope``
+    -> ``Star Wars``, ``Episode IV - A New Hope``, ``Star Wars: Episode IV``, ``A New Hope``); None
+    without a year."""
+    match = _TITLE_YEAR.match(title)
+    if not match:
+        return None
+    body = match.group(1)
+    alternates = [re.sub(r"^a\.k\.a\.\s*", "", a.strip()) for a in _PARENTHESISED.findall(body)]
+    names = tuple(_article_in_front(n) for n in [_ALTERNATE.sub("", body).strip(), *alternates] if n)
+    parts = tuple(_article_in_front(piece.strip()) for n in names for sep in (":", " - ") if sep in n
+                  for piece in n.split(sep, 1))  # fmt: skip
+    return int(match.group(2)), names, parts
+
+
+def matched_ids(titles: Mapping[int, str], known: Collection[str]) -> dict[int, str]:
+    """MovieLens movies (id -> title) -> the one ``known`` course id each names, where one is found.
+
+    The course ids are TMDB's titles (``star+wars+1977``, ``harry+potter+and+the+philosophers+stone+2001``),
+    MovieLens' are its own (``Star Wars: Episode IV - A New Hope (1977)``, ``Harry Potter and the
+    Sorcerer's Stone (a.k.a. Harry Potter and the Philosopher's Stone) (2001)``), so
+    :func:`course_style_id` misses the movie and its MovieLens ratings land on an id no stream speaks.
+    Tried in order, the first step that names any known id decides, and only if it names exactly one: a
+    whole name at the title's year, a part of a name at that year, then a whole name at the year before
+    or after, either (release dates differ by a year between the two sources: ``300 (2007)`` is
+    ``300+2006``); a part never at another year (a part alone is weaker evidence: ``Air Bud: Golden
+    Receiver (1998)`` is not ``air+bud+1997``). An id claimed by several titles goes to the one that named
+    it at the earliest step, or to none on a tie. Wrong matches remain possible (``Resident Evil:
+    Afterlife (2010)`` finds ``after.life+2010``, another film)."""
+    by_key: dict[tuple[str, int], set[str]] = {}
+    for movie_id in known:
+        name, _, year = movie_id.rpartition("+")
+        if name and len(year) == 4 and year.isdigit():
+            by_key.setdefault((_title_key(name), int(year)), set()).add(movie_id)
+    claims: dict[str, list[tuple[int, int]]] = {}
+    for ml_id, title in titles.items():
+        named = _title_names(title)
+        if named is None:
+            continue
+        year, names, parts = named
+        steps = [(names, (year,)), (parts, (year,)), (names, (year - 1, year + 1))]
+        for step, (group, years) in enumerate(steps):
+            hits = {m for n in group for y in years for m in by_key.get((_title_key(n), y), ())}
+            if hits:
+                if len(hits) == 1:
+                    claims.setdefault(hits.pop(), []).append((step, ml_id))
+                break
+    out: dict[int, str] = {}
+    for movie_id, claim in claims.items():
+        claim.sort()
+        if len(claim) == 1 or claim[0][0] < claim[1][0]:
+            out[claim[0][1]] = movie_id
+    return out
