@@ -11,7 +11,8 @@ A :class:`~infra.up.Component` (``start``/``stop``) with one daemon thread. Each
    seeds;
 2. the training job, as ``movierec train`` runs it (:func:`movierec.training.job.train`): fit v2 on the
    ingested interactions, gate against the current version, publish, promote or keep. A round with
-   nothing new since the current model is skipped by the job.
+   nothing new since the current model, or since the candidate the gate refused last round, is skipped
+   by the job.
 
 Both steps publish through the pointer, one after the other in this one thread, and a round holds
 ``make up``'s publishing lock (shared with the background content step of ``infra/index_step.py``), so
@@ -190,7 +191,7 @@ class Retrainer:
         if kind == "trained":
             print(f"retrain: {text}", flush=True)
         elif kind == "unchanged":
-            print("retrain: nothing new since the current model", flush=True)
+            print("retrain: nothing new since the current model or the candidate the gate refused last", flush=True)
         elif kind == "cancelled":
             print(f"retrain: round stopped ({text}); nothing published", flush=True)
         elif kind == "too-little":

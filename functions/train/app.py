@@ -24,6 +24,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     added, _ = add_stream_movies(settings)
     outcome = train(settings, source="dynamodb")
     if outcome is None:
-        return {"added": added, "trained": False, "reason": "the current model learned every interaction already"}
+        return {"added": added, "trained": False,
+                "reason": "nothing new: the current model learned every interaction, or the gate refused these last time"}
     return {"added": added, "trained": True, "version": outcome.version, "promoted": outcome.promoted,
             "reason": outcome.gate.reason, "seconds": round(outcome.seconds, 1)}  # fmt: skip

@@ -22,7 +22,8 @@ def _train(args: argparse.Namespace) -> int:
         print(f"movierec train: {exc}")
         return 1
     if outcome is None:
-        print("movierec train: the current version's model learned every interaction already; nothing to do")
+        print("movierec train: nothing new to learn (the current model learned every interaction already, or the gate "
+              "refused a candidate trained on exactly these last time; the log says which); nothing to do")
         return 0
     gate, data = outcome.gate, outcome.manifest.build["training"]["data"]  # type: ignore[index]
     print(f"trained on {data['interactions']:,} interactions of {data['users']:,} users "

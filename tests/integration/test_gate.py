@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from movierec.config import Settings
@@ -83,6 +85,15 @@ def test_train_publishes_v2_promotes_it_and_keeps_an_unjudgeable_retrain(
     assert not second.promoted and second.gate.reason == "only 3 fresh holdout cases (< 20): too few to judge"
     assert read_pointer(settings) == first.version
     assert read_manifest(second.version, settings).parent == first.version
+    # The same data again: the same candidate would meet the same verdict, so nothing is fitted (every round
+    # of the retrain loop did, until new data came). Other parameters are another candidate: trained.
+    assert train(settings, "dynamodb", fit=FIT) is None
+    other = train(settings, "dynamodb", fit=replace(FIT, lam=60.0))
+    assert other is not None and not other.promoted and read_manifest(other.version, settings).parent == first.version
+    assert train(settings, "dynamodb", fit=replace(FIT, lam=60.0)) is None
+    tuned = train(settings, "dynamodb")  # the retrain loop's request: tuned, not given
+    assert tuned is not None and not tuned.promoted and read_manifest(tuned.version, settings).build["training"]["given"] is None
+    assert train(settings, "dynamodb") is None
     # Replayed history: three NEW users whose events are older than anything the current (first) model
     # saw. A cut by event time would call that nothing new; by pairs, they are three more targets it never
     # learned, beside the three above (the second version was not promoted: the first is still current).
@@ -95,7 +106,7 @@ def test_train_publishes_v2_promotes_it_and_keeps_an_unjudgeable_retrain(
     third = train(settings, "dynamodb", fit=FIT)
     assert third is not None and third.gate.reason == "only 6 fresh holdout cases (< 20): too few to judge"
     counted = [name for doc in emf for name in ("GatePromoted", "GateRefused") if name in doc]
-    assert counted == ["GatePromoted", "GateRefused", "GateRefused"]
+    assert counted == ["GatePromoted"] + ["GateRefused"] * 4
 
 
 def test_cli_no_promote_publishes_but_keeps_the_pointer(

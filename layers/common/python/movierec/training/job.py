@@ -38,8 +38,8 @@ from typing import Callable
 
 from movierec.catalog.movielens import read_links
 from movierec.config import Settings
-from movierec.dal.index_store import IndexMissingError, download_version, read_pointer
-from movierec.dal.snapshots import PREFIX as SNAPSHOT_PREFIX, SnapshotMissingError, read_snapshot, write_snapshot
+from movierec.dal.index_store import IndexMissingError, download_version, published_versions, read_manifest, read_pointer
+from movierec.dal.snapshots import PREFIX as SNAPSHOT_PREFIX, SnapshotMissingError, read_snapshot, snapshot_key, write_snapshot
 from movierec.datasets import DataMissingError, data_path
 from movierec.evaluation.interactions import TIE_SEED, InteractionLog, load_dynamodb, load_movielens, load_prior
 # A trained version is written exactly like a built one (LanceDB table, then the manifest).
@@ -169,6 +169,35 @@ def learned_by(previous: dict, source: str, log: InteractionLog, settings: Setti
     return frozenset((user, i.movie_id) for user, history in log.users.items() for i in history if i.last_seen <= since)
 
 
+def offered_prior(source: str, settings: Settings) -> str:
+    """What the setting offers ``source`` as prior data (the training record's ``prior.offered``)."""
+    return "none" if source == "movielens" else settings.train_prior
+
+
+def refused_before(base_version: str, source: str, log: InteractionLog, given: dict | None,
+                   settings: Settings) -> str | None:  # fmt: skip
+    """The newest published version, when it is a candidate the gate refused on exactly this round: the
+    same base version, the same data (its training snapshot's content address), the same code, the same
+    prior setting and the same request (v2's parameters as given, or None when tuned: the record's
+    ``given``); else None.
+
+    Training again would fit the same candidate and meet the same verdict, and the retrain loop would do
+    it every round until new data arrives: on the course files, four minutes of two cores a minute, and
+    a kept version more each time (seen in a `make up`-like run, 2026-12-08). Anything that changes
+    (one interaction, the code, the prior, the pointer) trains again."""
+    newest = max(published_versions(settings), default=None)
+    if newest is None or newest == base_version:
+        return None
+    manifest = read_manifest(newest, settings)
+    record = manifest.build.get("training", {})
+    if not isinstance(record, dict) or manifest.parent != base_version or record.get("holdout", {}).get("promote", True):
+        return None
+    same = (record.get("snapshot") == snapshot_key(log) and record.get("code_version") == code_version()
+            and record.get("prior", {}).get("offered") == offered_prior(source, settings)
+            and record.get("given") == given)  # fmt: skip
+    return newest if same else None
+
+
 def training_catalog(index: MovieIndex, log: InteractionLog) -> tuple[str, ...]:
     """What the served ranker can answer with: the index's movies (and any the log names that it lacks),
     so validation coverage@20 — which the tuner's floor asks of v2 — means what it means offline."""
@@ -180,7 +209,8 @@ def train(settings: Settings, source: str = "dynamodb", promote: bool = True, fi
           interaction_filter: Callable[[InteractionLog], InteractionLog] | None = None,
           stop: threading.Event | None = None) -> TrainOutcome | None:  # fmt: skip
     """Train, gate and publish one version (see the module docstring); None when the current version's
-    model already saw every interaction (a retrain would learn nothing new). ``from_snapshot`` refits on
+    model already saw every interaction (a retrain would learn nothing new), or when the gate refused a
+    candidate trained on exactly this last time (:func:`refused_before`). ``from_snapshot`` refits on
     a stored training snapshot (provenance: the same data as the run that wrote it) instead of ``source``.
     ``interaction_filter`` (a hook for the security audit's mitigation, :mod:`movierec.audit.mitigation`)
     transforms the interactions before anything is fitted or gated. ``fit`` / ``fold`` fix ranker v2's
@@ -200,13 +230,17 @@ def train(settings: Settings, source: str = "dynamodb", promote: bool = True, fi
     if learned is not None and learned_pairs(log) <= learned:
         logger.info("no interaction the current model did not learn from: nothing to train", extra={"base": base_version})
         return None
+    given = {**asdict(fit or FitParams()), **(fold or FoldIn()).to_dict()} if fit is not None or fold is not None else None
+    refused = None if from_snapshot else refused_before(base_version, source, log, given, settings)
+    if refused is not None:
+        logger.info("the data is what the gate refused last round: nothing to train", extra={"base": base_version, "refused": refused})
+        return None
     checkpoint(stop, "before fitting the candidate")
     holdout = fresh_holdout(log, learned)
     prior = training_prior(source, settings, log)
     side = side_features(base)
     specs = train_specs(base, prior, settings.min_coverage, side)
-    if fit is not None or fold is not None:  # v2's parameters are given: only they are "tried"
-        given = {**asdict(fit or FitParams()), **(fold or FoldIn()).to_dict()}
+    if given is not None:  # v2's parameters are given: only they are "tried"
         specs[NAME] = replace(specs[NAME], grid=(given,), quick_grid=None, refine=None)
     catalog = training_catalog(base, log)
     tuning = tune(holdout.train, catalog, specs, settings.train_tune_budget_s, stop=stop)
@@ -222,9 +256,10 @@ def train(settings: Settings, source: str = "dynamodb", promote: bool = True, fi
     training = {**describe(final), "fold_in": fold.to_dict(), "source": source, "code_version": code_version(),
                 # offered: what the setting gave this source; users_used: 0 when the tuner said no, the files are
                 # missing or the data is the prior's own
-                "prior": {"offered": "none" if source == "movielens" else settings.train_prior,
+                "prior": {"offered": offered_prior(source, settings),
                           "users_used": final.info["prior_users"]},
-                "tuning": tuning.to_dict(), "holdout": {"split": holdout.name, **asdict(gate)},
+                # what was asked: v2's parameters as given, or None when the tuner chose them
+                "given": given, "tuning": tuning.to_dict(), "holdout": {"split": holdout.name, **asdict(gate)},
                 # provenance: the exact data (content-addressed on S3) and the code state that made the model
                 "snapshot": write_snapshot(log, settings), "git": git_state()}  # fmt: skip
     work = settings.index_cache_dir / f".train-{uuid.uuid4().hex[:8]}"
