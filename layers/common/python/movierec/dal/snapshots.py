@@ -33,15 +33,19 @@ def _canonical(log: InteractionLog) -> bytes:
                       sort_keys=True, separators=(",", ":")).encode()  # fmt: skip
 
 
+def _key(body: bytes) -> str:
+    return f"{PREFIX}{hashlib.sha256(body).hexdigest()}.json.gz"
+
+
 def snapshot_key(log: InteractionLog) -> str:
     """The key ``log`` is (or would be) stored under: its content's address, so the same data, the same key."""
-    return f"{PREFIX}{hashlib.sha256(_canonical(log)).hexdigest()}.json.gz"
+    return _key(_canonical(log))
 
 
 def write_snapshot(log: InteractionLog, settings: Settings) -> str:
     """Store ``log`` (once per content) and return its key."""
     body = _canonical(log)
-    key = snapshot_key(log)
+    key = _key(body)
     s3 = aws.client("s3", settings)
     try:
         s3.head_object(Bucket=settings.bucket, Key=key)

@@ -192,9 +192,9 @@ def refused_before(base_version: str, source: str, log: InteractionLog, given: d
     record = manifest.build.get("training", {})
     if not isinstance(record, dict) or manifest.parent != base_version or record.get("holdout", {}).get("promote", True):
         return None
-    same = (record.get("snapshot") == snapshot_key(log) and record.get("code_version") == code_version()
+    same = (record.get("code_version") == code_version() and record.get("given") == given
             and record.get("prior", {}).get("offered") == offered_prior(source, settings)
-            and record.get("given") == given)  # fmt: skip
+            and record.get("snapshot") == snapshot_key(log))  # the one costly comparison last  # fmt: skip
     return newest if same else None
 
 
